@@ -1,0 +1,1 @@
+"""deepterm's dataset catalog (shipped datasets, synthetic sets, CSV import)."""

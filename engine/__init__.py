@@ -1,0 +1,80 @@
+"""deepterm's headless engine: one model spec, two backends.
+
+    from engine import ModelSpec, Layer, build, EarlyStopping
+
+    spec = ModelSpec(input_dim=9, layers=[Layer(50, "relu"), Layer(1)], loss="mse",
+                     optimizer="adam", learning_rate=0.01, metrics=["mae"])
+    model = build(spec, backend="numpy", seed=0)
+    history = model.fit(X, y, epochs=30, validation_split=0.3,
+                        callbacks=[EarlyStopping(patience=3)])
+
+``import engine`` never imports TensorFlow: the Keras backend loads it the
+first time it is used.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .callbacks import STOP_REASONS, Callback, EarlyStopping
+from .errors import BackendUnavailable, FitError, SpecError
+from .history import History
+from .numpy_backend import NumpyModel
+from .spec import ACTIVATIONS, LOSSES, METRICS, OPTIMIZERS, Layer, ModelSpec
+from .teaching import BackwardTrace, ForwardTrace, backward_trace, forward_trace
+
+BACKENDS = ("numpy", "keras")
+
+__all__ = [
+    "ACTIVATIONS", "BACKENDS", "LOSSES", "METRICS", "OPTIMIZERS", "STOP_REASONS",
+    "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
+    "ForwardTrace", "History", "Layer", "ModelSpec", "NumpyModel", "SpecError",
+    "backward_trace", "build", "forward_trace", "load",
+]
+
+
+def _as_spec(spec: Any) -> ModelSpec:
+    if isinstance(spec, ModelSpec):
+        return spec
+    if isinstance(spec, dict):
+        return ModelSpec.from_dict(spec)
+    raise SpecError(f"spec must be a ModelSpec or a dict, got {type(spec).__name__}")
+
+
+def build(spec: ModelSpec | dict, backend: str = "numpy", seed: int | None = None,
+          **options: Any):
+    """A fresh, untrained model for ``spec`` on ``backend`` ("numpy" or "keras").
+
+    ``seed`` fixes the initial weights and the shuffling. Keras-only options
+    (``device=``) are passed through to the Keras backend.
+    """
+    spec = _as_spec(spec)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise SpecError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    if backend == "numpy":
+        if options:
+            raise SpecError(f"backend 'numpy' takes no options, got {sorted(options)}")
+        return NumpyModel(spec, seed=seed)
+    if backend == "keras":
+        from .keras_backend import KerasModel  # imports TensorFlow
+
+        return KerasModel(spec, seed=seed, **options)
+    raise SpecError(f"backend must be 'numpy' or 'keras', got {backend!r}")
+
+
+def load(path: str | os.PathLike):
+    """Load a model saved with ``model.save``: ``.keras`` files on the Keras
+    backend, anything else as a NumPy model file."""
+    if os.fspath(path).endswith(".keras"):
+        from .keras_backend import KerasModel
+
+        return KerasModel.load(path)
+    return NumpyModel.load(path)
+
+
+def devices() -> list[dict[str, Any]]:
+    """What can train here: the CPU and each GPU TensorFlow sees (imports TensorFlow)."""
+    from .keras_backend import devices as _devices
+
+    return _devices()

@@ -1,0 +1,186 @@
+"""Callbacks: how the TUI, the CLI and a notebook watch and steer training.
+
+The same objects work on both backends. A callback sees ``self.model`` (the
+engine model, with ``get_weights``/``set_weights``/``stop_training``) and
+``self.params`` (epochs, steps, samples, batch_size, validation_samples).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from typing import Any
+
+from .errors import FitError
+
+STOP_REASONS = ("completed", "early_stopped", "stopped", "diverged")
+
+
+class StopSignal:
+    """A thread-safe request to stop training, with the reason of the first request."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+
+    def request(self, reason: str = "stopped") -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self.reason = reason
+                self._event.set()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._event.clear()
+            self.reason = None
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+class Callback:
+    """Base class: override any of the hooks. ``logs`` maps Keras' metric
+    names (loss, val_loss, accuracy, ...) to floats."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+
+
+class CallbackList:
+    """Calls each hook on every callback in order."""
+
+    def __init__(self, callbacks, model, params: dict[str, Any]) -> None:
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise FitError(
+                    f"callbacks must be engine.Callback objects, got {type(cb).__name__}"
+                )
+        self.callbacks = callbacks
+        for cb in callbacks:
+            cb.set_model(model)
+            cb.set_params(params)
+
+    def on_train_begin(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        for cb in self.callbacks:
+            cb.on_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for
+    ``patience`` epochs, as Keras 3's EarlyStopping does.
+
+    ``mode="auto"`` maximises names ending in accuracy/acc/auc and minimises
+    the rest. With ``restore_best_weights`` the model ends with the weights of
+    its best epoch. After training, ``best_epoch`` and ``stopped_epoch`` tell
+    what happened (``stopped_epoch`` is 0 when it never stopped training).
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = False,
+                 baseline: float | None = None, start_from_epoch: int = 0) -> None:
+        super().__init__()
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) \
+                or not math.isfinite(min_delta):
+            raise ValueError(f"min_delta must be a finite number, got {min_delta!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int) \
+                or start_from_epoch < 0:
+            raise ValueError(f"start_from_epoch must be an integer >= 0, got {start_from_epoch!r}")
+        self.monitor = monitor
+        self.patience = patience
+        self.min_delta = abs(float(min_delta))
+        self.mode = mode
+        self.restore_best_weights = bool(restore_best_weights)
+        self.baseline = baseline
+        self.start_from_epoch = start_from_epoch
+        self.on_train_begin()
+
+    @property
+    def maximise(self) -> bool:
+        if self.mode == "auto":
+            name = self.monitor.lower()
+            return name.endswith(("acc", "accuracy", "auc"))
+        return self.mode == "max"
+
+    def _is_improvement(self, value: float, reference: float | None) -> bool:
+        if reference is None:
+            return True
+        if self.maximise:
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best: float | None = self.baseline
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"EarlyStopping monitors {self.monitor!r}, which is not logged; "
+                f"available: {', '.join(logs)}",
+                stacklevel=2,
+            )
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.request_stop("early_stopped")
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)

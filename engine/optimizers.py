@@ -1,0 +1,139 @@
+"""Optimizers with Keras 3's update rules and defaults.
+
+Each optimizer keeps its state per variable, indexed like the variable list
+it was built for, and updates the variables in place. ``iterations`` counts
+the steps taken, as Keras' ``optimizer.iterations`` does (Adam's bias
+correction uses it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    name = ""
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float, variables: list[np.ndarray]) -> None:
+        self.learning_rate = float(learning_rate)
+        self.iterations = 0
+        self.state = {slot: [self._initial(slot, v) for v in variables] for slot in self.slots}
+
+    def _initial(self, slot: str, variable: np.ndarray) -> np.ndarray:
+        return np.zeros_like(variable)
+
+    def apply(self, variables: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """One step: update every variable in place from its gradient."""
+        for i, (var, grad) in enumerate(zip(variables, grads)):
+            self.update(i, var, grad)
+        self.iterations += 1
+
+    def update(self, i: int, var: np.ndarray, grad: np.ndarray) -> None:
+        raise NotImplementedError
+
+    # -- state, for save/load and for divergence roll-back -----------------
+
+    def get_state(self) -> dict:
+        return {
+            "iterations": self.iterations,
+            "slots": {slot: [a.copy() for a in arrays] for slot, arrays in self.state.items()},
+        }
+
+    def set_state(self, state: dict) -> None:
+        self.iterations = int(state["iterations"])
+        for slot, arrays in state["slots"].items():
+            for target, source in zip(self.state[slot], arrays):
+                target[...] = source
+
+
+class SGD(Optimizer):
+    """``m = momentum*m - lr*g``; ``w += m`` (nesterov: ``w += momentum*m - lr*g``);
+    plain ``w -= lr*g`` without momentum."""
+
+    name = "sgd"
+
+    def __init__(self, learning_rate, variables, momentum=0.0, nesterov=False):
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slots = ("momentum",) if self.momentum != 0 else ()
+        super().__init__(learning_rate, variables)
+
+    def update(self, i, var, grad):
+        lr = self.learning_rate
+        if self.momentum == 0:
+            var -= lr * grad
+            return
+        m = self.state["momentum"][i]
+        m *= self.momentum
+        m -= lr * grad
+        if self.nesterov:
+            var += self.momentum * m - lr * grad
+        else:
+            var += m
+
+
+class Adam(Optimizer):
+    """Keras' Adam with the epsilon-hat form:
+    ``alpha = lr*sqrt(1-beta_2^t)/(1-beta_1^t)``; ``w -= alpha*m/(sqrt(v)+epsilon)``."""
+
+    name = "adam"
+    slots = ("m", "v")
+
+    def __init__(self, learning_rate, variables, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        super().__init__(learning_rate, variables)
+
+    def apply(self, variables, grads):
+        t = self.iterations + 1
+        self._alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        super().apply(variables, grads)
+
+    def update(self, i, var, grad):
+        m, v = self.state["m"][i], self.state["v"][i]
+        m += (grad - m) * (1 - self.beta_1)
+        v += (grad * grad - v) * (1 - self.beta_2)
+        var -= (m * self._alpha) / (np.sqrt(v) + self.epsilon)
+
+
+class RMSprop(Optimizer):
+    """``v = rho*v + (1-rho)*g^2``; ``w -= lr*g/sqrt(v+epsilon)``."""
+
+    name = "rmsprop"
+    slots = ("velocity",)
+
+    def __init__(self, learning_rate, variables, rho=0.9, epsilon=1e-7):
+        self.rho, self.epsilon = rho, epsilon
+        super().__init__(learning_rate, variables)
+
+    def update(self, i, var, grad):
+        v = self.state["velocity"][i]
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        var -= self.learning_rate * grad / np.sqrt(v + self.epsilon)
+
+
+class Adagrad(Optimizer):
+    """``acc += g^2`` (starting at 0.1); ``w -= lr*g/sqrt(acc+epsilon)``."""
+
+    name = "adagrad"
+    slots = ("accumulator",)
+
+    def __init__(self, learning_rate, variables, initial_accumulator_value=0.1, epsilon=1e-7):
+        self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
+        super().__init__(learning_rate, variables)
+
+    def _initial(self, slot, variable):
+        return np.full_like(variable, self.initial_accumulator_value)
+
+    def update(self, i, var, grad):
+        acc = self.state["accumulator"][i]
+        acc += grad * grad
+        var -= self.learning_rate * grad / np.sqrt(acc + self.epsilon)
+
+
+def make_optimizer(spec, variables: list[np.ndarray]) -> Optimizer:
+    lr = spec.effective_learning_rate
+    if spec.optimizer == "sgd":
+        return SGD(lr, variables, momentum=spec.momentum, nesterov=spec.nesterov)
+    return {"adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}[spec.optimizer](lr, variables)

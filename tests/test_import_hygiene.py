@@ -1,0 +1,35 @@
+"""engine and datasets stay headless and never pull TensorFlow in on import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+FORBIDDEN = ("tensorflow", "keras", "textual", "textual_plotext", "plotext")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = (
+        f"{code}\nimport json, sys\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_engine_and_datasets_loads_no_ui_and_no_tensorflow():
+    assert _loaded_after("import engine, datasets") == []
+
+
+def test_building_and_training_a_numpy_model_loads_no_tensorflow():
+    code = (
+        "import numpy as np\n"
+        "from engine import ModelSpec, Layer, build\n"
+        "m = build(ModelSpec(input_dim=2, layers=[Layer(3, 'relu'), Layer(1)]), seed=0)\n"
+        "m.fit(np.ones((8, 2)), np.ones(8), epochs=2)\n"
+    )
+    assert _loaded_after(code) == []

@@ -1,0 +1,1 @@
+"""deepterm's Textual application."""
