@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FORBIDDEN = ("tensorflow", "keras", "textual", "textual_plotext", "plotext")
 
