@@ -232,6 +232,12 @@ class NumpyModel:
         """
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
+        # overflow is how divergence shows itself: it is reported as the stop
+        # reason "diverged", not as warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._fit(run, callbacks)
+
+    def _fit(self, run: dict[str, Any], callbacks) -> History:
         X, y, Xv, yv = run["X"], run["y"], run["X_val"], run["y_val"]
         epochs, batch_size = run["epochs"], run["batch_size"]
         n = len(X)
@@ -243,7 +249,6 @@ class NumpyModel:
         self.history = history
         self._stop.clear()
         cbs = CallbackList(callbacks, self, params)
-        out_act = self.spec.layers[-1].activation
         metric_names = self.spec.metrics
         variables = self._variables()
         started = time.perf_counter()

@@ -1,0 +1,136 @@
+"""Golden single- and multi-step tests of each optimizer's update rule.
+
+The expected values come from reference implementations written out here,
+scalar by scalar, from Keras 3's published update rules and defaults.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine import Layer, ModelSpec, build
+from engine.optimizers import SGD, Adagrad, Adam, RMSprop
+
+W0 = [0.5, -1.0, 2.0]
+GRADS = [[0.1, -0.2, 0.3], [0.4, 0.1, -0.5], [-0.3, 0.2, 0.05], [0.0, -0.7, 0.2], [1.5, 0.5, -0.1]]
+
+
+def ref_sgd(lr=0.01, momentum=0.0, nesterov=False):
+    w, m = list(W0), [0.0] * 3
+    out = []
+    for g in GRADS:
+        for i in range(3):
+            if momentum == 0:
+                w[i] -= lr * g[i]
+            else:
+                m[i] = momentum * m[i] - lr * g[i]
+                w[i] += momentum * m[i] - lr * g[i] if nesterov else m[i]
+        out.append(list(w))
+    return out
+
+
+def ref_adam(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
+    w, m, v = list(W0), [0.0] * 3, [0.0] * 3
+    out = []
+    for t, g in enumerate(GRADS, start=1):
+        alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        for i in range(3):
+            m[i] = b1 * m[i] + (1 - b1) * g[i]
+            v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
+            w[i] -= alpha * m[i] / (math.sqrt(v[i]) + eps)
+        out.append(list(w))
+    return out
+
+
+def ref_rmsprop(lr=0.001, rho=0.9, eps=1e-7):
+    w, v = list(W0), [0.0] * 3
+    out = []
+    for g in GRADS:
+        for i in range(3):
+            v[i] = rho * v[i] + (1 - rho) * g[i] ** 2
+            w[i] -= lr * g[i] / math.sqrt(v[i] + eps)
+        out.append(list(w))
+    return out
+
+
+def ref_adagrad(lr=0.001, init=0.1, eps=1e-7):
+    w, acc = list(W0), [init] * 3
+    out = []
+    for g in GRADS:
+        for i in range(3):
+            acc[i] += g[i] ** 2
+            w[i] -= lr * g[i] / math.sqrt(acc[i] + eps)
+        out.append(list(w))
+    return out
+
+
+CASES = {
+    "sgd": (lambda v: SGD(0.01, v), ref_sgd()),
+    "sgd-lr0.1": (lambda v: SGD(0.1, v), ref_sgd(lr=0.1)),
+    "sgd-momentum": (lambda v: SGD(0.05, v, momentum=0.9), ref_sgd(0.05, 0.9)),
+    "sgd-nesterov": (lambda v: SGD(0.05, v, momentum=0.9, nesterov=True), ref_sgd(0.05, 0.9, True)),
+    "adam": (lambda v: Adam(0.001, v), ref_adam()),
+    "adam-lr0.1": (lambda v: Adam(0.1, v), ref_adam(lr=0.1)),
+    "rmsprop": (lambda v: RMSprop(0.001, v), ref_rmsprop()),
+    "rmsprop-lr0.01": (lambda v: RMSprop(0.01, v), ref_rmsprop(lr=0.01)),
+    "adagrad": (lambda v: Adagrad(0.001, v), ref_adagrad()),
+    "adagrad-lr0.5": (lambda v: Adagrad(0.5, v), ref_adagrad(lr=0.5)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_single_and_multi_step_updates(name, dtype):
+    make, expected = CASES[name]
+    w = np.array(W0, dtype=dtype)
+    opt = make([w])
+    tol = 1e-12 if dtype == "float64" else 2e-6
+    for step, g in enumerate(GRADS):
+        opt.apply([w], [np.array(g, dtype=dtype)])
+        assert w.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(w, expected[step], rtol=tol, atol=tol, err_msg=f"step {step + 1}")
+    assert opt.iterations == len(GRADS)
+
+
+def test_first_adam_step_moves_each_weight_by_about_the_learning_rate():
+    """A known property of Adam's bias correction: step one is lr * sign(g)."""
+    w = np.array(W0)
+    Adam(0.01, [w]).apply([w], [np.array(GRADS[0])])
+    np.testing.assert_allclose(np.array(W0) - w, 0.01 * np.sign(GRADS[0]), rtol=1e-4)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_defaults_are_keras_defaults(optimizer):
+    spec = ModelSpec(input_dim=1, layers=[Layer(1)], optimizer=optimizer)
+    expected = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad": 0.001}[optimizer]
+    assert spec.effective_learning_rate == expected
+    assert build(spec, seed=0).optimizer.learning_rate == expected
+
+
+@pytest.mark.parametrize("optimizer,ref", [("sgd", ref_sgd), ("adam", ref_adam)])
+def test_full_batch_training_follows_the_update_rule(optimizer, ref):
+    """Three full-batch epochs of y = X w (no bias, mse) follow the reference
+    rule applied to the closed-form gradient 2/n X^T (X w - y)."""
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(8, 3)), rng.normal(size=8)
+    spec = ModelSpec(input_dim=3, layers=[Layer(1, use_bias=False)], loss="mse",
+                     optimizer=optimizer, learning_rate=0.05, dtype="float64")
+    model = build(spec, seed=0)
+    model.set_weights([np.array(W0)[:, None]])
+    model.fit(X, y, epochs=3, batch_size=8, shuffle=False)
+
+    w = np.array(W0)
+    lr = 0.05
+    m, v = np.zeros(3), np.zeros(3)
+    for t in range(1, 4):
+        g = 2 / 8 * X.T @ (X @ w - y)
+        if optimizer == "sgd":
+            w = w - lr * g
+        else:
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g**2
+            w = w - lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-7)
+    np.testing.assert_allclose(model.get_weights()[0][:, 0], w, rtol=1e-12)
