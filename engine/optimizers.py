@@ -8,6 +8,8 @@ correction uses it).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -86,7 +88,8 @@ class Adam(Optimizer):
 
     def apply(self, variables, grads):
         t = self.iterations + 1
-        self._alpha = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        # a Python float, so float32 variables are not promoted to float64
+        self._alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         super().apply(variables, grads)
 
     def update(self, i, var, grad):
