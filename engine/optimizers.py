@@ -26,7 +26,9 @@ class Optimizer:
         return np.zeros_like(variable)
 
     def apply(self, variables: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """One step: update every variable in place from its gradient."""
+        """One step: update every variable in place from its gradient.
+
+        The gradient arrays serve as scratch space and are overwritten."""
         for i, (var, grad) in enumerate(zip(variables, grads)):
             self.update(i, var, grad)
         self.iterations += 1
@@ -62,15 +64,15 @@ class SGD(Optimizer):
         super().__init__(learning_rate, variables)
 
     def update(self, i, var, grad):
-        lr = self.learning_rate
+        grad *= self.learning_rate  # grad is scratch from here on: it holds lr*g
         if self.momentum == 0:
-            var -= lr * grad
+            var -= grad
             return
         m = self.state["momentum"][i]
         m *= self.momentum
-        m -= lr * grad
+        m -= grad
         if self.nesterov:
-            var += self.momentum * m - lr * grad
+            var += self.momentum * m - grad
         else:
             var += m
 
@@ -85,6 +87,7 @@ class Adam(Optimizer):
     def __init__(self, learning_rate, variables, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         super().__init__(learning_rate, variables)
+        self._buffers = [np.empty_like(v) for v in variables]
 
     def apply(self, variables, grads):
         t = self.iterations + 1
@@ -93,10 +96,22 @@ class Adam(Optimizer):
         super().apply(variables, grads)
 
     def update(self, i, var, grad):
-        m, v = self.state["m"][i], self.state["v"][i]
-        m += (grad - m) * (1 - self.beta_1)
-        v += (grad * grad - v) * (1 - self.beta_2)
-        var -= (m * self._alpha) / (np.sqrt(v) + self.epsilon)
+        m, v, buf = self.state["m"][i], self.state["v"][i], self._buffers[i]
+        # v += (g*g - v) * (1 - beta_2)
+        np.multiply(grad, grad, out=buf)
+        buf -= v
+        buf *= 1 - self.beta_2
+        v += buf
+        # m += (g - m) * (1 - beta_1); grad is scratch from here on
+        grad -= m
+        grad *= 1 - self.beta_1
+        m += grad
+        # w -= (m * alpha) / (sqrt(v) + epsilon)
+        np.sqrt(v, out=buf)
+        buf += self.epsilon
+        np.multiply(m, self._alpha, out=grad)
+        grad /= buf
+        var -= grad
 
 
 class RMSprop(Optimizer):
@@ -108,12 +123,19 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate, variables, rho=0.9, epsilon=1e-7):
         self.rho, self.epsilon = rho, epsilon
         super().__init__(learning_rate, variables)
+        self._buffers = [np.empty_like(v) for v in variables]
 
     def update(self, i, var, grad):
-        v = self.state["velocity"][i]
+        v, buf = self.state["velocity"][i], self._buffers[i]
         v *= self.rho
-        v += (1 - self.rho) * grad * grad
-        var -= self.learning_rate * grad / np.sqrt(v + self.epsilon)
+        np.multiply(grad, grad, out=buf)
+        buf *= 1 - self.rho
+        v += buf
+        np.add(v, self.epsilon, out=buf)
+        np.sqrt(buf, out=buf)
+        grad *= self.learning_rate
+        grad /= buf
+        var -= grad
 
 
 class Adagrad(Optimizer):
@@ -125,14 +147,20 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate, variables, initial_accumulator_value=0.1, epsilon=1e-7):
         self.initial_accumulator_value, self.epsilon = initial_accumulator_value, epsilon
         super().__init__(learning_rate, variables)
+        self._buffers = [np.empty_like(v) for v in variables]
 
     def _initial(self, slot, variable):
         return np.full_like(variable, self.initial_accumulator_value)
 
     def update(self, i, var, grad):
-        acc = self.state["accumulator"][i]
-        acc += grad * grad
-        var -= self.learning_rate * grad / np.sqrt(acc + self.epsilon)
+        acc, buf = self.state["accumulator"][i], self._buffers[i]
+        np.multiply(grad, grad, out=buf)
+        acc += buf
+        np.add(acc, self.epsilon, out=buf)
+        np.sqrt(buf, out=buf)
+        grad *= self.learning_rate
+        grad /= buf
+        var -= grad
 
 
 def make_optimizer(spec, variables: list[np.ndarray]) -> Optimizer:

@@ -1,0 +1,252 @@
+"""deepterm benchmark: the NumPy backend against the Keras backend (on the CPU),
+side by side in one run.
+
+    python bench/run.py            # full run (a few minutes)
+    python bench/run.py --quick    # under a minute: fewer repeats, smaller large workload
+    python bench/run.py --json out.json
+    python bench/run.py --scaling  # ms/epoch at 1x/4x/16x rows and 2x/4x width
+
+Each figure is the median over several timed epochs after a warm-up epoch
+(Keras' first epoch also traces its graph). GFLOP/s counts the issue's
+definition: 2*m*n*k per matrix product, three products per layer per batch
+(forward, weight gradient, input gradient). The matmul rate is this
+machine's float32 ``A @ B`` rate measured in the same run. Peak RSS is
+measured in a fresh subprocess that trains on NumPy with TensorFlow never
+imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import Callback, Layer, ModelSpec, build  # noqa: E402
+
+
+class EpochTimer(Callback):
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+
+
+def course_data(name: str, rows: int | None = None):
+    """The course workloads' data: the shipped datasets when the catalog is
+    there, else random data of the same shape."""
+    shapes = {"wages": (534, 9), "titanic": (891, 10), "mnist": (2500, 784)}
+    try:
+        import datasets
+
+        ds = datasets.load(name, n=rows) if name == "mnist" and rows else datasets.load(name)
+        X = ds.X
+        y = ds.y
+        if name == "titanic":
+            y = np.eye(2, dtype=np.float32)[y.astype(int)]
+        elif name == "mnist":
+            y = np.eye(10, dtype=np.float32)[y.astype(int)]
+        return X, y, "catalog"
+    except Exception:
+        n, d = shapes[name]
+        if rows:
+            n = rows
+        rng = np.random.default_rng(0)
+        X = rng.random((n, d), dtype=np.float32)
+        if name == "wages":
+            y = X @ rng.normal(size=d).astype(np.float32)
+        else:
+            k = 2 if name == "titanic" else 10
+            y = np.eye(k, dtype=np.float32)[rng.integers(0, k, n)]
+        return X, y, "synthetic"
+
+
+def workloads(quick: bool):
+    rng = np.random.default_rng(1)
+    large_rows = 5000 if quick else 20000
+    Xl = rng.random((large_rows, 784), dtype=np.float32)
+    yl = np.eye(10, dtype=np.float32)[rng.integers(0, 10, large_rows)]
+    Xw, yw, src_w = course_data("wages")
+    Xt, yt, src_t = course_data("titanic")
+    Xm, ym, src_m = course_data("mnist", 2500)
+    return [
+        ("wages 9-50-32-1 adam b32", src_w,
+         ModelSpec(input_dim=9, layers=[Layer(50, "relu"), Layer(32, "relu"), Layer(1)],
+                   loss="mse", optimizer="adam"), Xw, yw, 32, 0.3),
+        ("titanic 10-32-2 sgd b32", src_t,
+         ModelSpec(input_dim=10, layers=[Layer(32, "relu"), Layer(2, "softmax")],
+                   loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"]),
+         Xt, yt, 32, 0.3),
+        ("mnist 784-50-50-10 adam b32", src_m,
+         ModelSpec(input_dim=784, layers=[Layer(50, "relu"), Layer(50, "relu"), Layer(10, "softmax")],
+                   loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"]),
+         Xm, ym, 32, 0.3),
+        (f"large 784-512-512-10 {large_rows // 1000}k b256", "synthetic",
+         ModelSpec(input_dim=784, layers=[Layer(512, "relu"), Layer(512, "relu"),
+                                          Layer(10, "softmax")],
+                   loss="categorical_crossentropy", optimizer="adam"), Xl, yl, 256, 0.0),
+    ]
+
+
+def time_epochs(spec, backend, X, y, batch_size, split, epochs) -> float:
+    """Median seconds per epoch over ``epochs`` epochs after one warm-up epoch."""
+    model = build(spec, backend=backend, seed=0)
+    timer = EpochTimer()
+    model.fit(X, y, epochs=epochs + 1, batch_size=batch_size, validation_split=split,
+              callbacks=[timer])
+    return statistics.median(timer.times[1:])
+
+
+def flops_per_epoch(spec, rows: int) -> float:
+    sizes = [spec.input_dim] + [layer.units for layer in spec.layers]
+    per_row = sum(2 * a * b * 3 for a, b in zip(sizes, sizes[1:]))
+    return per_row * rows
+
+
+def matmul_rate(repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply rate in GFLOP/s (median)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((2048, 2048), dtype=np.float32)
+    b = rng.random((2048, 2048), dtype=np.float32)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * 2048**3 / statistics.median(times) / 1e9
+
+
+RSS_PROBE = r"""
+import resource, sys, numpy as np
+sys.path.insert(0, {root!r})
+from engine import Layer, ModelSpec, build
+try:
+    import datasets
+    ds = datasets.load("mnist")
+    X, y = ds.X, ds.y.astype(int)
+except Exception:
+    rng = np.random.default_rng(0)
+    X = rng.random((5000, 784), dtype=np.float32); y = rng.integers(0, 10, 5000)
+spec = ModelSpec(input_dim=784, layers=[Layer(50, "relu"), Layer(50, "relu"), Layer(10, "softmax")],
+                 loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+build(spec, seed=0).fit(X, y, epochs=3, batch_size=32, validation_split=0.3)
+assert "tensorflow" not in sys.modules
+print(len(X), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def peak_rss_mnist() -> tuple[int, float]:
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, "-c", RSS_PROBE.format(root=root)], capture_output=True,
+                         text=True, check=True)
+    rows, mb = out.stdout.split()
+    return int(rows), float(mb)
+
+
+def keras_available() -> bool:
+    try:
+        import engine.keras_backend  # noqa: F401
+        return True
+    except Exception as exc:  # noqa: BLE001
+        print(f"(Keras backend unavailable: {exc})", file=sys.stderr)
+        return False
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats; under a minute")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument("--scaling", action="store_true", help="ms/epoch against rows and width")
+    parser.add_argument("--no-keras", action="store_true", help="NumPy only")
+    args = parser.parse_args(argv)
+    epochs = 3 if args.quick else 7
+
+    if args.scaling:
+        return scaling(epochs)
+
+    use_keras = not args.no_keras and keras_available()
+    peak_gflops = matmul_rate()
+    rows_out = []
+    print(f"float32 matmul rate (2048^3, median of 5): {peak_gflops:.1f} GFLOP/s")
+    header = f"{'workload':32} {'data':9} {'numpy ms':>9} {'keras ms':>9} {'speedup':>8} " \
+             f"{'GFLOP/s':>8} {'matmul%':>8} {'peak RSS':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, source, spec, X, y, bs, split in workloads(args.quick):
+        np_s = time_epochs(spec, "numpy", X, y, bs, split, epochs)
+        k_s = None
+        if use_keras and not (args.quick and name.startswith("large")):
+            k_s = time_epochs(spec, "keras", X, y, bs, split, max(2, epochs // 2) if
+                              name.startswith("large") else epochs)
+        train_rows = int(np.floor(len(X) * (1 - split)))
+        gflops = flops_per_epoch(spec, train_rows) / np_s / 1e9
+        row = {"workload": name, "numpy_ms": round(np_s * 1000, 2),
+               "keras_ms": None if k_s is None else round(k_s * 1000, 2),
+               "speedup": None if k_s is None else round(k_s / np_s, 2),
+               "gflops": round(gflops, 2),
+               "matmul_share": round(gflops / peak_gflops, 3) if name.startswith("large") else None,
+               "peak_rss_mb": None, "data": source}
+        rows_out.append(row)
+        print_row(row)
+    n, mb = peak_rss_mnist()
+    row = {"workload": f"mnist {n} rows, numpy, peak RSS", "numpy_ms": None, "keras_ms": None,
+           "speedup": None, "gflops": None, "matmul_share": None, "peak_rss_mb": round(mb, 1),
+           "data": "catalog" if n == 5000 else "synthetic"}
+    rows_out.append(row)
+    print_row(row)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            [{k: r[k] for k in ("workload", "numpy_ms", "keras_ms", "speedup", "gflops",
+                                 "matmul_share", "peak_rss_mb")} for r in rows_out], indent=2))
+    return 0
+
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def print_row(r):
+    share = None if r["matmul_share"] is None else 100 * r["matmul_share"]
+    speed = None if r["speedup"] is None else f"{r['speedup']:.1f}x"
+    print(f"{r['workload']:32} {r['data']:9} {fmt(r['numpy_ms'], '9.1f')} {fmt(r['keras_ms'], '9.1f')} "
+          f"{speed or '-':>8} {fmt(r['gflops'], '8.1f')} {fmt(share, '7.0f') + '%' if share else '-':>8} "
+          f"{fmt(r['peak_rss_mb'], '6.0f') + ' MB' if r['peak_rss_mb'] else '-':>9}")
+
+
+def scaling(epochs: int) -> int:
+    """ms/epoch of the MNIST-shaped network (NumPy) as rows and width grow."""
+    rng = np.random.default_rng(0)
+    base_rows, base_width = 1750, 50
+    print(f"{'rows':>7} {'width':>6} {'ms/epoch':>9} {'ratio':>6}")
+    base = None
+    for rows, width in [(base_rows, base_width), (4 * base_rows, base_width),
+                        (16 * base_rows, base_width), (base_rows, 2 * base_width),
+                        (base_rows, 4 * base_width)]:
+        X = rng.random((rows, 784), dtype=np.float32)
+        y = rng.integers(0, 10, rows)
+        spec = ModelSpec(input_dim=784, layers=[Layer(width, "relu"), Layer(width, "relu"),
+                                                 Layer(10, "softmax")],
+                         loss="sparse_categorical_crossentropy", optimizer="adam")
+        ms = time_epochs(spec, "numpy", X, y, 32, 0.0, epochs) * 1000
+        base = base or ms
+        print(f"{rows:7d} {width:6d} {ms:9.1f} {ms / base:6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    raise SystemExit(main())
