@@ -64,21 +64,57 @@ class NumpyModel:
         self.dtype = np.dtype(spec.dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        # All weights live in one contiguous array, and so do the gradients:
+        # kernels and biases are views into it, so the optimizer updates every
+        # weight with a handful of whole-array operations per batch.
+        shapes: list[tuple[int, ...]] = []
+        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+            shapes.append((n_in, n_out))
+            if layer.use_bias:
+                shapes.append((n_out,))
+        self._shapes = shapes
+        total = sum(int(np.prod(shape)) for shape in shapes)
+        self._flat = np.zeros(total, dtype=self.dtype)
+        self._grad_flat = np.zeros(total, dtype=self.dtype)
+        views, grad_views = self._split(self._flat), self._split(self._grad_flat)
         self.kernels: list[np.ndarray] = []
         self.biases: list[np.ndarray | None] = []
+        self._kernel_grads: list[np.ndarray] = []
+        self._bias_grads: list[np.ndarray | None] = []
+        k = 0
         for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
-            self.kernels.append(
-                initializers.initialize(layer.kernel_initializer, self.rng, (n_in, n_out), self.dtype))
-            self.biases.append(
-                initializers.initialize(layer.bias_initializer, self.rng, (n_out,), self.dtype)
-                if layer.use_bias else None)
-        self.optimizer = make_optimizer(spec, self._variables())
+            kernel = views[k]
+            kernel[...] = initializers.initialize(layer.kernel_initializer, self.rng, (n_in, n_out),
+                                                  self.dtype)
+            self.kernels.append(kernel)
+            self._kernel_grads.append(grad_views[k])
+            k += 1
+            if layer.use_bias:
+                bias = views[k]
+                bias[...] = initializers.initialize(layer.bias_initializer, self.rng, (n_out,),
+                                                    self.dtype)
+                self.biases.append(bias)
+                self._bias_grads.append(grad_views[k])
+                k += 1
+            else:
+                self.biases.append(None)
+                self._bias_grads.append(None)
+        self.optimizer = make_optimizer(spec, [self._flat])
         self._stop = StopSignal()
         self.device = "CPU"
         self.history: History | None = None
         self.metadata: dict[str, Any] = {}
 
     # -- variables -----------------------------------------------------------
+
+    def _split(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Views of a flat array, one per variable, in get_weights' layout."""
+        views, offset = [], 0
+        for shape in self._shapes:
+            size = int(np.prod(shape))
+            views.append(flat[offset:offset + size].reshape(shape))
+            offset += size
+        return views
 
     def _variables(self) -> list[np.ndarray]:
         """The trainable arrays in Keras' order: kernel, then bias, per layer."""
@@ -144,8 +180,11 @@ class NumpyModel:
         return Pass(X, zs, as_)
 
     def backward(self, fwd: Pass, dz_out: np.ndarray, da_out: np.ndarray | None = None,
-                 need_input_grad: bool = False) -> Backward:
-        """Backpropagate dL/dz of the output layer through every layer."""
+                 need_input_grad: bool = False, into_buffers: bool = False) -> Backward:
+        """Backpropagate dL/dz of the output layer through every layer.
+
+        With ``into_buffers`` the weight gradients are written into the
+        model's flat gradient array (what training uses) instead of new arrays."""
         n_layers = len(self.kernels)
         das: list[np.ndarray | None] = [None] * n_layers
         dzs: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
@@ -156,9 +195,14 @@ class NumpyModel:
         for i in range(n_layers - 1, -1, -1):
             dzs[i] = dz
             a_in = fwd.a[i - 1] if i > 0 else fwd.x
-            kgrads[i] = a_in.T @ dz
-            if self.biases[i] is not None:
-                bgrads[i] = dz.sum(axis=0)
+            if into_buffers:
+                kgrads[i] = np.matmul(a_in.T, dz, out=self._kernel_grads[i])
+                if self.biases[i] is not None:
+                    bgrads[i] = np.sum(dz, axis=0, out=self._bias_grads[i])
+            else:
+                kgrads[i] = a_in.T @ dz
+                if self.biases[i] is not None:
+                    bgrads[i] = dz.sum(axis=0)
             if i > 0 or need_input_grad:
                 da = dz @ self.kernels[i].T
                 if i > 0:
@@ -169,8 +213,17 @@ class NumpyModel:
                     self._input_grad = da
         return Backward(das, dzs, kgrads, bgrads)
 
+    def _train_step(self, X: np.ndarray, y: np.ndarray):
+        """Forward and backward for one batch; the gradients land in the flat
+        gradient array. Returns the forward pass and the per-sample losses."""
+        fwd = self.forward(X)
+        out = self.spec.layers[-1].activation
+        sample_losses, dz = losses.loss_and_grad(self.spec.loss, out, y, fwd.a[-1], fwd.z[-1])
+        self.backward(fwd, dz, into_buffers=True)
+        return fwd, sample_losses
+
     def _loss_step(self, X: np.ndarray, y: np.ndarray):
-        """Forward, per-sample losses and gradients for one batch."""
+        """Forward, per-sample losses and gradients (new arrays) for one batch."""
         fwd = self.forward(X)
         out = self.spec.layers[-1].activation
         sample_losses, dz = losses.loss_and_grad(self.spec.loss, out, y, fwd.a[-1], fwd.z[-1])
@@ -250,7 +303,7 @@ class NumpyModel:
         self._stop.clear()
         cbs = CallbackList(callbacks, self, params)
         metric_names = self.spec.metrics
-        variables = self._variables()
+        flat, grad_flat = [self._flat], [self._grad_flat]
         started = time.perf_counter()
         last_logs: dict[str, float] = {}
         diverged = False
@@ -260,7 +313,7 @@ class NumpyModel:
             if self._stop.is_set():
                 break
             cbs.on_epoch_begin(epoch)
-            snapshot = ([v.copy() for v in variables], self.optimizer.get_state())
+            snapshot = (self._flat.copy(), self.optimizer.get_state())
             order = self.rng.permutation(n) if run["shuffle"] else None
             loss_sum = 0.0
             metric_sums = dict.fromkeys(metric_names, 0.0)
@@ -272,12 +325,12 @@ class NumpyModel:
                 else:
                     idx = order[lo:hi]
                     xb, yb = X[idx], y[idx]
-                fwd, sample_losses, grads = self._loss_step(xb, yb)
+                fwd, sample_losses = self._train_step(xb, yb)
                 batch_loss = float(sample_losses.sum(dtype=np.float64))
                 if not math.isfinite(batch_loss):  # non-finite weights show up here next batch
                     diverged = True
                     break
-                self.optimizer.apply(variables, grads)
+                self.optimizer.apply(flat, grad_flat)
                 loss_sum += batch_loss
                 for m in metric_names:
                     metric_sums[m] += float(metrics.per_sample(m, self.spec.loss, yb, fwd.a[-1]).sum())
@@ -292,11 +345,10 @@ class NumpyModel:
                     val = self._evaluate_arrays(Xv, yv)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 if not all(math.isfinite(v) for v in logs.values()) or \
-                        not all(np.isfinite(v).all() for v in variables):
+                        not np.isfinite(self._flat).all():
                     diverged = True
             if diverged:
-                for var, saved in zip(variables, snapshot[0]):
-                    var[...] = saved
+                self._flat[...] = snapshot[0]
                 self.optimizer.set_state(snapshot[1])
                 self._stop.request("diverged")
                 history.stopped_epoch = epoch
@@ -368,8 +420,8 @@ class NumpyModel:
         }
         for i, w in enumerate(self._variables()):
             arrays[f"weight_{i}"] = w
-        for slot, values in self.optimizer.state.items():
-            for i, v in enumerate(values):
+        for slot, (values,) in self.optimizer.state.items():
+            for i, v in enumerate(self._split(values)):
                 arrays[f"opt_{slot}_{i}"] = v
         tmp = path + ".tmp.npz"
         np.savez(tmp, **arrays)
@@ -387,18 +439,27 @@ class NumpyModel:
             raise FitError(f"{path}: not a deepterm NumPy model file ({exc})") from None
         if "spec" not in files or "meta" not in files:
             raise FitError(f"{path}: not a deepterm NumPy model file (no spec/meta entries)")
+        try:
+            return cls._from_files(files)
+        except FitError as exc:
+            raise FitError(f"{path}: {exc}") from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise FitError(f"{path}: damaged deepterm NumPy model file ({exc})") from None
+
+    @classmethod
+    def _from_files(cls, files: dict[str, np.ndarray]) -> NumpyModel:
         meta = json.loads(str(files["meta"]))
         if meta.get("format") != FORMAT:
-            raise FitError(f"{path}: not a deepterm NumPy model file")
+            raise FitError("not a deepterm NumPy model file")
         if meta.get("version", 0) > FORMAT_VERSION:
-            raise FitError(
-                f"{path}: written by a newer deepterm (format {meta['version']}); upgrade to read it")
+            raise FitError(f"written by a newer deepterm (format {meta['version']}); upgrade to read it")
         spec = ModelSpec.from_json(str(files["spec"]))
         model = cls(spec, seed=meta.get("seed"))
         n_vars = len(model._variables())
         model.set_weights([files[f"weight_{i}"] for i in range(n_vars)])
         state = {"iterations": meta["optimizer_iterations"],
-                 "slots": {slot: [files[f"opt_{slot}_{i}"] for i in range(n_vars)]
+                 "slots": {slot: [np.concatenate([files[f"opt_{slot}_{i}"].ravel()
+                                                  for i in range(n_vars)])]
                            for slot in model.optimizer.state}}
         model.optimizer.set_state(state)
         model.rng.bit_generator.state = meta["rng_state"]

@@ -379,3 +379,21 @@ def test_loading_a_bad_file_is_a_value_error(tmp_path, content):
         load(path)
     with pytest.raises(ValueError, match="no such file"):
         load(tmp_path / "missing.npz")
+
+
+def test_loading_a_damaged_or_newer_file_says_so(tmp_path):
+    import json
+
+    model = build(small_spec(), seed=0)
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as f:
+        files = {k: f[k] for k in f.files}
+    meta = json.loads(str(files["meta"]))
+    meta["version"] = 99
+    np.savez(tmp_path / "newer.npz", **{**files, "meta": np.array(json.dumps(meta))})
+    with pytest.raises(ValueError, match="newer.npz: written by a newer deepterm"):
+        load(tmp_path / "newer.npz")
+    del files["weight_1"]
+    np.savez(tmp_path / "damaged.npz", **files)
+    with pytest.raises(ValueError, match="damaged.npz: damaged deepterm NumPy model file"):
+        load(tmp_path / "damaged.npz")
