@@ -11,6 +11,7 @@ All randomness (initial weights, shuffling) comes from one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -287,8 +288,22 @@ class NumpyModel:
                           validation_data, shuffle)
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), self._blas_threads(run["batch_size"]):
             return self._fit(run, callbacks)
+
+    #: per-batch multiply-adds below which BLAS runs on one thread (see _blas_threads)
+    SMALL_BATCH_WORK = 10_000_000
+
+    def _blas_threads(self, batch_size: int):
+        """Small products run on one BLAS thread: splitting them across threads
+        gains nothing, and on a busy machine OpenBLAS threads waiting for a
+        descheduled sibling made such epochs 10-20x slower (bench/run.py)."""
+        work = batch_size * sum(a * b for a, b in self.spec.layer_shapes())
+        if work >= self.SMALL_BATCH_WORK:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=1, user_api="blas")
 
     def _fit(self, run: dict[str, Any], callbacks) -> History:
         X, y, Xv, yv = run["X"], run["y"], run["X_val"], run["y_val"]
