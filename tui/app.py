@@ -1,16 +1,226 @@
-"""Placeholder app until the trainer TUI lands."""
+"""deepterm's Textual application: set up a run, watch it learn, read the results.
+
+Start-up stays light: screens other than setup, the charts (plotext) and
+TensorFlow are imported when first needed. TensorFlow loads in a thread
+worker the first time the Keras backend is chosen.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from .screens.setup import SetupScreen
+
+
+def describe_devices(devices: list[dict[str, Any]]) -> str:
+    """What Keras would train on, in words: the first GPU, else the CPU."""
+    gpus = [d for d in devices if str(d.get("kind", "")).upper() == "GPU"]
+    if gpus:
+        gpu = gpus[0]
+        memory = gpu.get("memory")
+        extra = f", {memory}" if memory else ""
+        more = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
+        return f"Keras on GPU: {gpu.get('name', 'GPU')}{extra}{more}"
+    return "Keras on the CPU (no GPU found)"
 
 
 class DeeptermApp(App):
-    TITLE = "deepterm"
-    BINDINGS = [("q", "quit", "Quit")]
+    """The trainer. ``store`` is where finished runs are saved: a path, a
+    RunStore, ``None`` for the default ($DEEPTERM_STORE or the user data
+    directory) or ``False`` to keep nothing."""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("deepterm: the trainer screens are on their way. Press q to quit.")
-        yield Footer()
+    TITLE = "deepterm"
+    SUB_TITLE = "a deep-learning trainer"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help", id="help"),
+        Binding("f2", "lessons", "Lessons", id="lessons"),
+        Binding("f3", "runs", "Runs", id="runs"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    keras_status = reactive("")
+
+    def __init__(self, store: Any = None) -> None:
+        super().__init__()
+        self.keras_state = "unloaded"    # unloaded | loading | ready | failed
+        self.keras_devices: list[dict[str, Any]] = []
+        self.store = store
+
+    def on_mount(self) -> None:
+        self.push_screen(SetupScreen())
+
+    @property
+    def setup_screen(self) -> SetupScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, SetupScreen):
+                return screen
+        raise LookupError("no setup screen")
+
+    # -- Keras, loaded once, in the background ------------------------------------------
+
+    def ensure_keras(self) -> None:
+        """Start loading TensorFlow (once); ``keras_status`` says how it goes."""
+        if self.keras_state in ("loading", "ready"):
+            return
+        self.keras_state = "loading"
+        self.keras_status = "⏳ Loading TensorFlow… (the first time takes a few seconds)"
+        self._load_keras()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="keras")
+    def _load_keras(self) -> list[dict[str, Any]]:
+        import engine
+
+        return list(engine.devices())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "keras":
+            if event.state == WorkerState.SUCCESS:
+                self.keras_devices = event.worker.result or []
+                self.keras_state = "ready"
+                self.keras_status = describe_devices(self.keras_devices)
+            elif event.state == WorkerState.ERROR:
+                self.keras_state = "failed"
+                self.keras_status = f"Keras is not available: {event.worker.error}"
+                self.notify(f"Keras cannot be used here: {event.worker.error}", severity="error")
+        elif event.worker.group == "store" and event.state == WorkerState.ERROR:
+            self.notify(f"The run was not saved to the run store: {event.worker.error}",
+                        severity="warning")
+
+    # -- screens from other parts of deepterm ------------------------------------------------
+
+    def _push_optional(self, module: str, name: str, what: str, *args: Any) -> None:
+        import importlib
+
+        try:
+            screen_class = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            self.notify(f"{what} are not available in this build yet.", severity="warning")
+            return
+        self.push_screen(screen_class(*args))
+
+    def action_lessons(self) -> None:
+        self._push_optional("tui.lessons", "LessonsScreen", "Lessons")
+
+    def action_runs(self) -> None:
+        self._push_optional("tui.screens.runs", "RunsScreen", "Saved runs")
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_preset(self, key: str) -> None:
+        self._back_to_setup()
+        self.setup_screen.action_preset(key)
+
+    def action_start(self) -> None:
+        self._back_to_setup()
+        self.setup_screen.action_start()
+
+    def action_open_csv(self) -> None:
+        self._back_to_setup()
+        self.setup_screen.action_open_csv()
+
+    def action_sweep(self) -> None:
+        self._back_to_setup()
+        self.setup_screen.action_sweep()
+
+    def _back_to_setup(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, SetupScreen):
+            self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        from .config import PRESETS
+
+        for preset in PRESETS:
+            yield SystemCommand(f"Preset: {preset.title}", preset.blurb,
+                                lambda key=preset.key: self.action_preset(key))
+        yield SystemCommand("Start training", "Train the current setup (ctrl+s)", self.action_start)
+        yield SystemCommand("Open CSV…", "Train on your own CSV file", self.action_open_csv)
+        yield SystemCommand("Sweep", "Train the setup over several values of one setting",
+                            self.action_sweep)
+        yield SystemCommand("Runs", "Saved runs: compare their curves (f3)", self.action_runs)
+        yield SystemCommand("Lessons", "Forward propagation, gradients, backpropagation (f2)",
+                            self.action_lessons)
+        yield SystemCommand("Help: keys", "Every key on every screen (f1)", self.action_help)
+
+    # -- the lessons' "Try it yourself" -------------------------------------------------------
+
+    def open_trainer(self, spec: Any, dataset: Any, weights: Any = None) -> SetupScreen:
+        """Show the setup screen filled in with ``spec`` on ``dataset``, ready to start.
+
+        ``spec`` is an ``engine.ModelSpec`` (or its dict); its hidden layers,
+        output layer, loss, optimizer and learning rate fill the form.
+        ``dataset`` is a catalog name (``"wages"``) or a ``datasets.Dataset``
+        (one that is not in the catalog is added to the dataset list).
+        ``weights`` (a list of arrays in ``get_weights`` layout) are the
+        starting weights of the next run for as long as the architecture
+        still fits them; otherwise training starts from fresh weights.
+        Returns the setup screen.
+        """
+        from engine import ModelSpec
+
+        from .config import TrainConfig
+
+        if isinstance(spec, dict):
+            spec = ModelSpec.from_dict(spec)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, SetupScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, SetupScreen):
+            self.push_screen(SetupScreen())
+        setup = self.setup_screen
+        name = dataset if isinstance(dataset, str) else None
+        if name is None:
+            key = f"custom:{getattr(dataset, 'name', 'data')}"
+            setup.add_dataset(key, dataset, label=getattr(dataset, "name", "data"))
+        *hidden, out = spec.layers
+        config = TrainConfig(
+            dataset=name, dataset_options={"n": 2500} if name == "mnist" else {},
+            hidden=tuple((layer.units, layer.activation) for layer in hidden),
+            output_units=out.units, output_activation=out.activation, loss=spec.loss,
+            metrics=tuple(spec.metrics), optimizer=spec.optimizer,
+            learning_rate=spec.effective_learning_rate,
+            standardize=name not in ("mnist", "customers"))
+        setup.apply_config(config)
+        if name is None:
+            setup.dataset_key = None
+            setup.select_dataset(key, loss=spec.loss)
+        setup.set_initial_weights(weights, note="from the lesson")
+        return setup
+
+    # -- the run store -------------------------------------------------------------------------
+
+    def on_run_finished(self, message) -> None:
+        if self.store is False:
+            return
+        screen = message.screen
+        self._save_run(screen.config, screen.data, screen.history)
+
+    @work(thread=True, exit_on_error=False, group="store")
+    def _save_run(self, config, data, history) -> None:
+        from engine.runs import Run, resolve_dataset, weights_digest  # noqa: F401
+        from engine.store import RunStore
+
+        store = self.store if isinstance(self.store, RunStore) else RunStore(
+            self.store if isinstance(self.store, (str, os.PathLike)) else None)
+        info, _, _ = resolve_dataset(data.dataset, data.spec)
+        if config.csv_path:
+            info["path"] = os.path.abspath(config.csv_path)
+        fit = {**config.fit_kwargs(), "shuffle": True, "patience": config.patience,
+               "standardize": config.standardize}
+        run = Run(spec=data.spec, dataset=info, fit=fit, backend=config.backend, seed=config.seed,
+                  status=history.stop_reason, history=history, device=history.device,
+                  duration_s=history.duration_s)
+        store.save(run)

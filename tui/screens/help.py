@@ -1,0 +1,67 @@
+"""Every key of every screen, read from the bindings themselves so it stays true."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXTRA = {
+    "Everywhere": [("ctrl+p", "command palette: presets, screens, themes"),
+                   ("tab / shift+tab", "move between fields"),
+                   ("ctrl+q", "quit")],
+    "Setup": [("↑/↓ in the dataset list", "choose a dataset"),
+              ("enter on a button", "press it")],
+    "Results": [("←/→ on the digits", "browse the images"), ("m", "next wrong prediction")],
+}
+
+
+def _key_name(key: str) -> str:
+    return " / ".join(k.replace("ctrl+", "ctrl+").replace("escape", "esc") for k in key.split(","))
+
+
+def bindings_table(title: str, bindings, extra=()) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", show_header=False,
+                  show_edge=False, pad_edge=False, expand=True)
+    table.add_column("key", style="bold cyan", width=24, no_wrap=True)
+    table.add_column("action")
+    seen = set()
+    for b in bindings:
+        if isinstance(b, tuple):
+            b = Binding(*b)
+        if not b.description or b.key in seen:
+            continue
+        seen.add(b.key)
+        table.add_row(_key_name(b.key), b.description)
+    for key, text in extra:
+        table.add_row(key, text)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """A scrollable list of the keys on each screen; any of esc, q, ? or f1 closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close help", id="help-close")]
+
+    def compose(self) -> ComposeResult:
+        from ..widgets.digit_browser import DigitBrowser
+        from .results import ResultsScreen
+        from .setup import SetupScreen
+        from .training import TrainingScreen
+
+        sections = [
+            ("Everywhere", list(self.app.BINDINGS), EXTRA["Everywhere"]),
+            ("Setup", SetupScreen.BINDINGS, EXTRA["Setup"]),
+            ("Training", TrainingScreen.BINDINGS, ()),
+            ("Results", list(ResultsScreen.BINDINGS) + list(DigitBrowser.BINDINGS), EXTRA["Results"]),
+        ]
+        with VerticalScroll(id="help-box"):
+            yield Static("[b]deepterm keys[/]   (esc closes)", classes="dialog-title")
+            for title, bindings, extra in sections:
+                yield Static(bindings_table(title, bindings, extra), classes="help-section")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

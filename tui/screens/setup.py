@@ -1,0 +1,660 @@
+"""The setup screen: pick a dataset, shape the network, choose how to train.
+
+Every field validates as it changes and says what is wrong beside itself;
+Start stays disabled while anything is wrong. The course's exercises are
+presets on keys 1, 2 and 3.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    OptionList,
+    Select,
+    Static,
+)
+from textual.widgets.option_list import Option
+
+from engine import ACTIVATIONS, OPTIMIZERS, SpecError
+
+from ..config import (
+    CLASSIFICATION_LOSSES,
+    LEARNING_RATE_PICKS,
+    PRESETS,
+    PRESETS_BY_KEY,
+    TrainConfig,
+    losses_for,
+    output_for,
+)
+from ..widgets.layers import LayerRow
+
+MAX_UNITS = 4096
+MAX_LAYERS = 12
+PREVIEW_ROWS = 8
+PREVIEW_COLUMNS = 12
+
+
+# -- parsing (pure functions, tested on their own) --------------------------------------------
+
+
+def parse_learning_rate(text: str) -> float:
+    """A positive, finite number such as ``0.01`` or ``1e-3``; ValueError says what is wrong."""
+    text = text.strip()
+    if not text:
+        raise ValueError("type a learning rate, e.g. 0.01")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number (try 0.01 or 1e-3)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be a number > 0")
+    if value > 10:
+        raise ValueError("must be at most 10")
+    return value
+
+
+def parse_int(text: str, name: str, lo: int, hi: int) -> int:
+    text = text.strip()
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number from {lo} to {hi}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be from {lo} to {hi}")
+    return value
+
+
+def parse_split(text: str) -> float:
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("a fraction from 0 to 0.9, e.g. 0.3") from None
+    if not math.isfinite(value) or not 0 <= value <= 0.9:
+        raise ValueError("must be from 0 to 0.9")
+    return value
+
+
+def _lr_label(value: float) -> str:
+    return f"{value:g}"
+
+
+class SetupScreen(Screen):
+    """Dataset, architecture and training settings for one run."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start", priority=True, id="start"),
+        Binding("1", "preset('1')", "Wages", id="preset-wages"),
+        Binding("2", "preset('2')", "Titanic", id="preset-titanic"),
+        Binding("3", "preset('3')", "MNIST", id="preset-mnist"),
+        Binding("o", "open_csv", "Open CSV", id="open-csv"),
+        Binding("a", "add_layer", "Add layer", show=False, id="add-layer"),
+        Binding("w", "sweep", "Sweep", id="sweep"),
+    ]
+
+    def __init__(self, config: TrainConfig | None = None) -> None:
+        super().__init__(id="setup")
+        self._initial = config or PRESETS_BY_KEY["2"].config
+        self.catalog: list[Any] = []
+        self.datasets: dict[str, Any] = {}      # option id -> loaded Dataset
+        self.dataset_key: str | None = None
+        self.dataset: Any = None
+        self.dataset_error: str | None = None
+        self.csv_sources: dict[str, tuple[str, str | None]] = {}
+        self.initial_weights: list | None = None
+        self.weights_note: str | None = None
+        self.errors: dict[str, str] = {}
+        self.config: TrainConfig | None = None
+
+    # -- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="setup-body"):
+            with VerticalScroll(id="data-pane", classes="pane"):
+                yield Static("Dataset", classes="pane-title")
+                yield OptionList(id="datasets")
+                yield Button("Open CSV… (o)", id="open-csv", compact=True)
+                yield Static("", id="dataset-info")
+                yield DataTable(id="preview", zebra_stripes=True, cursor_type="none",
+                                show_cursor=False)
+            with VerticalScroll(id="model-pane", classes="pane"):
+                yield Static("Course presets", classes="pane-title")
+                with Vertical(id="presets"):
+                    for preset in PRESETS:
+                        yield Button(f"{preset.key} {preset.title}", id=f"preset-{preset.name}",
+                                     compact=True, tooltip=preset.blurb)
+                yield Static("Hidden layers  (units · activation)", classes="pane-title")
+                yield Vertical(id="layers")
+                yield Static("", id="layers-error", classes="error")
+                yield Button("+ Add layer (a)", id="add-layer", compact=True)
+                yield Static("Output layer", classes="pane-title")
+                yield Static("", id="output-info")
+                with Horizontal(classes="field"):
+                    yield Label("Loss", classes="field-label")
+                    yield Select([(n, n) for n in ("mse", "mae", *CLASSIFICATION_LOSSES)], id="loss",
+                                 allow_blank=False, compact=True, value="mse")
+                with Horizontal(classes="field"):
+                    yield Label("Activation", classes="field-label")
+                    yield Select([(a, a) for a in ACTIVATIONS], id="out-activation",
+                                 allow_blank=False, compact=True, value="softmax")
+                yield Static("", id="params")
+            with VerticalScroll(id="train-pane", classes="pane"):
+                yield Static("Training", classes="pane-title")
+                with Horizontal(classes="field"):
+                    yield Label("Optimizer", classes="field-label")
+                    yield Select([(o, o) for o in OPTIMIZERS], id="optimizer", allow_blank=False,
+                                 compact=True, value="sgd")
+                with Horizontal(classes="field"):
+                    yield Label("Learning rate", classes="field-label")
+                    yield Input("0.01", id="lr", compact=True,
+                                tooltip="any number > 0, e.g. 0.01 or 1e-3")
+                    yield Select([(_lr_label(v), v) for v in LEARNING_RATE_PICKS], id="lr-pick",
+                                 prompt="pick", compact=True)
+                yield Static("", id="lr-error", classes="error")
+                for field_id, label, value in (("epochs", "Epochs", "20"),
+                                               ("batch", "Batch size", "32"),
+                                               ("split", "Validation split", "0.3"),
+                                               ("seed", "Seed", "0")):
+                    with Horizontal(classes="field"):
+                        yield Label(label, classes="field-label")
+                        yield Input(value, id=field_id, compact=True)
+                    yield Static("", id=f"{field_id}-error", classes="error")
+                with Horizontal(classes="field"):
+                    yield Checkbox("Early stopping, patience", id="early", compact=True)
+                    yield Input("3", id="patience", compact=True)
+                yield Static("", id="patience-error", classes="error")
+                yield Checkbox("Restore best weights", id="restore", value=True, compact=True)
+                yield Checkbox("Standardize features", id="standardize", value=True, compact=True,
+                               tooltip="scale each feature to mean 0, sd 1 (fitted on the "
+                                       "training rows only)")
+                with Horizontal(classes="field"):
+                    yield Label("Backend", classes="field-label")
+                    yield Select([("NumPy", "numpy"), ("Keras", "keras")], id="backend",
+                                 allow_blank=False, compact=True, value="numpy")
+                yield Static("NumPy on the CPU", id="device")
+                yield Static("", id="summary")
+                with Horizontal(id="actions"):
+                    yield Button("Start ▶ (ctrl+s)", id="start", variant="success")
+                    yield Button("Sweep… (w)", id="sweep")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "deepterm"
+        self.sub_title = "set up a run"
+        self.watch(self.app, "keras_status", self._show_keras_status, init=False)
+        self.load_catalog()
+        self.apply_config(self._initial)
+        self._update_layout()
+
+    def on_resize(self) -> None:
+        self._update_layout()
+
+    def _update_layout(self) -> None:
+        self.set_class(self.size.width < 110, "-narrow")
+
+    # -- catalog and datasets -------------------------------------------------------------
+
+    def load_catalog(self) -> None:
+        import datasets
+
+        options = self.query_one("#datasets", OptionList)
+        try:
+            self.catalog = list(datasets.list_datasets())
+        except Exception as exc:  # noqa: BLE001 - shown, never fatal
+            self.catalog = []
+            self.notify(f"The dataset catalog could not be read: {exc}", severity="error")
+        for info in self.catalog:
+            options.add_option(Option(self._option_prompt(info.name, info.task, info.rows,
+                                                          info.features), id=info.name))
+
+    @staticmethod
+    def _option_prompt(name: str, task: str, rows: int, features: int) -> str:
+        return f"{name:<12} {task:<10} {rows:>5}×{features}"
+
+    def add_dataset(self, key: str, dataset: Any, label: str | None = None) -> None:
+        """Offer a loaded Dataset (a CSV file, or one handed over by a lesson)."""
+        options = self.query_one("#datasets", OptionList)
+        self.datasets[key] = dataset
+        if not _has_option(options, key):
+            options.add_option(Option(self._option_prompt(
+                label or dataset.name, dataset.task, len(dataset.X), dataset.X.shape[1]), id=key))
+        options.highlighted = options.get_option_index(key)
+
+    def _load(self, key: str, options: dict | None = None) -> Any:
+        if key in self.datasets:
+            return self.datasets[key]
+        import datasets
+
+        ds = datasets.load(key, **(options or {}))
+        self.datasets[key] = ds
+        return ds
+
+    @on(OptionList.OptionHighlighted, "#datasets")
+    def _dataset_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        key = event.option.id
+        if key is not None and key != self.dataset_key:
+            self.select_dataset(key)
+
+    def select_dataset(self, key: str, options: dict | None = None, loss: str | None = None) -> None:
+        """Make ``key`` the dataset; the output layer follows its task."""
+        if key == "mnist" and options is None:
+            options = {"n": 2500}
+        self.dataset_key = key
+        self.dataset_options = dict(options or {})
+        option_list = self.query_one("#datasets", OptionList)
+        if _has_option(option_list, key):
+            index = option_list.get_option_index(key)
+            if option_list.highlighted != index:
+                option_list.highlighted = index
+        try:
+            self.dataset = self._load(key, options)
+            self.dataset_error = None
+        except Exception as exc:  # noqa: BLE001 - shown in place
+            self.dataset = None
+            self.dataset_error = str(exc)
+        self._show_dataset()
+        self._set_output(loss)
+        self.validate()
+
+    def _show_dataset(self) -> None:
+        info = self.query_one("#dataset-info", Static)
+        table = self.query_one("#preview", DataTable)
+        table.clear(columns=True)
+        ds = self.dataset
+        if ds is None:
+            info.update(f"[b red]Cannot load {self.dataset_key}:[/] {self.dataset_error}")
+            return
+        lines = [f"[b]{ds.name}[/]: {getattr(ds, 'description', '')}",
+                 f"rows [b]{len(ds.X)}[/] · features [b]{ds.X.shape[1]}[/] · task [b]{ds.task}[/]"
+                 f" · target [b]{ds.target_name}[/]"]
+        balance = ds.class_balance() if ds.task != "regression" else {}
+        if balance:
+            total = sum(balance.values()) or 1
+            parts = [f"{name} {count} ({count / total:.0%})" for name, count in balance.items()]
+            lines.append("classes: " + ", ".join(parts[:10]) + (" …" if len(parts) > 10 else ""))
+        else:
+            y = ds.y.astype(float)
+            lines.append(f"target range {y.min():.4g} … {y.max():.4g}, mean {y.mean():.4g}")
+        info.update("\n".join(lines))
+        try:
+            frame = ds.frame
+        except Exception:  # noqa: BLE001 - a preview is a nicety
+            return
+        columns = list(frame.columns)
+        if len(columns) > PREVIEW_COLUMNS:
+            columns = columns[:PREVIEW_COLUMNS - 1] + [columns[-1]]
+        table.add_columns(*[str(c) for c in columns])
+        for _, row in frame[columns].head(PREVIEW_ROWS).iterrows():
+            table.add_row(*[_cell(v) for v in row])
+
+    # -- output layer -----------------------------------------------------------------------
+
+    def _set_output(self, loss: str | None = None) -> None:
+        ds = self.dataset
+        task = ds.task if ds is not None else "regression"
+        n_classes = getattr(ds, "n_classes", 0) if ds is not None else 0
+        units, activation, loss, _ = output_for(task, n_classes, loss)
+        loss_select = self.query_one("#loss", Select)
+        with self.prevent(Select.Changed):
+            loss_select.set_options([(name, name) for name in losses_for(task)])
+            loss_select.value = loss
+            self.query_one("#out-activation", Select).value = activation
+        self._show_output()
+
+    @on(Select.Changed, "#loss")
+    def _loss_changed(self, event: Select.Changed) -> None:
+        ds = self.dataset
+        if ds is None or event.value is Select.BLANK:
+            return
+        _, activation, _, _ = output_for(ds.task, ds.n_classes, str(event.value))
+        with self.prevent(Select.Changed):
+            self.query_one("#out-activation", Select).value = activation
+        self._show_output()
+        self.validate()
+
+    def _output(self) -> tuple[int, str, str, tuple[str, ...]]:
+        ds = self.dataset
+        task = ds.task if ds is not None else "regression"
+        n_classes = ds.n_classes if ds is not None else 0
+        loss = self.query_one("#loss", Select).value
+        units, activation, loss, metrics = output_for(task, n_classes,
+                                                      None if loss is Select.BLANK else str(loss))
+        chosen = self.query_one("#out-activation", Select).value
+        if chosen is not Select.BLANK:
+            activation = str(chosen)
+        return units, activation, loss, metrics
+
+    def _show_output(self) -> None:
+        units, activation, loss, metrics = self._output()
+        self.query_one("#output-info", Static).update(
+            f"Dense([b]{units}[/], {activation}) · loss {loss} · metric {', '.join(metrics)}")
+
+    # -- layers -----------------------------------------------------------------------------
+
+    def _rows(self) -> list[LayerRow]:
+        return list(self.query_one("#layers", Vertical).query(LayerRow))
+
+    def set_layers(self, hidden) -> None:
+        box = self.query_one("#layers", Vertical)
+        box.remove_children()
+        box.mount_all([LayerRow(units, act) for units, act in hidden])
+        self.call_after_refresh(self._renumber)
+
+    def _renumber(self) -> None:
+        for i, row in enumerate(self._rows(), start=1):
+            row.set_index(i)
+        self.validate()
+
+    def action_add_layer(self) -> None:
+        rows = self._rows()
+        if len(rows) >= MAX_LAYERS:
+            self.notify(f"At most {MAX_LAYERS} hidden layers.", severity="warning")
+            return
+        units = rows[-1].units_text if rows else "32"
+        activation = rows[-1].activation if rows else "relu"
+        try:
+            units_int = int(units)
+        except ValueError:
+            units_int = 32
+        self.query_one("#layers", Vertical).mount(LayerRow(units_int, activation))
+        self.call_after_refresh(self._renumber)
+
+    @on(LayerRow.Action)
+    def _layer_action(self, event: LayerRow.Action) -> None:
+        rows = self._rows()
+        i = rows.index(event.row)
+        box = self.query_one("#layers", Vertical)
+        if event.action == "remove":
+            event.row.remove()
+        elif event.action == "up" and i > 0:
+            box.move_child(event.row, before=rows[i - 1])
+        elif event.action == "down" and i < len(rows) - 1:
+            box.move_child(event.row, after=rows[i + 1])
+        self.call_after_refresh(self._renumber)
+
+    # -- fields -------------------------------------------------------------------------------
+
+    def apply_config(self, config: TrainConfig) -> None:
+        """Show ``config`` in every field (a preset, a lesson's model, a sweep's base)."""
+        with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
+            self.query_one("#optimizer", Select).value = config.optimizer
+            self.query_one("#lr", Input).value = _lr_label(config.learning_rate)
+            self.query_one("#epochs", Input).value = str(config.epochs)
+            self.query_one("#batch", Input).value = str(config.batch_size)
+            self.query_one("#split", Input).value = f"{config.validation_split:g}"
+            self.query_one("#seed", Input).value = str(config.seed)
+            self.query_one("#early", Checkbox).value = config.patience is not None
+            self.query_one("#patience", Input).value = str(config.patience or 3)
+            self.query_one("#restore", Checkbox).value = config.restore_best_weights
+            self.query_one("#standardize", Checkbox).value = config.standardize
+            self.query_one("#backend", Select).value = config.backend
+        self.set_layers(config.hidden)
+        if config.dataset is not None:
+            self.dataset_key = None
+            self.select_dataset(config.dataset, config.dataset_options or None, loss=config.loss)
+        with self.prevent(Select.Changed):
+            self.query_one("#out-activation", Select).value = config.output_activation
+        self._show_output()
+        self.validate()
+
+    def action_preset(self, key: str) -> None:
+        preset = PRESETS_BY_KEY[key]
+        self.initial_weights = None
+        self.apply_config(preset.config)
+        self.notify(f"Preset {preset.title}: {preset.blurb}", timeout=3)
+
+    @on(Button.Pressed, "#presets Button")
+    def _preset_button(self, event: Button.Pressed) -> None:
+        name = (event.button.id or "").removeprefix("preset-")
+        for preset in PRESETS:
+            if preset.name == name:
+                self.action_preset(preset.key)
+
+    @on(Select.Changed, "#lr-pick")
+    def _lr_picked(self, event: Select.Changed) -> None:
+        if event.value is not Select.BLANK:
+            self.query_one("#lr", Input).value = _lr_label(float(event.value))
+            with self.prevent(Select.Changed):
+                event.select.clear()
+
+    @on(Select.Changed, "#optimizer")
+    @on(Select.Changed, "#out-activation")
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    def _field_changed(self, event) -> None:
+        if isinstance(event, Select.Changed) and event.select.id == "out-activation":
+            self._show_output()
+        self.validate()
+
+    @on(Select.Changed, "#backend")
+    def _backend_changed(self, event: Select.Changed) -> None:
+        if event.value == "keras":
+            self.app.ensure_keras()
+        self._show_keras_status(self.app.keras_status)
+        self.validate()
+
+    def _show_keras_status(self, status: str) -> None:
+        device = self.query_one("#device", Static)
+        backend = self.query_one("#backend", Select).value
+        if backend != "keras":
+            device.update("NumPy on the CPU")
+        else:
+            device.update(status or "Keras")
+        device.set_class(self.app.keras_state == "loading", "-loading")
+        self.validate()
+
+    # -- validation -------------------------------------------------------------------------------
+
+    def _value(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value
+
+    def read_config(self) -> tuple[TrainConfig | None, dict[str, str]]:
+        """The config the fields describe, or None and {field: what is wrong}."""
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+
+        def check(field_id: str, fn) -> None:
+            try:
+                values[field_id] = fn()
+            except ValueError as exc:
+                errors[field_id] = str(exc)
+
+        check("lr", lambda: parse_learning_rate(self._value("lr")))
+        check("epochs", lambda: parse_int(self._value("epochs"), "epochs", 1, 10_000))
+        check("batch", lambda: parse_int(self._value("batch"), "batch size", 1, 100_000))
+        check("split", lambda: parse_split(self._value("split")))
+        check("seed", lambda: parse_int(self._value("seed"), "seed", 0, 2**31 - 1))
+        early = self.query_one("#early", Checkbox).value
+        if early:
+            check("patience", lambda: parse_int(self._value("patience"), "patience", 0, 1000))
+        hidden = []
+        for i, row in enumerate(self._rows(), start=1):
+            try:
+                units = parse_int(row.units_text, f"layer {i} units", 1, MAX_UNITS)
+                row.query_one(".units", Input).remove_class("-invalid")
+            except ValueError as exc:
+                errors.setdefault("layers", str(exc))
+                row.query_one(".units", Input).add_class("-invalid")
+                continue
+            hidden.append((units, row.activation))
+        if self.dataset is None:
+            errors["dataset"] = f"cannot load the dataset: {self.dataset_error or 'none chosen'}"
+        backend = str(self.query_one("#backend", Select).value)
+        if backend == "keras" and self.app.keras_state != "ready":
+            errors["backend"] = ("TensorFlow is still loading" if self.app.keras_state == "loading"
+                                 else "Keras is not available here")
+        if errors:
+            return None, errors
+        units, activation, loss, metrics = self._output()
+        n = len(self.dataset.X)
+        split = values["split"]
+        if split > 0:
+            train_rows = math.floor(n * (1 - split))
+            if train_rows == 0 or train_rows == n:
+                errors["split"] = f"leaves no training or validation rows out of {n}"
+        config = TrainConfig(
+            dataset=self.dataset_key if not self.dataset_key.startswith(("csv:", "custom:")) else None,
+            dataset_options=dict(getattr(self, "dataset_options", {}) or {}),
+            csv_path=self.csv_sources.get(self.dataset_key, (None, None))[0],
+            csv_target=self.csv_sources.get(self.dataset_key, (None, None))[1],
+            hidden=tuple(hidden), output_units=units, output_activation=activation, loss=loss,
+            metrics=metrics, optimizer=str(self.query_one("#optimizer", Select).value),
+            learning_rate=values["lr"], epochs=values["epochs"], batch_size=values["batch"],
+            validation_split=split, patience=values.get("patience") if early else None,
+            restore_best_weights=self.query_one("#restore", Checkbox).value,
+            seed=values["seed"], backend=backend,
+            standardize=self.query_one("#standardize", Checkbox).value)
+        try:
+            config.spec(self.dataset.X.shape[1])
+        except SpecError as exc:
+            errors["output"] = str(exc)
+        if errors:
+            return None, errors
+        return config, {}
+
+    def validate(self) -> bool:
+        """Check every field, show each problem in place; True when Start may run."""
+        if not self.is_mounted:
+            return False
+        config, errors = self.read_config()
+        self.config, self.errors = config, errors
+        for field_id in ("lr", "epochs", "batch", "split", "seed", "patience"):
+            message = errors.get(field_id, "")
+            error = self.query_one(f"#{field_id}-error", Static)
+            error.update(message)
+            error.set_class(bool(message), "-shown")
+            self.query_one(f"#{field_id}", Input).set_class(bool(message), "-invalid")
+        layers_error = self.query_one("#layers-error", Static)
+        layers_error.update(errors.get("layers", ""))
+        layers_error.set_class("layers" in errors, "-shown")
+        params = self.query_one("#params", Static)
+        if config is not None and self.dataset is not None:
+            spec = config.spec(self.dataset.X.shape[1])
+            shapes = " → ".join(str(s) for s in [spec.input_dim, *[lyr.units for lyr in spec.layers]])
+            params.update(f"Parameters: [b]{spec.count_params():,}[/]   ({shapes})")
+            if self.initial_weights is not None:
+                params.update(f"Parameters: [b]{spec.count_params():,}[/]   ({shapes})\n"
+                              f"[i]{self._weights_note(spec)}[/]")
+        else:
+            params.update("Parameters: –")
+        summary = self.query_one("#summary", Static)
+        if errors:
+            first = next(iter(errors.items()))
+            summary.update(f"[b red]Cannot start:[/] {first[0]}: {first[1]}")
+        else:
+            summary.update(f"[green]Ready:[/] {config.describe()}")
+        self.query_one("#start", Button).disabled = bool(errors)
+        return not errors
+
+    def _weights_note(self, spec) -> str:
+        shapes = [tuple(w.shape) for w in self.initial_weights or []]
+        if _weight_shapes(spec) == shapes:
+            return f"Starts from the given weights ({self.weights_note or 'lesson'})."
+        return "The given weights no longer fit this architecture: training starts fresh."
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        if not self.validate():
+            first = next(iter(self.errors.items()), ("setup", "invalid"))
+            self.notify(f"Cannot start: {first[0]}: {first[1]}", severity="error")
+            return
+        from ..training_worker import prepare
+        from .training import TrainingScreen
+
+        config = self.config
+        try:
+            data = prepare(config, self.dataset)
+        except ValueError as exc:
+            self.notify(f"Cannot start: {exc}", severity="error")
+            return
+        weights = self.initial_weights
+        if weights is not None and _weight_shapes(data.spec) != [tuple(w.shape) for w in weights]:
+            weights = None
+        self.app.push_screen(TrainingScreen(config, data, weights=weights))
+
+    @on(Button.Pressed, "#add-layer")
+    def _add_layer_button(self) -> None:
+        self.action_add_layer()
+
+    @on(Button.Pressed, "#open-csv")
+    def action_open_csv(self) -> None:
+        from .csv_dialog import CsvDialog
+
+        def loaded(result) -> None:
+            if result is None:
+                return
+            path, target, dataset = result
+            key = f"csv:{path}"
+            self.csv_sources[key] = (path, target)
+            self.datasets[key] = dataset
+            self.add_dataset(key, dataset, label=_short(path))
+            self.dataset_key = None
+            self.select_dataset(key)
+
+        self.app.push_screen(CsvDialog(), loaded)
+
+    @on(Button.Pressed, "#sweep")
+    def action_sweep(self) -> None:
+        config, errors = self.read_config()
+        if config is None:
+            first = next(iter(errors.items()))
+            self.notify(f"Fix the setup before a sweep: {first[0]}: {first[1]}", severity="error")
+            return
+        try:
+            from .sweep import SweepScreen
+        except ImportError:
+            self.notify("Sweeps are not available in this build yet.", severity="warning")
+            return
+        self.app.push_screen(SweepScreen(config))
+
+    def set_initial_weights(self, weights, note: str | None = None) -> None:
+        self.initial_weights = None if weights is None else [w.copy() for w in weights]
+        self.weights_note = note
+        self.validate()
+
+
+def _weight_shapes(spec) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+        shapes.append((n_in, n_out))
+        if layer.use_bias:
+            shapes.append((n_out,))
+    return shapes
+
+
+def _has_option(options: OptionList, key: str) -> bool:
+    try:
+        options.get_option(key)
+    except Exception:  # noqa: BLE001 - OptionDoesNotExist
+        return False
+    return True
+
+
+def _short(path: str, width: int = 12) -> str:
+    import os
+
+    name = os.path.basename(path)
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,349 @@
+"""The training screen: live charts, progress, a table of epochs, and controls.
+
+Training runs in a thread worker. The worker's callback posts messages; this
+screen keeps the numbers and a timer redraws the charts a few times a second
+at most, so the training thread keeps the CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.worker import Worker, WorkerState
+
+from ..config import TrainConfig
+from ..messages import BatchProgress, EpochEnded, TrainingFinished, TrainingPaused, TrainingStarted
+from ..training_worker import PreparedData, TrainingControl, UICallback, run_training
+from ..widgets.charts import MetricChart
+
+#: Seconds between chart redraws at most.
+CHART_INTERVAL_S = 0.25
+
+STOP_WORDS = {
+    "completed": "completed every epoch",
+    "early_stopped": "stopped early (validation stopped improving)",
+    "stopped": "stopped by you",
+    "diverged": "diverged: the loss became infinite or NaN (try a smaller learning rate)",
+    "failed": "failed",
+}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class TrainingScreen(Screen):
+    """Watch one run learn; pause, resume, stop, read the results, go back."""
+
+    BINDINGS = [
+        Binding("p", "pause", "Pause/Resume", id="pause"),
+        Binding("s", "stop", "Stop", id="stop"),
+        Binding("r", "results", "Results", id="results"),
+        Binding("n", "again", "Train again", id="again"),
+        Binding("escape", "back", "Back to setup", id="back"),
+    ]
+
+    def __init__(self, config: TrainConfig, data: PreparedData, weights=None,
+                 autostart: bool = True) -> None:
+        super().__init__(id="training")
+        self.config = config
+        self.data = data
+        self.weights = weights
+        self.autostart = autostart
+        self.control = TrainingControl()
+        self.state = "starting"   # starting | running | paused | finished | failed
+        self.history: Any = None
+        self.model: Any = None
+        self.error: str | None = None
+        self.epochs: list[int] = []
+        self.logs: list[dict[str, float]] = []
+        self.params: dict[str, Any] = {"epochs": config.epochs}
+        self.samples_per_s = 0.0
+        self.elapsed_s = 0.0
+        self._dirty = False
+        self.metric = config.metrics[0] if config.metrics else None
+        self.monitor = "val_loss" if config.validation_split > 0 else "loss"
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.config.describe(), id="run-title")
+        with Horizontal(id="training-body"):
+            with Vertical(id="charts"):
+                yield MetricChart("loss", f"loss ({self.config.loss})", id="loss-chart")
+                if self.metric:
+                    yield MetricChart(self.metric, self.metric, id="metric-chart")
+            with Vertical(id="side"):
+                yield Static("Starting…", id="status")
+                yield Label("Epoch", id="epoch-label")
+                yield ProgressBar(total=self.config.epochs, id="epoch-bar", show_eta=False)
+                yield Label("Batch", id="batch-label")
+                yield ProgressBar(total=1, id="batch-bar", show_eta=False)
+                yield Static("", id="stats")
+                yield DataTable(id="epochs", zebra_stripes=True, cursor_type="row")
+                with Horizontal(id="training-actions"):
+                    yield Button("Pause", id="pause", compact=True)
+                    yield Button("Stop", id="stop", compact=True, variant="error")
+                    yield Button("Results", id="results", compact=True, variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "training"
+        table = self.query_one("#epochs", DataTable)
+        columns = ["epoch", "loss"]
+        if self.config.validation_split > 0:
+            columns.append("val_loss")
+        if self.metric:
+            columns.append(self.metric)
+            if self.config.validation_split > 0:
+                columns.append(f"val_{self.metric}")
+        self.columns = columns
+        table.add_columns(*columns)
+        for chart in self.query(MetricChart):
+            chart.total_epochs = self.config.epochs
+            chart.replot()
+        self.set_interval(CHART_INTERVAL_S, self._redraw)
+        self._show_status()
+        if self.autostart:
+            self.start()
+
+    def start(self) -> None:
+        self.state = "starting"
+        self.started_at = time.perf_counter()
+        self.train()
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training")
+    def train(self) -> None:
+        callback = UICallback(self, self.control)
+        model, history = run_training(self.config, self.data, callback, weights=self.weights)
+        self.post_message(TrainingFinished(history, model, callback.elapsed_s,
+                                           callback._rate(callback.samples_done)))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "training":
+            return
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.state = "failed"
+            self.error = f"{type(error).__name__}: {error}"
+            self.notify(f"Training failed: {error}", title="Training failed", severity="error",
+                        timeout=10)
+            self._show_status()
+            self.refresh_bindings()
+
+    # -- messages from the training thread --------------------------------------------------
+
+    def on_training_started(self, message: TrainingStarted) -> None:
+        self.params = message.params
+        self.state = "paused" if self.control.paused else "running"
+        bar = self.query_one("#batch-bar", ProgressBar)
+        bar.update(total=max(1, message.params.get("steps", 1)), progress=0)
+        self.device = message.device
+        self._show_status()
+        self.refresh_bindings()
+
+    def on_batch_progress(self, message: BatchProgress) -> None:
+        if self.state not in ("running", "paused"):
+            return
+        self.samples_per_s = message.samples_per_s
+        self.elapsed_s = message.elapsed_s
+        self.query_one("#batch-bar", ProgressBar).update(total=max(1, message.steps),
+                                                         progress=message.batch + 1)
+        self.query_one("#batch-label", Label).update(
+            f"Batch {message.batch + 1}/{message.steps}   loss {message.logs.get('loss', math.nan):.4f}")
+        self.query_one("#epoch-label", Label).update(
+            f"Epoch {message.epoch + 1}/{self.params.get('epochs', self.config.epochs)}")
+        self._show_stats()
+
+    def on_epoch_ended(self, message: EpochEnded) -> None:
+        self.add_epoch(message.epoch, message.logs)
+        self.samples_per_s = message.samples_per_s
+        self.elapsed_s = message.elapsed_s
+        self._show_stats()
+
+    def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """Record one epoch: chart series, the table and the epoch bar."""
+        self.epochs.append(epoch)
+        self.logs.append(dict(logs))
+        for chart in self.query(MetricChart):
+            chart.add_epoch(epoch, logs)
+        row = [str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]]
+        table = self.query_one("#epochs", DataTable)
+        table.add_row(*row, key=str(epoch))
+        table.move_cursor(row=table.row_count - 1)
+        self.query_one("#epoch-bar", ProgressBar).update(progress=len(self.epochs))
+        batch_bar = self.query_one("#batch-bar", ProgressBar)
+        batch_bar.update(progress=batch_bar.total)
+        steps = self.params.get("steps")
+        if steps:
+            self.query_one("#batch-label", Label).update(
+                f"Batch {steps}/{steps}   loss {logs.get('loss', math.nan):.4f}")
+        self.query_one("#epoch-label", Label).update(
+            f"Epoch {epoch + 1}/{self.params.get('epochs', self.config.epochs)}")
+        if self.config.patience is not None:
+            self._mark_best()
+        self._dirty = True
+
+    def _mark_best(self) -> None:
+        values = [lg.get(self.monitor, math.nan) for lg in self.logs]
+        finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
+        if not finite:
+            return
+        best = min(finite)[1]
+        for chart in self.query(MetricChart):
+            chart.best_epoch = self.epochs[best]
+
+    def on_training_paused(self, message: TrainingPaused) -> None:
+        if self.state in ("running", "paused"):
+            self.state = "paused" if message.paused else "running"
+            self._show_status()
+
+    def on_training_finished(self, message: TrainingFinished) -> None:
+        self.history, self.model = message.history, message.model
+        self.elapsed_s = message.elapsed_s
+        self.samples_per_s = message.samples_per_s
+        self.state = "finished"
+        if self.history.best_epoch is not None and self.config.patience is not None:
+            for chart in self.query(MetricChart):
+                chart.best_epoch = self.history.best_epoch
+        self._redraw(force=True)
+        self._show_status()
+        self._show_stats()
+        self.refresh_bindings()
+        reason = self.history.stop_reason
+        severity = "warning" if reason == "diverged" else "information"
+        self.notify(f"Training {STOP_WORDS.get(reason, reason)} after {len(self.history)} "
+                    f"epoch(s). Press r for the results.", title="Training finished",
+                    severity=severity, timeout=6)
+        self.app.post_message(RunFinished(self))
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _redraw(self, force: bool = False) -> None:
+        if not (self._dirty or force):
+            return
+        self._dirty = False
+        for chart in self.query(MetricChart):
+            chart.replot()
+
+    def _show_status(self) -> None:
+        status = self.query_one("#status", Static)
+        device = getattr(self, "device", None) or ("CPU" if self.config.backend == "numpy" else "")
+        where = f"{self.config.backend} on {device}" if device else self.config.backend
+        if self.state == "starting":
+            text = f"[b]Starting[/] ({where})…"
+        elif self.state == "running":
+            text = f"[b green]● Training[/] ({where})"
+        elif self.state == "paused":
+            text = "[b yellow]❚❚ Paused[/]: press p to resume"
+        elif self.state == "failed":
+            text = f"[b red]✕ Failed:[/] {self.error}"
+        else:
+            reason = self.history.stop_reason
+            colour = "red" if reason == "diverged" else "green"
+            text = f"[b {colour}]■ Finished:[/] {STOP_WORDS.get(reason, reason)}"
+        status.update(text)
+        pause = self.query_one("#pause", Button)
+        pause.label = "Resume" if self.state == "paused" else "Pause"
+        running = self.state in ("starting", "running", "paused")
+        pause.disabled = not running
+        self.query_one("#stop", Button).disabled = not running
+        self.query_one("#results", Button).disabled = self.state != "finished"
+
+    def _show_stats(self) -> None:
+        total = self.params.get("epochs", self.config.epochs)
+        done = len(self.epochs)
+        eta = None
+        if 0 < done < total and self.elapsed_s > 0 and self.state != "finished":
+            eta = self.elapsed_s / done * (total - done)
+        elif self.state == "finished":
+            eta = 0.0
+        best = ""
+        values = [lg.get(self.monitor, math.nan) for lg in self.logs]
+        finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
+        if finite:
+            value, i = min(finite)
+            best = f"\nbest {self.monitor} [b]{value:.4f}[/] at epoch {self.epochs[i] + 1}"
+        self.query_one("#stats", Static).update(
+            f"[b]{self.samples_per_s:,.0f}[/] samples/s · elapsed {format_duration(self.elapsed_s)}"
+            f" · ETA {format_duration(eta)}{best}")
+
+    # -- controls ---------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.state in ("starting", "running", "paused")
+        if action in ("pause", "stop"):
+            return True if running else None
+        if action == "results":
+            return True if self.state == "finished" else None
+        return True
+
+    @on(Button.Pressed, "#pause")
+    def action_pause(self) -> None:
+        if self.state not in ("starting", "running", "paused"):
+            return
+        if self.control.paused:
+            self.control.resume()
+            self.state = "running"
+        else:
+            self.control.pause()
+            self.state = "paused"
+        self._show_status()
+
+    @on(Button.Pressed, "#stop")
+    def action_stop(self) -> None:
+        if self.state in ("starting", "running", "paused"):
+            self.control.stop()
+            self.query_one("#status", Static).update("[b yellow]Stopping[/] after this batch…")
+
+    @on(Button.Pressed, "#results")
+    def action_results(self) -> None:
+        if self.state != "finished":
+            return
+        from .results import ResultsScreen
+
+        self.app.push_screen(ResultsScreen(self.config, self.data, self.model, self.history))
+
+    def action_again(self) -> None:
+        """Train the same setup again from fresh weights."""
+        self.control.stop()
+        self.app.switch_screen(TrainingScreen(self.config, self.data, weights=self.weights))
+
+    def action_back(self) -> None:
+        self.control.stop()
+        self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        self.control.stop()
+
+
+class RunFinished(Message):
+    """Posted to the app when a run on a training screen finished."""
+
+    def __init__(self, screen: TrainingScreen) -> None:
+        super().__init__()
+        self.screen = screen
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4f}"

@@ -1,0 +1,206 @@
+"""Training off the UI thread: a control object, the callback that reports to
+the UI, and the data preparation that turns a TrainConfig into arrays.
+
+Nothing here touches a widget. The callback posts messages (thread-safe) and
+checks the ``TrainingControl`` at every batch boundary: pause blocks the
+training thread there, stop asks the model to stop after the current batch.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import Callback, EarlyStopping, ModelSpec
+
+from .config import TrainConfig
+from .messages import BatchProgress, EpochEnded, TrainingPaused, TrainingStarted
+
+
+class TrainingControl:
+    """Pause, resume and stop, shared between the UI and the training thread."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+        self._stop = threading.Event()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # a paused run wakes up to stop
+
+    def wait_while_paused(self, poll_s: float = 0.1) -> float:
+        """Block while paused (until resumed or stopped); returns seconds waited."""
+        if self._running.is_set():
+            return 0.0
+        started = time.perf_counter()
+        while not self._running.wait(poll_s):
+            if self._stop.is_set():
+                break
+        return time.perf_counter() - started
+
+
+class UICallback(Callback):
+    """Reports training to ``target`` (anything with a thread-safe
+    ``post_message``): one ``EpochEnded`` per epoch, and ``BatchProgress`` at
+    most every ``batch_interval_s`` seconds. Time spent paused is not counted
+    in ``elapsed_s`` or ``samples_per_s``."""
+
+    def __init__(self, target: Any, control: TrainingControl, batch_interval_s: float = 0.1) -> None:
+        super().__init__()
+        self.target = target
+        self.control = control
+        self.batch_interval_s = batch_interval_s
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+        self.paused_s = 0.0
+        self.samples_done = 0
+        self.epoch = 0
+        self.last_post = 0.0
+        self.target.post_message(TrainingStarted(dict(self.params),
+                                                 getattr(self.model, "device", None)))
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started - self.paused_s
+
+    def _rate(self, samples: int) -> float:
+        elapsed = self.elapsed_s
+        return samples / elapsed if elapsed > 0 else 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_samples = 0
+
+    def on_batch_end(self, batch, logs=None):
+        control = self.control
+        if control.stop_requested:
+            self.model.request_stop("stopped")
+            return
+        if control.paused:
+            self.target.post_message(TrainingPaused(True))
+            self.paused_s += control.wait_while_paused()
+            self.target.post_message(TrainingPaused(False))
+            if control.stop_requested:
+                self.model.request_stop("stopped")
+                return
+        now = time.perf_counter()
+        if now - self.last_post >= self.batch_interval_s:
+            self.last_post = now
+            steps = self.params.get("steps", 0)
+            batch_size = self.params.get("batch_size", 0)
+            samples = min(self.params.get("samples", 0), (batch + 1) * batch_size)
+            self.target.post_message(BatchProgress(
+                self.epoch, batch, steps, dict(logs or {}),
+                self._rate(self.samples_done + samples), self.elapsed_s))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.samples_done += self.params.get("samples", 0)
+        clean = {k: float(v) for k, v in (logs or {}).items()}
+        self.target.post_message(EpochEnded(epoch, clean, self.elapsed_s,
+                                            self._rate(self.samples_done)))
+
+
+# -- data -----------------------------------------------------------------------------
+
+
+@dataclass
+class PreparedData:
+    """Arrays ready for ``fit``: X (standardized when asked), y in the form
+    the loss needs, and the validation rows that ``validation_split`` takes."""
+
+    spec: ModelSpec
+    X: np.ndarray
+    y: np.ndarray
+    split_at: int
+    dataset: Any
+    preprocessing: dict[str, Any] | None = None
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def X_val(self) -> np.ndarray:
+        return self.X[self.split_at:]
+
+    @property
+    def val_rows(self) -> np.ndarray:
+        """Row indices (in the dataset) of the validation rows."""
+        return np.arange(self.split_at, len(self.X))
+
+
+def split_index(n: int, validation_split: float) -> int:
+    """Where Keras' ``validation_split`` cuts n rows (the last fraction validates)."""
+    if validation_split <= 0:
+        return n
+    return int(math.floor(n * (1.0 - validation_split)))
+
+
+def prepare(config: TrainConfig, dataset: Any) -> PreparedData:
+    """Turn a config and a loaded Dataset into fit-ready arrays (may raise ValueError)."""
+    spec = config.spec(dataset.X.shape[1])
+    X = np.asarray(dataset.X, dtype=np.float32)
+    y = dataset.targets_for(config.loss) if hasattr(dataset, "targets_for") else dataset.y
+    split_at = split_index(len(X), config.validation_split)
+    if config.validation_split > 0 and (split_at == 0 or split_at == len(X)):
+        raise ValueError(f"validation split {config.validation_split:g} leaves no rows for "
+                         f"training or for validation out of {len(X)}")
+    preprocessing = None
+    if config.standardize:
+        from datasets import Standardizer
+
+        scaler = Standardizer().fit(X[:split_at])
+        X = np.asarray(scaler.transform(X), dtype=np.float32)
+        preprocessing = scaler.to_dict()
+    return PreparedData(spec=spec, X=X, y=y, split_at=split_at, dataset=dataset,
+                        preprocessing=preprocessing, fit_kwargs=config.fit_kwargs())
+
+
+def make_callbacks(config: TrainConfig, ui: Callback | None) -> list[Callback]:
+    """The callbacks of one run: early stopping when asked, then the UI's."""
+    out: list[Callback] = []
+    if config.patience is not None:
+        monitor = "val_loss" if config.validation_split > 0 else "loss"
+        out.append(EarlyStopping(monitor=monitor, patience=config.patience,
+                                 restore_best_weights=config.restore_best_weights))
+    if ui is not None:
+        out.append(ui)
+    return out
+
+
+def run_training(config: TrainConfig, data: PreparedData, callback: Callback | None,
+                 weights=None):
+    """Build, (optionally) load ``weights`` and fit; returns (model, history).
+
+    Runs on the training thread: for the Keras backend this is where
+    TensorFlow is imported if it was not yet.
+    """
+    from engine import build
+
+    model = build(data.spec, backend=config.backend, seed=config.seed)
+    if weights is not None:
+        model.set_weights(weights)
+    if data.preprocessing is not None:
+        model.metadata["preprocessing"] = data.preprocessing
+    model.metadata["dataset"] = config.dataset_label
+    history = model.fit(data.X, data.y, callbacks=make_callbacks(config, callback),
+                        shuffle=True, **data.fit_kwargs)
+    return model, history

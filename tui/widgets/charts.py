@@ -1,0 +1,78 @@
+"""Live metric charts (textual-plotext), redrawn only when asked.
+
+A ``MetricChart`` keeps its series; ``replot()`` draws them again. The
+training screen calls ``replot`` from a timer, so charts redraw at a bounded
+rate however fast epochs arrive.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual_plotext import PlotextPlot
+
+COLORS = {"train": "cyan", "val": "orange", "best": "green"}
+
+
+class MetricChart(PlotextPlot):
+    """One metric and its validation twin over the epochs (1-based on the x axis)."""
+
+    def __init__(self, metric: str, title: str, *, id: str | None = None,  # noqa: A002
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.metric = metric
+        self.title = title
+        self.epochs: list[int] = []
+        self.series: dict[str, list[float]] = {metric: [], f"val_{metric}": []}
+        self.best_epoch: int | None = None
+        self.total_epochs: int | None = None
+
+    def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
+        """Keep one epoch's values (``epoch`` counted from 0)."""
+        self.epochs.append(epoch + 1)
+        for key in self.series:
+            self.series[key].append(float(logs.get(key, math.nan)))
+
+    def set_history(self, epochs: list[int], history: dict[str, list[float]]) -> None:
+        self.epochs = [e + 1 for e in epochs]
+        for key in self.series:
+            self.series[key] = list(history.get(key, []))
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.title(self.title)
+        plt.xlabel("epoch")
+        if self.total_epochs:
+            plt.xlim(1, max(2, self.total_epochs))
+            plt.xticks(epoch_ticks(self.total_epochs))
+        drawn = False
+        for key, color in ((self.metric, COLORS["train"]), (f"val_{self.metric}", COLORS["val"])):
+            values = self.series.get(key, [])
+            points = [(e, v) for e, v in zip(self.epochs, values) if math.isfinite(v)]
+            if points:
+                xs, ys = zip(*points)
+                plt.plot(list(xs), list(ys), label=key, color=color, marker="hd")
+                drawn = True
+        if self.best_epoch is not None and drawn:
+            plt.vertical_line(self.best_epoch + 1, color=COLORS["best"])
+            plt.text(f" best {self.best_epoch + 1}", self.best_epoch + 1,
+                     _top(self.series), color=COLORS["best"])
+        if not drawn:
+            plt.xlim(1, max(2, self.total_epochs or 2))
+            plt.ylim(0, 1)
+        self.refresh()
+
+
+def _top(series: dict[str, list[float]]) -> float:
+    values = [v for vs in series.values() for v in vs if math.isfinite(v)]
+    return max(values) if values else 1.0
+
+
+def epoch_ticks(total: int, most: int = 8) -> list[int]:
+    """Whole-number epoch ticks from 1 to ``total``, at most ``most`` of them."""
+    step = max(1, math.ceil(total / most))
+    ticks = list(range(1, total + 1, step))
+    if ticks[-1] != total and total - ticks[-1] >= step / 2:
+        ticks.append(total)
+    return ticks
