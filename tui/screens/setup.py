@@ -486,10 +486,10 @@ class SetupScreen(Screen):
         for i, row in enumerate(self._rows(), start=1):
             try:
                 units = parse_int(row.units_text, f"layer {i} units", 1, MAX_UNITS)
-                row.query_one(".units", Input).remove_class("-invalid")
+                row.query(".units").remove_class("-invalid")
             except ValueError as exc:
                 errors.setdefault("layers", str(exc))
-                row.query_one(".units", Input).add_class("-invalid")
+                row.query(".units").add_class("-invalid")
                 continue
             hidden.append((units, row.activation))
         if self.dataset is None:

@@ -28,7 +28,7 @@ class LayerRow(Horizontal):
         self._activation = activation if activation in ACTIVATIONS else "relu"
 
     def compose(self) -> ComposeResult:
-        yield Label("", classes="layer-index")
+        yield Label(str(getattr(self, "_index", "")), classes="layer-index")
         yield Input(str(self._units), classes="units", compact=True, type="text",
                     tooltip="units in this layer (an integer from 1 to 4096)")
         yield Select([(a, a) for a in ACTIVATIONS], value=self._activation, allow_blank=False,
@@ -39,15 +39,19 @@ class LayerRow(Horizontal):
                      tooltip="remove this layer")
 
     def set_index(self, i: int) -> None:
-        self.query_one(".layer-index", Label).update(f"{i}")
+        self._index = i
+        for label in self.query(".layer-index").results(Label):
+            label.update(f"{i}")
 
     @property
     def units_text(self) -> str:
-        return self.query_one(".units", Input).value
+        found = self.query(".units")
+        return found.first(Input).value if found else str(self._units)
 
     @property
     def activation(self) -> str:
-        return str(self.query_one(".activation", Select).value)
+        found = self.query(".activation")
+        return str(found.first(Select).value) if found else self._activation
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
