@@ -27,11 +27,12 @@ def fixed_history(epochs: int, total: int = 20, stop_reason: str = "completed",
                  "validation_samples": 268})
     for e in range(epochs):
         logs = {"loss": 0.70 * 0.93 ** e + 0.02, "accuracy": 0.60 + 0.2 * (1 - 0.85 ** e),
-                "val_loss": 0.68 * 0.94 ** e + 0.05 + (0.004 * max(0, e - 12) ** 1.5),
+                "val_loss": 0.68 * 0.94 ** e + 0.05 + (0.02 * max(0, e - 9) ** 1.5),
                 "val_accuracy": 0.62 + 0.18 * (1 - 0.8 ** e)}
         h.append(e, logs)
     h.stop_reason = stop_reason
-    h.best_epoch = best_epoch
+    h.best_epoch = best_epoch if best_epoch is not None or stop_reason != "early_stopped" \
+        else h.best("val_loss")[0]
     h.duration_s = 12.5
     h.device = "CPU"
     return h

@@ -11,8 +11,7 @@ from textual.widgets import Static
 
 EXTRA = {
     "Everywhere": [("ctrl+p", "command palette: presets, screens, themes"),
-                   ("tab / shift+tab", "move between fields"),
-                   ("ctrl+q", "quit")],
+                   ("tab / shift+tab", "move between fields")],
     "Setup": [("↑/↓ in the dataset list", "choose a dataset"),
               ("enter on a button", "press it")],
     "Results": [("←/→ on the digits", "browse the images"), ("m", "next wrong prediction")],
@@ -20,14 +19,15 @@ EXTRA = {
 
 
 def _key_name(key: str) -> str:
-    return " / ".join(k.replace("ctrl+", "ctrl+").replace("escape", "esc") for k in key.split(","))
+    names = {"escape": "esc", "question_mark": "?", "pagedown": "page down", "pageup": "page up"}
+    return " / ".join(names.get(k, k) for k in key.split(","))
 
 
 def bindings_table(title: str, bindings, extra=()) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", show_header=False,
-                  show_edge=False, pad_edge=False, expand=True)
-    table.add_column("key", style="bold cyan", width=24, no_wrap=True)
-    table.add_column("action")
+                  show_edge=False, pad_edge=False, expand=False, box=None)
+    table.add_column("key", style="bold cyan", min_width=26, max_width=26, no_wrap=True)
+    table.add_column("action", min_width=40)
     seen = set()
     for b in bindings:
         if isinstance(b, tuple):

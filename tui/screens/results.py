@@ -68,7 +68,7 @@ class ResultsScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="results-back"),
-        Binding("tab", "app.focus_next", "Next", show=False),
+        Binding("tab", "app.focus_next", "Next field", show=False),
     ]
 
     def __init__(self, config: TrainConfig, data: PreparedData, model: Any, history: Any) -> None:

@@ -347,12 +347,18 @@ class SetupScreen(Screen):
     # -- layers -----------------------------------------------------------------------------
 
     def _rows(self) -> list[LayerRow]:
-        return list(self.query_one("#layers", Vertical).query(LayerRow))
+        return [row for row in self.query_one("#layers", Vertical).query(LayerRow)
+                if not row.removed]
 
     def set_layers(self, hidden) -> None:
         box = self.query_one("#layers", Vertical)
+        for row in self._rows():
+            row.removed = True
         box.remove_children()
-        box.mount_all([LayerRow(units, act) for units, act in hidden])
+        rows = [LayerRow(units, act) for units, act in hidden]
+        for i, row in enumerate(rows, start=1):
+            row.set_index(i)
+        box.mount_all(rows)
         self.call_after_refresh(self._renumber)
 
     def _renumber(self) -> None:
@@ -380,6 +386,7 @@ class SetupScreen(Screen):
         i = rows.index(event.row)
         box = self.query_one("#layers", Vertical)
         if event.action == "remove":
+            event.row.removed = True
             event.row.remove()
         elif event.action == "up" and i > 0:
             box.move_child(event.row, before=rows[i - 1])

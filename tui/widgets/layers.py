@@ -26,9 +26,11 @@ class LayerRow(Horizontal):
         super().__init__(classes="layer-row")
         self._units = units
         self._activation = activation if activation in ACTIVATIONS else "relu"
+        self._index: int | str = ""
+        self.removed = False   # set when the row is on its way out
 
     def compose(self) -> ComposeResult:
-        yield Label(str(getattr(self, "_index", "")), classes="layer-index")
+        yield Label(str(self._index), classes="layer-index")
         yield Input(str(self._units), classes="units", compact=True, type="text",
                     tooltip="units in this layer (an integer from 1 to 4096)")
         yield Select([(a, a) for a in ACTIVATIONS], value=self._activation, allow_blank=False,

@@ -1,0 +1,76 @@
+"""Training throughput inside the app against headless, MNIST preset, NumPy backend.
+
+    python bench/tui_throughput.py [--epochs 10] [--repeats 3]
+
+Headless: the same prepared data and config trained by ``run_training``
+without a UI. In the app: a headless Textual app (Pilot) running the
+training screen, whose worker posts every epoch and coalesced batch
+progress while the charts redraw. Both measure samples per second from
+``fit``'s own clock (History.duration_s) and are interleaved so a busy
+machine hurts both alike. Target: in-app >= 90% of headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import datasets  # noqa: E402
+from tui.app import DeeptermApp  # noqa: E402
+from tui.config import PRESETS_BY_KEY  # noqa: E402
+from tui.screens.training import TrainingScreen  # noqa: E402
+from tui.training_worker import prepare, run_training  # noqa: E402
+
+
+def samples_per_s(history) -> float:
+    p = history.params
+    return p["samples"] * len(history) / history.duration_s
+
+
+def headless(config, data) -> float:
+    _, history = run_training(config, data, None)
+    return samples_per_s(history)
+
+
+async def in_app(config, data) -> float:
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = TrainingScreen(config, data)
+        await app.push_screen(screen)
+        while screen.state not in ("finished", "failed"):
+            await asyncio.sleep(0.05)
+        if screen.state == "failed":
+            raise RuntimeError(screen.error)
+        return samples_per_s(screen.history)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    config = PRESETS_BY_KEY["3"].config.with_changes(epochs=args.epochs)
+    data = prepare(config, datasets.load("mnist", **config.dataset_options))
+    headless(config.with_changes(epochs=1), data)  # warm-up
+    h, a = [], []
+    started = time.perf_counter()
+    for _ in range(args.repeats):
+        h.append(headless(config, data))
+        a.append(asyncio.run(in_app(config, data)))
+    hm, am = statistics.median(h), statistics.median(a)
+    print(f"MNIST preset (2500 images, 1750 train), {args.epochs} epochs, numpy backend, "
+          f"{args.repeats} interleaved repeats, {time.perf_counter() - started:.0f} s in all")
+    print(f"headless: median {hm:,.0f} samples/s  ({', '.join(f'{v:,.0f}' for v in h)})")
+    print(f"in app:   median {am:,.0f} samples/s  ({', '.join(f'{v:,.0f}' for v in a)})")
+    print(f"in-app / headless: {am / hm:.1%}  (target >= 90%: {'met' if am / hm >= 0.9 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Snapshot tests of the trainer's screens at 120x40.
+
+Every picture is deterministic: fixed histories, or seeded short runs on the
+shipped datasets trained before the picture is taken. Update with
+``pytest tests/test_tui_snapshots.py --snapshot-update`` only after looking at
+the report.
+"""
+
+from __future__ import annotations
+
+import pytest
+from _tui_helpers import SIZE, fixed_history
+
+import datasets
+from tui.app import DeeptermApp
+from tui.config import PRESETS_BY_KEY
+from tui.messages import BatchProgress, EpochEnded, TrainingFinished, TrainingStarted
+from tui.screens.results import ResultsScreen
+from tui.screens.training import TrainingScreen
+from tui.training_worker import prepare, run_training
+
+
+async def _settle(pilot) -> None:
+    from textual.widgets import DirectoryTree
+
+    # every worker but DirectoryTree's loader, which waits for work forever
+    workers = [w for w in pilot.app.workers if not isinstance(w.node, DirectoryTree)]
+    if workers:  # an empty list would mean "all of them"
+        await pilot.app.workers.wait_for_complete(workers)
+    await pilot.pause()
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def _preset(key: str):
+    async def run_before(pilot) -> None:
+        await pilot.press(key)
+        await _settle(pilot)
+    return run_before
+
+
+@pytest.mark.parametrize("key", ["1", "2", "3"], ids=["wages", "titanic", "mnist"])
+def test_setup_screen_for_each_course_preset(snap_compare, key):
+    """The setup screen after pressing the preset's key. Wages: dataset wages
+    (534x9, regression) highlighted with its first rows, hidden layers 50 relu
+    and 32 relu, output Dense(1, linear) with loss mse, adam, 2,165
+    parameters. Titanic: 32 relu, Dense(2, softmax), categorical
+    crossentropy, sgd 0.01, 418 parameters, class balance died/survived.
+    MNIST: 2500 images, 50 relu and 50 relu, Dense(10, softmax), adam,
+    validation split 0.3, Standardize unticked. "Ready" above Start in green."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=_preset(key))
+
+
+def test_csv_dialog_shows_an_error_in_place(snap_compare, tmp_path, monkeypatch):
+    """The Open CSV dialog over the setup screen: the path bad.csv typed in
+    (marked invalid), the tree of the folder holding it, and under the fields
+    the reason in red: the file has a header but no rows. Load is disabled."""
+    (tmp_path / "bad.csv").write_text("age,fare,survived\n")
+    monkeypatch.chdir(tmp_path)
+
+    async def run_before(pilot) -> None:
+        from tui.screens.csv_dialog import CsvDialog
+
+        await pilot.app.push_screen(CsvDialog(root="."))
+        await pilot.pause()
+        await pilot.press(*"bad.csv")
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+
+
+def _titanic():
+    config = PRESETS_BY_KEY["2"].config
+    return config, prepare(config, datasets.load("titanic"))
+
+
+def test_training_screen_mid_run(snap_compare):
+    """Titanic mid-run from a fixed history: 6 of 20 epochs on both charts
+    (loss and val_loss falling, accuracy and val_accuracy rising), "Epoch 7/20"
+    with the bar at 30%, "Batch 11/20" at 55%, 1,234 samples/s, elapsed 0:03, ETA
+    0:07, six rows in the epoch table, "● Training (numpy on CPU)"."""
+    config, data = _titanic()
+    history = fixed_history(6)
+
+    async def run_before(pilot) -> None:
+        screen = TrainingScreen(config, data, autostart=False)
+        await pilot.app.push_screen(screen)
+        await pilot.pause()
+        screen.on_training_started(TrainingStarted(dict(history.params), "CPU"))
+        for e in history.epoch:
+            logs = {k: v[e] for k, v in history.history.items()}
+            screen.on_epoch_ended(EpochEnded(e, logs, 0.5 * (e + 1), 1234.0))
+        screen.on_batch_progress(BatchProgress(6, 10, 20, {"loss": 0.4567}, 1234.0, 3.0))
+        screen._redraw(force=True)
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+
+
+def test_training_screen_finished_with_early_stopping(snap_compare):
+    """Titanic with early stopping (patience 3), stopped early after 14 of 20
+    epochs from a fixed history whose val_loss turns up after epoch 11: both
+    charts carry a green vertical line at the best epoch 11, the status
+    reads "■ Finished: stopped early", both bars full, ETA 0:00, the best
+    val_loss line under the speed, Pause and Stop greyed out, Results
+    enabled."""
+    config, data = _titanic()
+    config = config.with_changes(patience=3)
+    history = fixed_history(14, stop_reason="early_stopped")
+
+    async def run_before(pilot) -> None:
+        screen = TrainingScreen(config, data, autostart=False)
+        await pilot.app.push_screen(screen)
+        await pilot.pause()
+        screen.on_training_started(TrainingStarted(dict(history.params), "CPU"))
+        for e in history.epoch:
+            logs = {k: v[e] for k, v in history.history.items()}
+            screen.on_epoch_ended(EpochEnded(e, logs, 0.5 * (e + 1), 1234.0))
+        screen.on_training_finished(TrainingFinished(history, None, 8.5, 1234.0))
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+
+
+def _results(key: str, epochs: int, tab: str | None = None, keys=()):
+    async def run_before(pilot) -> None:
+        config = PRESETS_BY_KEY[key].config.with_changes(epochs=epochs)
+        data = prepare(config, datasets.load(config.dataset, **config.dataset_options))
+        model, history = run_training(config, data, None)
+        history.duration_s = 4.2
+        await pilot.app.push_screen(ResultsScreen(config, data, model, history))
+        await pilot.pause()
+        if tab is not None:
+            pilot.app.screen.query_one("#results-tabs").active = tab
+            await pilot.pause()
+        if keys:
+            pilot.app.screen.query_one("#digits").focus()
+            await pilot.press(*keys)
+        await _settle(pilot)
+    return run_before
+
+
+def test_results_titanic_survival_probabilities(snap_compare):
+    """Results of a seeded 5-epoch Titanic run, Predictions tab: the 393
+    validation rows (916 onwards) with actual and predicted class, the
+    probability of survival and a tick or cross."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE,
+                        run_before=_results("2", 5, "tab-predictions"))
+
+
+def test_results_titanic_summary(snap_compare):
+    """The Summary tab of the same run: ended "completed", 5 of 5 epochs,
+    time 0:04 (4.20 s) on numpy / CPU, 418 parameters, and a table of each
+    metric's final and best value with its best epoch."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE,
+                        run_before=_results("2", 5))
+
+
+def test_results_mnist_digit(snap_compare):
+    """A seeded 3-epoch MNIST run, Digits tab after pressing right twice:
+    image 3 of 750 drawn in half blocks (a white digit on black) with the
+    predicted label in a coloured box, the actual label, the top three
+    probabilities as bars, and the share right overall."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE,
+                        run_before=_results("3", 3, keys=("right", "right")))
+
+
+def test_results_mnist_confusion_matrix(snap_compare):
+    """The confusion matrix of the same MNIST run: 10x10 counts (true class
+    rows, predicted columns), the diagonal in green, mistakes in red, recall
+    per class and the validation accuracy under it."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE,
+                        run_before=_results("3", 3, "tab-confusion"))
+
+
+def test_results_wages_predicted_against_actual(snap_compare):
+    """A seeded 10-epoch wages run: the Predicted vs actual tab with MAE,
+    RMSE and R² on the validation rows and a scatter of predicted against
+    actual wages with the green line of perfect predictions."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE,
+                        run_before=_results("1", 10, "tab-scatter"))
+
+
+def test_help_screen(snap_compare):
+    """The help screen over the setup screen: sections Everywhere, Setup,
+    Training and Results, each listing its keys and what they do."""
+    async def run_before(pilot) -> None:
+        await pilot.press("f1")
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
