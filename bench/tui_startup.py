@@ -22,26 +22,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import sys, time, json
+import os, sys, time, json
 from tui.app import DeeptermApp
 from tui.screens.setup import SetupScreen
 
 class Probe(DeeptermApp):
     def on_mount(self):
-        super().on_mount()
         self.set_interval(0.002, self._check)
 
     def _check(self):
-        if isinstance(self.screen, SetupScreen) and self.screen.is_mounted and self.screen.config:
+        if isinstance(self.screen, SetupScreen) and self.screen.is_mounted:
             self.screen.call_after_refresh(self._painted)
 
     def _painted(self):
         if getattr(self, "_done", False):
             return
         self._done = True
-        print(json.dumps({"t": time.time(),
-                          "tensorflow": any(m.split('.')[0] in ("tensorflow", "keras")
-                                            for m in sys.modules)}), flush=True)
+        line = json.dumps({"t": time.time(),
+                           "tensorflow": any(m.split('.')[0] in ("tensorflow", "keras")
+                                             for m in sys.modules)})
+        os.write(1, (line + "\n").encode())  # Textual captures print() while it runs
         self.exit()
 
 Probe(store=False).run(headless=True, size=(120, 40))

@@ -53,3 +53,12 @@ def run_async(test):
         return asyncio.run(test(*args, **kwargs))
 
     return wrapper
+
+
+async def ready(pilot) -> None:
+    """Wait until the setup screen has its catalog and a valid first config."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen_stack and getattr(app.setup_screen, "catalog_ready",
+                                                                 False)
+                     and app.setup_screen.dataset is not None, what="the dataset catalog")
+    await pilot.pause()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _tui_helpers import SIZE, run_async, wait_until
+from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.widgets import Button, Input, OptionList, Static
 
 import tui.training_worker as training_worker
@@ -51,6 +51,7 @@ async def _start_and_finish(pilot, timeout: float = 60) -> TrainingScreen:
 async def test_pick_dataset_set_learning_rate_start_and_every_epoch_reaches_the_chart():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await _pick_dataset(pilot, "circle")
         setup = app.screen
         assert setup.dataset.name == "circle"
@@ -80,6 +81,7 @@ async def test_pick_dataset_set_learning_rate_start_and_every_epoch_reaches_the_
 async def test_pause_holds_the_run_and_resume_finishes_it():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await _pick_dataset(pilot, "circle")
         await _type_into(pilot, "#epochs", "400")
         await _type_into(pilot, "#batch", "8")
@@ -106,6 +108,7 @@ async def test_pause_holds_the_run_and_resume_finishes_it():
 async def test_stop_keeps_the_history_so_far():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await _pick_dataset(pilot, "circle")
         await _type_into(pilot, "#epochs", "2000")
         await pilot.press("ctrl+s")
@@ -132,6 +135,7 @@ async def test_stop_keeps_the_history_so_far():
 async def test_an_invalid_learning_rate_blocks_starting():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         setup = app.screen
         for bad, says in (("abc", "not a number"), ("-0.1", "> 0"), ("0", "> 0")):
             await _type_into(pilot, "#lr", bad)
@@ -152,6 +156,7 @@ async def test_an_invalid_learning_rate_blocks_starting():
 async def test_bad_layer_units_and_split_are_reported_in_place():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         setup = app.screen
         row_units = setup.query(".units").first(Input)
         row_units.value = "0"
@@ -171,6 +176,7 @@ async def test_bad_layer_units_and_split_are_reported_in_place():
 async def test_architecture_editor_adds_moves_and_removes_layers_with_a_live_parameter_count():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         setup = app.screen
         await pilot.press("1")                                   # wages: 9 -> 50 -> 32 -> 1
         await pilot.pause(0.2)
@@ -196,6 +202,7 @@ async def test_architecture_editor_adds_moves_and_removes_layers_with_a_live_par
 async def test_presets_fill_the_course_exercises():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         setup = app.screen
         await pilot.press("3")
         await pilot.pause(0.2)
@@ -221,6 +228,7 @@ async def test_presets_fill_the_course_exercises():
 async def test_a_diverging_run_stops_and_says_so():
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("1")
         setup = app.screen
         setup.query_one("#standardize").value = False
@@ -241,6 +249,7 @@ async def test_an_exception_in_training_is_shown_and_the_app_stays_usable(monkey
     monkeypatch.setattr("tui.screens.training.run_training", broken)
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await _start_and_finish(pilot)
         screen = app.screen
         assert screen.state == "failed"
@@ -262,6 +271,7 @@ async def test_choosing_keras_while_tensorflow_loads_leaves_the_ui_responsive(mo
     monkeypatch.setattr("engine.devices", slow_devices)
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         setup = app.screen
         setup.query_one("#backend").value = "keras"
         await wait_until(pilot, lambda: app.keras_state == "loading")
@@ -307,6 +317,7 @@ async def test_missing_screens_from_other_parts_show_a_notification(monkeypatch)
         monkeypatch.setitem(sys.modules, module, None)   # import raises ImportError
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await pilot.press("f2")
         await pilot.press("f3")
         await pilot.press("w")
@@ -328,6 +339,7 @@ async def test_open_trainer_fills_the_setup_and_starts_from_the_given_weights():
     weights = build(spec, seed=7).get_weights()
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         app.open_trainer(spec, "xor", weights=weights)
         await pilot.pause(0.3)
         setup = app.screen
@@ -349,6 +361,7 @@ async def test_finished_runs_are_saved_to_the_run_store(tmp_path):
     path = tmp_path / "runs.db"
     app = DeeptermApp(store=path)
     async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
         await _pick_dataset(pilot, "xor")
         await _type_into(pilot, "#epochs", "3")
         await _start_and_finish(pilot)

@@ -9,7 +9,7 @@ the report.
 from __future__ import annotations
 
 import pytest
-from _tui_helpers import SIZE, fixed_history
+from _tui_helpers import SIZE, fixed_history, ready
 
 import datasets
 from tui.app import DeeptermApp
@@ -34,6 +34,7 @@ async def _settle(pilot) -> None:
 
 def _preset(key: str):
     async def run_before(pilot) -> None:
+        await ready(pilot)
         await pilot.press(key)
         await _settle(pilot)
     return run_before
@@ -59,6 +60,8 @@ def test_csv_dialog_shows_an_error_in_place(snap_compare, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
 
     async def run_before(pilot) -> None:
+
+        await ready(pilot)
         from tui.screens.csv_dialog import CsvDialog
 
         await pilot.app.push_screen(CsvDialog(root="."))
@@ -83,6 +86,8 @@ def test_training_screen_mid_run(snap_compare):
     history = fixed_history(6)
 
     async def run_before(pilot) -> None:
+
+        await ready(pilot)
         screen = TrainingScreen(config, data, autostart=False)
         await pilot.app.push_screen(screen)
         await pilot.pause()
@@ -109,6 +114,8 @@ def test_training_screen_finished_with_early_stopping(snap_compare):
     history = fixed_history(14, stop_reason="early_stopped")
 
     async def run_before(pilot) -> None:
+
+        await ready(pilot)
         screen = TrainingScreen(config, data, autostart=False)
         await pilot.app.push_screen(screen)
         await pilot.pause()
@@ -124,6 +131,7 @@ def test_training_screen_finished_with_early_stopping(snap_compare):
 
 def _results(key: str, epochs: int, tab: str | None = None, keys=()):
     async def run_before(pilot) -> None:
+        await ready(pilot)
         config = PRESETS_BY_KEY[key].config.with_changes(epochs=epochs)
         data = prepare(config, datasets.load(config.dataset, **config.dataset_options))
         model, history = run_training(config, data, None)
@@ -185,6 +193,7 @@ def test_help_screen(snap_compare):
     """The help screen over the setup screen: sections Everywhere, Setup,
     Training and Results, each listing its keys and what they do."""
     async def run_before(pilot) -> None:
+        await ready(pilot)
         await pilot.press("f1")
         await _settle(pilot)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -40,7 +41,7 @@ class DeeptermApp(App):
 
     TITLE = "deepterm"
     SUB_TITLE = "a deep-learning trainer"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere work too
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help", id="help"),
         Binding("f2", "lessons", "Lessons", id="lessons"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,6 +28,7 @@ from textual.widgets import (
     Static,
 )
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from engine import ACTIVATIONS, OPTIMIZERS, SpecError
 
@@ -119,6 +120,8 @@ class SetupScreen(Screen):
         self.weights_note: str | None = None
         self.errors: dict[str, str] = {}
         self.config: TrainConfig | None = None
+        self.catalog_ready = False
+        self.dataset_options: dict = {}
 
     # -- layout -----------------------------------------------------------------------
 
@@ -197,9 +200,51 @@ class SetupScreen(Screen):
         self.title = "deepterm"
         self.sub_title = "set up a run"
         self.watch(self.app, "keras_status", self._show_keras_status, init=False)
-        self.load_catalog()
-        self.apply_config(self._initial)
         self._update_layout()
+        # the first frame comes before the catalog: NumPy data and pandas load in a thread
+        self.apply_config(self._initial.with_changes(dataset=None))
+        self.query_one("#dataset-info", Static).update("[i]Loading the dataset catalog…[/]")
+        self.call_after_refresh(self._load_catalog)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="catalog")
+    def _load_catalog(self):
+        import datasets
+
+        infos = list(datasets.list_datasets())
+        first = self._initial
+        ds = None
+        if first.dataset is not None:
+            ds = datasets.load(first.dataset, **(first.dataset_options or {}))
+            ds.frame  # noqa: B018 - builds the preview's DataFrame (imports pandas) here
+        return infos, ds
+
+    @on(Worker.StateChanged)
+    def _catalog_loaded(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "catalog" or event.state not in (WorkerState.SUCCESS,
+                                                                  WorkerState.ERROR):
+            return
+        self.catalog_ready = True
+        if event.state == WorkerState.ERROR:
+            self.notify(f"The dataset catalog could not be read: {event.worker.error}",
+                        severity="error")
+            infos, ds = [], None
+        else:
+            infos, ds = event.worker.result
+        self.load_catalog(infos)
+        if self.dataset_key is not None:   # a lesson's open_trainer came first
+            key = self.dataset_key
+            self.dataset_key = None
+            self.select_dataset(key, self.dataset_options, loss=self._output()[2])
+            return
+        first = self._initial
+        if first.dataset is not None:
+            if ds is not None:
+                self.datasets[first.dataset] = ds
+            self.select_dataset(first.dataset, first.dataset_options or None, loss=first.loss)
+            with self.prevent(Select.Changed):
+                self.query_one("#out-activation", Select).value = first.output_activation
+            self._show_output()
+            self.validate()
 
     def on_resize(self) -> None:
         self._update_layout()
@@ -209,16 +254,12 @@ class SetupScreen(Screen):
 
     # -- catalog and datasets -------------------------------------------------------------
 
-    def load_catalog(self) -> None:
-        import datasets
-
+    def load_catalog(self, infos) -> None:
         options = self.query_one("#datasets", OptionList)
-        try:
-            self.catalog = list(datasets.list_datasets())
-        except Exception as exc:  # noqa: BLE001 - shown, never fatal
-            self.catalog = []
-            self.notify(f"The dataset catalog could not be read: {exc}", severity="error")
+        self.catalog = list(infos)
         for info in self.catalog:
+            if _has_option(options, info.name):
+                continue
             options.add_option(Option(self._option_prompt(info.name, info.task, info.rows,
                                                           info.features), id=info.name))
 
@@ -500,7 +541,9 @@ class SetupScreen(Screen):
                 continue
             hidden.append((units, row.activation))
         if self.dataset is None:
-            errors["dataset"] = f"cannot load the dataset: {self.dataset_error or 'none chosen'}"
+            errors["dataset"] = ("loading the dataset catalog…" if not self.catalog_ready
+                                 and self.dataset_key is None else
+                                 f"cannot load the dataset: {self.dataset_error or 'none chosen'}")
         backend = str(self.query_one("#backend", Select).value)
         if backend == "keras" and self.app.keras_state != "ready":
             errors["backend"] = ("TensorFlow is still loading" if self.app.keras_state == "loading"
