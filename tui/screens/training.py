@@ -75,6 +75,9 @@ class TrainingScreen(Screen):
         self.samples_per_s = 0.0
         self.elapsed_s = 0.0
         self._dirty = False
+        self._pending_rows: list[list[str]] = []
+        self._batch: BatchProgress | None = None
+        self._charts_drawn_at = 0.0
         self.metric = config.metrics[0] if config.metrics else None
         self.monitor = "val_loss" if config.validation_split > 0 else "loss"
 
@@ -120,7 +123,7 @@ class TrainingScreen(Screen):
         self.set_interval(CHART_INTERVAL_S, self._redraw)
         self._show_status()
         if self.autostart:
-            self.start()
+            self.call_after_refresh(self.start)   # the screen is drawn before training takes the CPU
 
     def start(self) -> None:
         self.state = "starting"
@@ -165,42 +168,49 @@ class TrainingScreen(Screen):
             return
         self.samples_per_s = message.samples_per_s
         self.elapsed_s = message.elapsed_s
-        self.query_one("#batch-bar", ProgressBar).update(total=max(1, message.steps),
-                                                         progress=message.batch + 1)
-        self.query_one("#batch-label", Label).update(
-            f"Batch {message.batch + 1}/{message.steps}   loss {message.logs.get('loss', math.nan):.4f}")
-        self.query_one("#epoch-label", Label).update(
-            f"Epoch {message.epoch + 1}/{self.params.get('epochs', self.config.epochs)}")
-        self._show_stats()
+        self._batch = message
+        self._dirty = True      # drawn by the timer: the training thread keeps the CPU
 
     def on_epoch_ended(self, message: EpochEnded) -> None:
         self.add_epoch(message.epoch, message.logs)
         self.samples_per_s = message.samples_per_s
         self.elapsed_s = message.elapsed_s
-        self._show_stats()
 
     def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
-        """Record one epoch: chart series, the table and the epoch bar."""
+        """Record one epoch (cheap); the timer puts it in the table, bars and charts."""
         self.epochs.append(epoch)
         self.logs.append(dict(logs))
         for chart in self.query(MetricChart):
             chart.add_epoch(epoch, logs)
-        row = [str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]]
-        table = self.query_one("#epochs", DataTable)
-        table.add_row(*row, key=str(epoch))
-        table.move_cursor(row=table.row_count - 1)
-        self.query_one("#epoch-bar", ProgressBar).update(progress=len(self.epochs))
-        batch_bar = self.query_one("#batch-bar", ProgressBar)
-        batch_bar.update(progress=batch_bar.total)
-        steps = self.params.get("steps")
-        if steps:
-            self.query_one("#batch-label", Label).update(
-                f"Batch {steps}/{steps}   loss {logs.get('loss', math.nan):.4f}")
-        self.query_one("#epoch-label", Label).update(
-            f"Epoch {epoch + 1}/{self.params.get('epochs', self.config.epochs)}")
+        self._pending_rows.append([str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]])
         if self.config.patience is not None:
             self._mark_best()
         self._dirty = True
+
+    def _flush_progress(self) -> None:
+        """Show what arrived since the last redraw: table rows, bars, labels, speed."""
+        total = self.params.get("epochs", self.config.epochs)
+        if self._pending_rows:
+            table = self.query_one("#epochs", DataTable)
+            for row in self._pending_rows:
+                table.add_row(*row, key=row[0])
+            self._pending_rows.clear()
+            table.move_cursor(row=table.row_count - 1)
+            self.query_one("#epoch-bar", ProgressBar).update(progress=len(self.epochs))
+        batch = self._batch
+        steps = self.params.get("steps") or 1
+        if batch is not None and batch.epoch >= len(self.epochs):
+            self.query_one("#batch-bar", ProgressBar).update(total=max(1, batch.steps),
+                                                             progress=batch.batch + 1)
+            self.query_one("#batch-label", Label).update(
+                f"Batch {batch.batch + 1}/{batch.steps}   loss {batch.logs.get('loss', math.nan):.4f}")
+            self.query_one("#epoch-label", Label).update(f"Epoch {batch.epoch + 1}/{total}")
+        elif self.logs:
+            self.query_one("#batch-bar", ProgressBar).update(total=steps, progress=steps)
+            self.query_one("#batch-label", Label).update(
+                f"Batch {steps}/{steps}   loss {self.logs[-1].get('loss', math.nan):.4f}")
+            self.query_one("#epoch-label", Label).update(f"Epoch {len(self.epochs)}/{total}")
+        self._show_stats()
 
     def _mark_best(self) -> None:
         values = [lg.get(self.monitor, math.nan) for lg in self.logs]
@@ -238,11 +248,21 @@ class TrainingScreen(Screen):
     # -- drawing ------------------------------------------------------------------------------
 
     def _redraw(self, force: bool = False) -> None:
+        """Timer tick: show what arrived; charts at most every CHART_INTERVAL_S, and
+        less often when drawing them is slow (under about 5% of the time)."""
         if not (self._dirty or force):
             return
         self._dirty = False
-        for chart in self.query(MetricChart):
-            chart.replot()
+        self._flush_progress()
+        charts = list(self.query(MetricChart))
+        cost = sum(chart.render_cost for chart in charts)
+        now = time.perf_counter()
+        if force or now - self._charts_drawn_at >= max(CHART_INTERVAL_S, 20 * cost):
+            self._charts_drawn_at = now
+            for chart in charts:
+                chart.replot()
+        else:
+            self._dirty = True   # the charts still owe a redraw
 
     def _show_status(self) -> None:
         status = self.query_one("#status", Static)

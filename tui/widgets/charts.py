@@ -8,6 +8,7 @@ rate however fast epochs arrive.
 from __future__ import annotations
 
 import math
+import time
 
 from textual_plotext import PlotextPlot
 
@@ -26,6 +27,14 @@ class MetricChart(PlotextPlot):
         self.series: dict[str, list[float]] = {metric: [], f"val_{metric}": []}
         self.best_epoch: int | None = None
         self.total_epochs: int | None = None
+        self.render_cost = 0.0   # seconds the last render took (plotext's build)
+
+    def render(self):
+        started = time.perf_counter()
+        try:
+            return super().render()
+        finally:
+            self.render_cost = time.perf_counter() - started
 
     def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         """Keep one epoch's values (``epoch`` counted from 0)."""
