@@ -1,0 +1,408 @@
+"""NetworkView: a drawn network whose numbers can be edited in place.
+
+Nodes stand in columns (inputs, each hidden layer, the output), each with its
+name above and its value in a box coloured by sign; edges are drawn with
+braille dots and labelled with their weights (and, in backpropagation, with
+their gradients). The item under the cursor and the node being computed
+(with the edges that feed it) are highlighted, and the last two rows say
+what the cursor item is and how it was computed.
+
+Keys: arrows or tab move between nodes and edges; typing a number on an
+input node or an edge starts an edit, Enter sets it (posting ``Edited``),
+Escape cancels; Enter alone edits the current value. Invalid input stays on
+the drawing in red with the reason, and nothing changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.widget import Widget
+
+from .compute import Diagram, EdgeInfo, NodeInfo, fmt, parse_number
+
+POSITIVE = "#5fafff"
+NEGATIVE = "#ff8f3f"
+ZERO = "grey50"
+NODE_BG = {1: "#1f4f7f", -1: "#8f4000", 0: "grey30"}
+HIGHLIGHT = "#ffd75f"
+GRAD = "#d787ff"
+
+_BRAILLE = {(0, 0): 0x01, (0, 1): 0x02, (0, 2): 0x04, (1, 0): 0x08,
+            (1, 1): 0x10, (1, 2): 0x20, (0, 3): 0x40, (1, 3): 0x80}
+_LABEL_STEPS = (0, 0.08, -0.08, 0.16, -0.16, 0.24, -0.24, 0.32, -0.32)
+
+
+def _sign(value: float) -> int:
+    return (value > 0) - (value < 0)
+
+
+def _sign_colour(value: float) -> str:
+    return {1: POSITIVE, -1: NEGATIVE, 0: ZERO}[_sign(value)]
+
+
+@dataclass
+class _Canvas:
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        self.chars = [[" "] * self.width for _ in range(self.height)]
+        self.styles: list[list[str]] = [[""] * self.width for _ in range(self.height)]
+        self.dots: dict[tuple[int, int], int] = {}
+        self.dot_styles: dict[tuple[int, int], str] = {}
+
+    def text(self, x: int, y: int, text: str, style: str = "") -> None:
+        if not 0 <= y < self.height:
+            return
+        for k, ch in enumerate(text):
+            if 0 <= x + k < self.width:
+                self.chars[y][x + k] = ch
+                self.styles[y][x + k] = style
+
+    def line(self, x0: float, y0: float, x1: float, y1: float, style: str) -> None:
+        """A braille line between two points in dot coordinates (2 × 4 per cell)."""
+        steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+        for s in range(steps + 1):
+            t = s / steps
+            dx, dy = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
+            cell = (dx // 2, dy // 4)
+            if not (0 <= cell[0] < self.width and 0 <= cell[1] < self.height):
+                continue
+            self.dots[cell] = self.dots.get(cell, 0) | _BRAILLE[(dx % 2, dy % 4)]
+            if self.dot_styles.get(cell) != HIGHLIGHT:
+                self.dot_styles[cell] = style
+
+    def render(self) -> Text:
+        for (cx, cy), bits in self.dots.items():
+            if self.chars[cy][cx] == " ":
+                self.chars[cy][cx] = chr(0x2800 + bits)
+                self.styles[cy][cx] = self.dot_styles[(cx, cy)]
+        out = Text(no_wrap=True, overflow="crop")
+        for y in range(self.height):
+            row, styles = self.chars[y], self.styles[y]
+            start = 0
+            for x in range(1, self.width + 1):
+                if x == self.width or styles[x] != styles[start]:
+                    out.append("".join(row[start:x]), Style.parse(styles[start]) if styles[start]
+                               else None)
+                    start = x
+            if y < self.height - 1:
+                out.append("\n")
+        return out
+
+
+class NetworkView(Widget, can_focus=True):
+    """Draws a ``Diagram``; arrows/tab move, typed numbers edit in place."""
+
+    class Edited(Message):
+        """The learner set ``key`` (``("node", 0, i)`` or ``("edge", layer,
+        src, dst)``) to ``value``."""
+
+        def __init__(self, view: NetworkView, key: tuple, value: float) -> None:
+            super().__init__()
+            self.view = view
+            self.key = key
+            self.value = value
+
+        @property
+        def control(self) -> NetworkView:
+            return self.view
+
+    def __init__(self, diagram: Diagram | None = None, *, edges_editable: bool = True,
+                 label_at: float = 0.62, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.diagram = diagram or Diagram([], [])
+        self.edges_editable = edges_editable
+        self.label_at = label_at  # where along an edge its weight is written (0..1)
+        self.cursor: tuple | None = None
+        self.buffer: str | None = None
+        self.error: str | None = None
+        self._hits: dict[tuple[int, int], tuple] = {}
+
+    # -- the data -------------------------------------------------------------
+
+    def show(self, diagram: Diagram) -> None:
+        """Draw ``diagram`` (keeps the cursor where it was when it still exists)."""
+        self.diagram = diagram
+        if self.cursor not in self._items():
+            self.cursor = self._default_cursor()
+        self.refresh()
+
+    def _groups(self) -> list[list[tuple]]:
+        """Focus groups left to right: a node column, then the edges after it."""
+        groups = []
+        for c, col in enumerate(self.diagram.columns):
+            groups.append([("node", c, i) for i in range(len(col))])
+            edges = [("edge", e.layer, e.src, e.dst) for e in self.diagram.edges if e.layer == c]
+            if edges:
+                groups.append(edges)
+        return [g for g in groups if g]
+
+    def _items(self) -> list[tuple]:
+        return [key for group in self._groups() for key in group]
+
+    def _default_cursor(self) -> tuple | None:
+        items = self._items()
+        editable = [k for k in items if self._editable(k)]
+        return (editable or items or [None])[0]
+
+    def _node(self, key: tuple) -> NodeInfo:
+        return self.diagram.columns[key[1]][key[2]]
+
+    def _edge(self, key: tuple) -> EdgeInfo:
+        for e in self.diagram.edges:
+            if (e.layer, e.src, e.dst) == key[1:]:
+                return e
+        raise KeyError(key)
+
+    def _editable(self, key: tuple | None) -> bool:
+        if key is None:
+            return False
+        if key[0] == "node":
+            return self._node(key).editable
+        return self.edges_editable
+
+    def value_of(self, key: tuple) -> float:
+        return self._node(key).value if key[0] == "node" else self._edge(key).weight
+
+    # -- moving -----------------------------------------------------------------
+
+    def move_to(self, key: tuple) -> None:
+        if key not in self._items():
+            raise KeyError(f"no item {key!r} on this drawing")
+        self.cursor, self.buffer, self.error = key, None, None
+        self.refresh()
+
+    def _move(self, dx: int, dy: int) -> None:
+        groups = self._groups()
+        if not groups:
+            return
+        gi, ii = 0, 0
+        for g, group in enumerate(groups):
+            if self.cursor in group:
+                gi, ii = g, group.index(self.cursor)
+        if dy:
+            ii = max(0, min(len(groups[gi]) - 1, ii + dy))
+        if dx:
+            old = groups[gi]
+            gi = max(0, min(len(groups) - 1, gi + dx))
+            # keep the same height: map the position proportionally
+            frac = (ii + 0.5) / len(old)
+            ii = min(len(groups[gi]) - 1, int(frac * len(groups[gi])))
+        self.cursor = groups[gi][ii]
+        self.refresh()
+
+    def _tab(self, step: int) -> bool:
+        items = self._items()
+        if not items:
+            return False
+        k = items.index(self.cursor) if self.cursor in items else -1
+        if not 0 <= k + step < len(items):
+            return False
+        self.cursor = items[k + step]
+        self.refresh()
+        return True
+
+    # -- editing ------------------------------------------------------------------
+
+    def _commit(self) -> bool:
+        try:
+            value = parse_number(self.buffer or "")
+        except ValueError as exc:
+            self.error = str(exc)
+            self.refresh()
+            return False
+        key = self.cursor
+        self.buffer, self.error = None, None
+        self.refresh()
+        self.post_message(self.Edited(self, key, value))
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        key, char = event.key, event.character
+        consumed = True
+        if self.buffer is not None:
+            if char and char in "0123456789.-eE" and len(self.buffer) < 12:
+                self.buffer += char
+                self.error = None
+            elif key == "backspace":
+                self.buffer = self.buffer[:-1]
+                self.error = None
+            elif key == "enter":
+                self._commit()
+            elif key == "escape":
+                self.buffer, self.error = None, None
+            elif key in ("up", "down", "left", "right", "tab", "shift+tab"):
+                if self._commit():
+                    consumed = self._navigate(key)
+            elif char and char.isprintable():
+                self.buffer += char
+                self.error = None
+            self.refresh()
+        elif char and char in "0123456789.-" and self._editable(self.cursor):
+            self.buffer, self.error = char, None
+            self.refresh()
+        elif key == "enter" and self._editable(self.cursor):
+            self.buffer, self.error = fmt(self.value_of(self.cursor)), None
+            self.refresh()
+        elif key in ("up", "down", "left", "right", "tab", "shift+tab"):
+            consumed = self._navigate(key)
+        else:
+            consumed = False
+        if consumed:
+            event.stop()
+            event.prevent_default()
+
+    def _navigate(self, key: str) -> bool:
+        if key in ("tab", "shift+tab"):
+            return self._tab(1 if key == "tab" else -1)
+        dx, dy = {"up": (0, -1), "down": (0, 1), "left": (-1, 0), "right": (1, 0)}[key]
+        self._move(dx, dy)
+        return True
+
+    def on_click(self, event: events.Click) -> None:
+        key = self._hits.get((event.x, event.y))
+        if key is not None:
+            self.focus()
+            self.move_to(key)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- drawing ------------------------------------------------------------------
+
+    def _focus_keys(self) -> tuple[set, set]:
+        """(cursor, highlighted): the cursor item, and what computes it."""
+        high = set(self.diagram.highlight)
+        cur = self.cursor
+        if cur is not None and cur[0] == "node" and cur[1] > 0:
+            c, j = cur[1], cur[2]
+            high |= {("edge", e.layer, e.src, e.dst) for e in self.diagram.edges
+                     if e.layer == c - 1 and e.dst == j}
+            high |= {("node", c - 1, i) for i in range(len(self.diagram.columns[c - 1]))}
+        elif cur is not None and cur[0] == "edge":
+            high |= {("node", cur[1], cur[2]), ("node", cur[1] + 1, cur[3])}
+        return ({cur} if cur is not None and self.has_focus else set()), high
+
+    def _label(self, key: tuple, value: float) -> tuple[str, str]:
+        cursor, _ = self._focus_keys()
+        if key in cursor and self.buffer is not None:
+            bg = "#c00000" if self.error else "#005fd7"
+            return self.buffer + "▏", f"bold white on {bg}"
+        return fmt(value), ""
+
+    def render(self) -> Text:
+        width, height = self.size.width, self.size.height
+        canvas = _Canvas(max(1, width), max(1, height))
+        self._hits = {}
+        cols = self.diagram.columns
+        if not cols or width < 10 or height < 4:
+            return canvas.render()
+        cursor, high = self._focus_keys()
+        area = height - 2
+
+        boxes = [[self._label(("node", c, i), n.value) for i, n in enumerate(col)]
+                 for c, col in enumerate(cols)]
+        cw = [max([6] + [len(n.name) for n in col] + [len(b[0]) + 2 for b in boxes[c]])
+              for c, col in enumerate(cols)]
+        n = len(cols)
+        gap = max(6, (width - 2 - sum(cw)) // max(1, n - 1))
+        xs = [1 + sum(cw[:c]) + c * gap for c in range(n)]
+        if n == 1:
+            xs = [(width - cw[0]) // 2]
+        ys = []
+        for col in cols:
+            k = len(col)
+            ys.append([int(1.5 + (area - 3) * (i + 0.5) / k) for i in range(k)])
+
+        # edges, highlighted ones last so that they stay on top
+        ordered = sorted(self.diagram.edges,
+                         key=lambda e: ("edge", e.layer, e.src, e.dst) in high | cursor)
+        for e in ordered:
+            key = ("edge", e.layer, e.src, e.dst)
+            style = HIGHLIGHT if key in high | cursor else _sign_colour(e.weight)
+            x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
+            x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
+            canvas.line(2 * x0 + 1, 4 * y0 + 1.5, 2 * x1, 4 * y1 + 1.5, style)
+
+        # labels, placed where they do not overlap one another
+        taken: set[tuple[int, int]] = set()
+        for e in self.diagram.edges:
+            key = ("edge", e.layer, e.src, e.dst)
+            text, style = self._label(key, e.weight)
+            if not style:
+                if key in cursor:
+                    style = "bold black on white"
+                elif key in high:
+                    style = f"bold black on {HIGHLIGHT}"
+                else:
+                    style = f"bold {_sign_colour(e.weight)}"
+            text = f"\u00a0{text}\u00a0"
+            rows = [(text, style)]
+            if e.grad is not None:
+                rows.append((f"∇{fmt(e.grad)}", f"bold {GRAD}"))
+            x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
+            x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
+            for t in (min(0.9, max(0.1, self.label_at + d)) for d in _LABEL_STEPS):
+                cy = int(round(y0 + t * (y1 - y0)))
+                cells = set()
+                for r, (label, _) in enumerate(rows):
+                    lx = int(round(x0 + t * (x1 - x0) - len(label) / 2))
+                    cells |= {(lx + k, cy + r) for k in range(-1, len(label) + 1)}
+                if not cells & taken and cy + len(rows) - 1 < area:
+                    break
+            taken |= cells
+            for r, (label, lstyle) in enumerate(rows):
+                lx = int(round(x0 + t * (x1 - x0) - len(label) / 2))
+                canvas.text(lx, cy + r, label, lstyle)
+                for k in range(len(label)):
+                    self._hits[(lx + k, cy + r)] = key
+
+        # nodes: name above, value in a box, slope below
+        for c, col in enumerate(cols):
+            for i, node in enumerate(col):
+                key = ("node", c, i)
+                x, y = xs[c], ys[c][i]
+                text, style = boxes[c][i]
+                if not style:
+                    if key in cursor:
+                        style = "bold black on white"
+                    elif key in high:
+                        style = f"bold black on {HIGHLIGHT}"
+                    else:
+                        style = f"bold white on {NODE_BG[_sign(node.value)]}"
+                canvas.text(x, y, text.center(cw[c], "\u00a0"), style)
+                name_style = f"bold {HIGHLIGHT}" if key in high | cursor else "grey70"
+                canvas.text(x + (cw[c] - len(node.name)) // 2, y - 1, node.name, name_style)
+                if node.slope is not None:
+                    slope = f"∂ {fmt(node.slope)}"
+                    canvas.text(x + (cw[c] - len(slope)) // 2, y + 1, slope, f"bold {GRAD}")
+                for k in range(cw[c]):
+                    self._hits[(x + k, y)] = key
+                    self._hits[(x + k, y - 1)] = key
+
+        # what the cursor item is, and any error
+        detail = self.diagram.note
+        if self.cursor is not None and self.has_focus:
+            item = self._node(self.cursor) if self.cursor[0] == "node" else self._edge(self.cursor)
+            detail = item.detail
+        canvas.text(1, height - 2, detail[: width - 2], "bold")
+        if self.error:
+            canvas.text(1, height - 1, f"✗ {self.error} (Esc cancels)"[: width - 2],
+                        "bold #ff5f5f")
+        elif self.buffer is not None:
+            canvas.text(1, height - 1, "Enter sets the number, Esc cancels", "grey62")
+        elif self.has_focus:
+            hint = ("←↑↓→/tab move · type a number + Enter to edit"
+                    if self._editable(self.cursor) else "←↑↓→/tab move")
+            canvas.text(1, height - 1, hint[: width - 2], "grey50")
+        return canvas.render()
