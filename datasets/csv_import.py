@@ -1,0 +1,563 @@
+"""Import a learner's CSV file as a Dataset.
+
+What happens to the file, in order:
+
+1. Read and check: it must exist, be under ``max_bytes``, be UTF-8 text (a BOM is
+   fine), not binary (no NUL bytes), not empty.
+2. Split into rows (comma, or ';' or tab when the first line has no comma; quoted
+   fields; blank lines skipped). Every row must have as many fields as the first.
+3. Header detection: the first line is a header when one of its cells is text in
+   a column whose other cells are numbers, or when it numbers the columns
+   0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
+   into a header by making duplicates unique (``0, 0.1, 0.2, ..., 253.13``) is
+   read back as the integers it was, when those columns hold integers below.
+4. The target (a column name or index; default the last column): rows with no
+   target are dropped; the task is inferred (two values -> binary; a few (<= 20)
+   integers or any text -> multiclass; other numbers -> regression) or given.
+5. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
+   (<= 10 %) stray text cells reads them as missing; a missing number becomes the
+   column's mean plus a ``<name>_was_missing`` flag column; text columns are
+   one-hot encoded (up to 50 values; a missing value is all zeros); a text
+   column with more values, or with no values at all, is dropped. Each such step
+   is recorded in ``Dataset.notes``.
+
+Every problem raises DatasetError naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .core import TASKS, Dataset, DatasetError, _choices
+
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+MAX_ONE_HOT = 50          # text columns with more distinct values are dropped
+AUTO_MULTICLASS_MAX = 20  # an integer target with at most this many values is multiclass
+MAX_CLASSES = 200         # the most classes a classification target may have
+COERCE_TEXT_FRACTION = 0.1
+DEFAULT_MAX_BYTES = 1_000_000_000
+_COLUMNS_PREFIX = 4_000_000   # csv_columns reads at most this much of a file
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+# --------------------------------------------------------------- reading text
+def _as_path(path: Any) -> Path:
+    if isinstance(path, Path):
+        return path
+    if isinstance(path, str | os.PathLike):
+        return Path(path)
+    raise DatasetError(f"path must be a file path (str or Path), got {type(path).__name__}")
+
+
+def _check_max_bytes(max_bytes: Any) -> int:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0:
+        raise DatasetError(f"max_bytes must be a positive whole number of bytes, got {max_bytes!r}")
+    return max_bytes
+
+
+def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
+    """The file's text; ``prefix`` reads only its first bytes (cut at a line end)."""
+    try:
+        if path.is_dir():
+            raise DatasetError(f"{path}: is a folder, not a CSV file")
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if size > max_bytes:
+        raise DatasetError(f"{path}: the file is {size:,} bytes, above the limit of "
+                           f"{max_bytes:,} bytes (max_bytes)")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(prefix if prefix is not None else max_bytes + 1)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if prefix is None and len(data) > max_bytes:
+        raise DatasetError(f"{path}: the file is over the limit of {max_bytes:,} bytes (max_bytes)")
+    truncated = prefix is not None and len(data) == prefix and size > prefix
+    if truncated:
+        data = data[: data.rfind(b"\n") + 1] or data
+    if not data.strip():
+        raise DatasetError(f"{path}: the file is empty")
+    if b"\x00" in data:
+        raise DatasetError(f"{path}: this is a binary file (it contains NUL bytes), not CSV text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{path}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start} is not valid UTF-8); save it as UTF-8 CSV") from None
+    controls = sum(1 for ch in text[:100_000] if ord(ch) < 32 and ch not in "\t\n\r")
+    if controls > max(8, len(text[:100_000]) // 100):
+        raise DatasetError(f"{path}: this looks like a binary file ({controls} control "
+                           f"characters), not CSV text")
+    return text
+
+
+def _delimiter(text: str) -> str:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    for d in (",", ";", "\t"):
+        if d in first:
+            return d
+    return ","
+
+
+@dataclass
+class _Table:
+    path: Path
+    names: list[str]
+    rows: list[list[str]]     # data rows, stripped cells
+    lines: list[int]          # the file line each data row ends on
+    header: bool
+    notes: list[str]
+
+
+def _split_rows(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text),
+                        skipinitialspace=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            cells = [c.strip() for c in row]
+            if any(cells):
+                rows.append(cells)
+                lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: line {reader.line_num}: cannot split into fields ({exc})") \
+            from None
+    if not rows:
+        raise DatasetError(f"{path}: the file is empty")
+    width = len(rows[0])
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != width:
+            raise DatasetError(f"{path}: ragged rows: line {line} has {len(row)} fields, "
+                               f"but line {lines[0]} has {width}")
+    return rows, lines
+
+
+def _cell_kind(s: str) -> str:
+    low = s.lower()
+    if low in MISSING:
+        return "missing"
+    if low in ("true", "false"):
+        return "bool"
+    try:
+        float(s)
+    except ValueError:
+        return "text"
+    return "number"
+
+
+def _has_header(rows: list[list[str]]) -> bool:
+    first = rows[0]
+    kinds = [_cell_kind(c) for c in first]
+    if "text" not in kinds:
+        try:
+            ints = [int(c) for c in first]
+        except ValueError:
+            return False
+        k = len(first)
+        return ints == list(range(k)) or ints == list(range(1, k + 1))
+    rest = rows[1:201]
+    if not rest:
+        return True
+    text_cols = [j for j, k in enumerate(kinds) if k == "text"]
+    for j in text_cols:
+        below = {_cell_kind(r[j]) for r in rest}
+        if "text" not in below and below & {"number", "bool"}:
+            return True
+    return all(first[j] not in {r[j] for r in rest} for j in text_cols)
+
+
+_MANGLED = re.compile(r"(.+)\.(\d+)")
+
+
+def _demangle(row: list[str]) -> list[str] | None:
+    """Undo pandas' renaming of duplicate header names ('0', '0.1', '0.2', ...).
+
+    Returns the original cells, or None when the row is not such a header."""
+    counts: dict[str, int] = {}
+    out = []
+    changed = False
+    for cell in row:
+        m = _MANGLED.fullmatch(cell)
+        base = cell
+        if m and counts.get(m.group(1), 0) == int(m.group(2)) and int(m.group(2)) > 0:
+            base = m.group(1)
+            changed = True
+        counts[base] = counts.get(base, 0) + 1
+        out.append(base)
+    if not changed or not all(re.fullmatch(r"-?\d+", c) for c in out):
+        return None
+    return out
+
+
+def _integral(cells: list[str]) -> bool:
+    try:
+        arr = np.fromiter(map(float, cells), np.float64, len(cells))
+    except ValueError:
+        return False
+    return bool(np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+
+
+def _unique_names(raw: list[str]) -> list[str]:
+    names: list[str] = []
+    used: set[str] = set()
+    for j, n in enumerate(raw):
+        n = n or f"col_{j}"
+        name, k = n, 2
+        while name in used:
+            name, k = f"{n}_{k}", k + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def _table(text: str, path: Path) -> _Table:
+    rows, lines = _split_rows(text, path)
+    width = len(rows[0])
+    notes: list[str] = []
+    header = _has_header(rows)
+    if header:
+        names = _unique_names(rows[0])
+        rows, lines = rows[1:], lines[1:]
+        if not rows:
+            raise DatasetError(f"{path}: the file has a header line but no data rows")
+    else:
+        names = [f"col_{j}" for j in range(width)]
+        fixed = _demangle(rows[0]) if len(rows) > 1 else None
+        if fixed is not None:
+            changed = [j for j in range(width) if fixed[j] != rows[0][j]]
+            if all(_integral([r[j] for r in rows[1:]]) for j in changed):
+                rows[0] = fixed
+                notes.append(f"line {lines[0]} looked like a header that pandas had made "
+                             f"unique ('0.1', '0.2', ...); read its cells as the integers "
+                             f"they were")
+    if width < 2:
+        raise DatasetError(f"{path}: the file has a single column; a dataset needs at least "
+                           f"one feature column and a target column (separate them with "
+                           f"commas)")
+    return _Table(path, names, rows, lines, header, notes)
+
+
+# ----------------------------------------------------------- parsing columns
+@dataclass
+class _Parsed:
+    values: np.ndarray      # float64, NaN where missing or text
+    missing: np.ndarray     # bool
+    text: np.ndarray        # bool: a cell that is neither a number, a bool nor missing
+    infinite: np.ndarray    # bool
+    n_bool: int
+    n_number: int
+
+    @property
+    def n_text(self) -> int:
+        return int(self.text.sum())
+
+    @property
+    def kind(self) -> str:
+        if self.n_text == 0:
+            if self.n_number == 0 and self.n_bool == 0:
+                return "empty"
+            return "bool" if self.n_number == 0 else "number"
+        present = len(self.values) - int(self.missing.sum())
+        if self.n_number + self.n_bool >= (1 - COERCE_TEXT_FRACTION) * present:
+            return "mostly-number"
+        return "text"
+
+
+def _parse_cells(cells: list[str]) -> _Parsed:
+    n = len(cells)
+    try:   # fast path: every cell a plain number
+        values = np.fromiter(map(float, cells), np.float64, n)
+    except ValueError:
+        values = None
+    if values is not None:
+        nan = np.isnan(values)
+        inf = np.isinf(values)
+        return _Parsed(np.where(nan | inf, np.nan, values), nan, np.zeros(n, bool), inf,
+                       0, int(n - nan.sum() - inf.sum()))
+    values = np.full(n, np.nan)
+    missing = np.zeros(n, bool)
+    text = np.zeros(n, bool)
+    inf = np.zeros(n, bool)
+    n_bool = n_number = 0
+    for i, s in enumerate(cells):
+        low = s.lower()
+        if low in MISSING:
+            missing[i] = True
+        elif low == "true" or low == "false":
+            values[i] = 1.0 if low == "true" else 0.0
+            n_bool += 1
+        else:
+            try:
+                v = float(s)
+            except ValueError:
+                text[i] = True
+                continue
+            if math.isnan(v):
+                missing[i] = True
+            elif math.isinf(v):
+                inf[i] = True
+            else:
+                values[i] = v
+                n_number += 1
+    return _Parsed(values, missing, text, inf, n_bool, n_number)
+
+
+def _check_finite(p: _Parsed, table: _Table, name: str, rows: np.ndarray) -> None:
+    bad = np.flatnonzero(p.infinite | (np.abs(np.nan_to_num(p.values)) > _F32_MAX))
+    if len(bad):
+        line = table.lines[rows[bad[0]]]
+        what = "an infinite value" if p.infinite[bad[0]] else \
+            f"the value {p.values[bad[0]]:g}, too large for float32"
+        raise DatasetError(f"{table.path}: infinities: column {name!r} holds {what} on line "
+                           f"{line} ({len(bad)} such cell{'s' if len(bad) > 1 else ''})")
+
+
+def _fmt_class(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+# ---------------------------------------------------------------- the target
+def _resolve_target(target: Any, names: list[str], path: Path) -> int:
+    cols = ", ".join(repr(n) for n in names[:30]) + (" ..." if len(names) > 30 else "")
+    if target is None:
+        return len(names) - 1
+    if isinstance(target, bool):
+        raise DatasetError(f"target must be a column name or index, got {target!r}")
+    if isinstance(target, int | np.integer):
+        t = int(target)
+        if not -len(names) <= t < len(names):
+            raise DatasetError(f"{path}: target column index {t} does not exist: the file has "
+                               f"{len(names)} columns (0..{len(names) - 1}): {cols}")
+        return t % len(names)
+    if isinstance(target, str):
+        if target in names:
+            return names.index(target)
+        folded = [n.lower() for n in names]
+        if folded.count(target.strip().lower()) == 1:
+            return folded.index(target.strip().lower())
+        raise DatasetError(f"{path}: target column {target!r} does not exist; the columns "
+                           f"are: {cols}")
+    raise DatasetError(f"target must be a column name or index, got {type(target).__name__}")
+
+
+def _target(table: _Table, j: int, task: str):
+    """-> (keep rows, y, task, class_names, notes)"""
+    name = table.names[j]
+    path = table.path
+    cells = [r[j] for r in table.rows]
+    p = _parse_cells(cells)
+    all_rows = np.arange(len(cells))
+    notes = []
+    keep = ~p.missing
+    if p.kind in ("number", "bool", "mostly-number") and p.n_text == 0:
+        _check_finite(p, table, name, all_rows)
+    if not keep.any():
+        raise DatasetError(f"{path}: target column {name!r} has no values")
+    if (~keep).any():
+        notes.append(f"dropped {int((~keep).sum())} rows with no {name!r}")
+    idx = np.flatnonzero(keep)
+
+    if p.n_text > 0:      # text classes
+        labels = [cells[i] for i in idx]
+        classes = sorted(set(labels))
+        if task == "regression":
+            first = int(np.flatnonzero(p.text)[0])
+            raise DatasetError(
+                f"{path}: target {name!r} holds text ({cells[first]!r} on line "
+                f"{table.lines[first]}), so it cannot be a regression target")
+        lookup = {c: k for k, c in enumerate(classes)}
+        y = np.array([lookup[s] for s in labels], dtype=np.int64)
+        values = None
+    else:
+        values = p.values[idx]
+        classes_f = np.unique(values)
+        classes = [_fmt_class(v) for v in classes_f]
+        if p.n_number == 0:     # only True/False
+            classes = ["False", "True"][int(classes_f[0]): int(classes_f[-1]) + 1]
+        y = np.searchsorted(classes_f, values)
+    k = len(classes)
+    if k < 2:
+        only = classes[0] if classes else ""
+        raise DatasetError(f"{path}: target {name!r} has one class: every row holds {only!r}; "
+                           f"a model needs at least two different values")
+    integral = values is not None and bool(np.all(values == np.round(values)))
+    if task == "auto":
+        if k == 2:
+            task = "binary"
+        elif values is None or (integral and k <= AUTO_MULTICLASS_MAX):
+            task = "multiclass"
+        else:
+            task = "regression"
+        notes.append(f"task inferred from {name!r}: {task} ({k} different values)")
+    if task == "regression":
+        return idx, values, task, [], notes
+    if task == "binary" and k != 2:
+        raise DatasetError(f"{path}: task 'binary' needs a target with two classes; {name!r} "
+                           f"has {k}")
+    if k > MAX_CLASSES:
+        raise DatasetError(f"{path}: target {name!r} has {k} different values, too many classes "
+                           f"(at most {MAX_CLASSES}); use task='regression' for numbers")
+    return idx, y, task, classes, notes
+
+
+# --------------------------------------------------------------- features
+def _features(table: _Table, target_j: int, idx: np.ndarray):
+    """-> (list of (name, float64 column)), notes"""
+    out: list[tuple[str, np.ndarray]] = []
+    notes: list[str] = []
+    used = {table.names[target_j]}
+    all_rows = len(idx) == len(table.rows)
+
+    def add(name: str, col: np.ndarray) -> None:
+        base, k = name, 2
+        while name in used:
+            name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        out.append((name, col))
+
+    for j, name in enumerate(table.names):
+        if j == target_j:
+            continue
+        cells = [r[j] for r in table.rows] if all_rows else [table.rows[i][j] for i in idx]
+        p = _parse_cells(cells)
+        kind = p.kind
+        if kind == "empty":
+            notes.append(f"dropped column {name!r}: it has no values")
+            continue
+        if kind == "text":
+            present = [c for c, m in zip(cells, p.missing, strict=True) if not m]
+            cats = sorted(set(present))
+            if len(cats) > MAX_ONE_HOT:
+                notes.append(f"dropped column {name!r}: {len(cats)} different text values, "
+                             f"too many to one-hot encode (at most {MAX_ONE_HOT})")
+                continue
+            arr = np.asarray(cells, dtype=object)
+            for c in cats:
+                add(f"{name}_{c}", (arr == c).astype(np.float64))
+            note = f"one-hot encoded {name!r} into {len(cats)} columns"
+            if p.missing.any():
+                note += f" ({int(p.missing.sum())} missing values are all zeros)"
+            notes.append(note)
+            continue
+        _check_finite(p, table, name, idx)
+        missing = p.missing | p.text
+        if kind == "mostly-number":
+            notes.append(f"read {p.n_text} text cells of {name!r} as missing values")
+        col = p.values
+        if missing.any():
+            mean = float(col[~missing].mean())
+            col = np.where(missing, mean, col)
+            add(name, col)
+            add(f"{name}_was_missing", missing.astype(np.float64))
+            notes.append(f"filled {int(missing.sum())} missing values of {name!r} with the mean "
+                         f"{mean:g} and flagged them in {name + '_was_missing'!r}")
+        else:
+            add(name, col)
+    if not out:
+        raise DatasetError(f"{table.path}: no usable feature columns besides the target "
+                           f"{table.names[target_j]!r} ({'; '.join(notes) or 'none'})")
+    return out, notes
+
+
+def _frame_factory(features: list[tuple[str, np.ndarray]], target_name: str, target_col):
+    def make():
+        import pandas as pd
+
+        cols: dict[str, Any] = {}
+        for name, col in features:
+            integral = np.all(col == np.round(col)) and np.all(np.abs(col) < 2 ** 53)
+            cols[name] = col.astype(np.int64) if integral else col
+        cols[target_name] = target_col
+        return pd.DataFrame(cols)
+    return make
+
+
+# ------------------------------------------------------------------- public
+def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str = "auto",
+             max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> Dataset:
+    """Import a CSV file as a Dataset.
+
+    Args:
+        path: the file.
+        target: the target column, by name or 0-based index (negative counts from the
+            end); default the last column.
+        task: "auto" (inferred from the target), "regression", "binary" or "multiclass".
+        max_bytes: files larger than this are refused (default 1 GB).
+        name: the dataset's name (default the file name without its extension).
+    """
+    if task not in ("auto", *TASKS):
+        raise DatasetError(f"task must be {_choices(('auto', *TASKS))}, got {task!r}")
+    p = _as_path(path)
+    text = _read_text(p, _check_max_bytes(max_bytes))
+    table = _table(text, p)
+    j = _resolve_target(target, table.names, p)
+    idx, y, task, classes, t_notes = _target(table, j, task)
+    features, f_notes = _features(table, j, idx)
+    X = np.column_stack([c for _, c in features])
+    target_name = table.names[j]
+    if task == "regression":
+        shown = y.astype(np.float64)
+    else:
+        shown = np.asarray(classes, dtype=object)[y]
+    ds_name = name or p.stem
+    n, k = X.shape
+    desc = (f"{p.name}: {n} rows, {k} features, target {target_name!r} ({task}"
+            + (f", {len(classes)} classes" if classes else "") + ")")
+    return Dataset(
+        name=ds_name, X=X, y=y, task=task, feature_names=[f for f, _ in features],
+        target_name=target_name, class_names=classes, description=desc,
+        source=f"imported from {p}", licence="your own file: its licence is its owner's",
+        notes=table.notes + t_notes + f_notes,
+        frame_factory=_frame_factory(features, target_name, shown),
+    )
+
+
+def csv_columns(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
+    """The file's column names (those from_csv offers as the target), in order.
+
+    A file without a header gets the names col_0, col_1, ... Reads at most the
+    first few megabytes."""
+    p = _as_path(path)
+    text = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
+    return list(_table(text, p).names)
+
+
+def read_features(path: str | os.PathLike, n_features: int | None = None,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[np.ndarray, list[str]]:
+    """Rows to predict from a CSV file with feature columns only (no target), such
+    as the course's titanic_pred.csv.
+
+    Numbers and True/False only; returns ``(X float32 (n, k), column names)``. A
+    missing or text cell, or a column count other than ``n_features``, is a
+    DatasetError."""
+    p = _as_path(path)
+    table = _table(_read_text(p, _check_max_bytes(max_bytes)), p)
+    if n_features is not None and len(table.names) != n_features:
+        raise DatasetError(f"{p}: {len(table.names)} columns, but the model takes "
+                           f"{n_features} features")
+    cols = []
+    rows = np.arange(len(table.rows))
+    for j, name in enumerate(table.names):
+        parsed = _parse_cells([r[j] for r in table.rows])
+        _check_finite(parsed, table, name, rows)
+        bad = np.flatnonzero(parsed.missing | parsed.text)
+        if len(bad):
+            cell = table.rows[bad[0]][j]
+            raise DatasetError(f"{p}: column {name!r} on line {table.lines[bad[0]]} holds "
+                               f"{cell!r}, not a number")
+        cols.append(parsed.values)
+    return np.column_stack(cols).astype(np.float32), list(table.names)
