@@ -21,7 +21,9 @@ from .callbacks import STOP_REASONS, Callback, EarlyStopping
 from .errors import BackendUnavailable, FitError, SpecError
 from .history import History
 from .numpy_backend import NumpyModel
+from .runs import Run, RunRecorder, train
 from .spec import ACTIVATIONS, LOSSES, METRICS, OPTIMIZERS, Layer, ModelSpec
+from .store import RunNotFound, RunStore, StoreError
 from .teaching import BackwardTrace, ForwardTrace, backward_trace, forward_trace
 
 BACKENDS = ("numpy", "keras")
@@ -31,6 +33,7 @@ __all__ = [
     "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
     "ForwardTrace", "History", "Layer", "ModelSpec", "NumpyModel", "SpecError",
     "backward_trace", "build", "forward_trace", "load",
+    "Run", "RunNotFound", "RunRecorder", "RunStore", "StoreError", "train",
 ]
 
 
