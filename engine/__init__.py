@@ -14,17 +14,37 @@ first time it is used.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
 from .callbacks import STOP_REASONS, Callback, EarlyStopping
 from .errors import BackendUnavailable, FitError, SpecError
 from .history import History
-from .numpy_backend import NumpyModel
-from .runs import Run, RunRecorder, train
 from .spec import ACTIVATIONS, LOSSES, METRICS, OPTIMIZERS, Layer, ModelSpec
-from .store import RunNotFound, RunStore, StoreError
-from .teaching import BackwardTrace, ForwardTrace, backward_trace, forward_trace
+
+# Names whose modules need NumPy (or SQLite) load on first use, so that the app's first
+# frame, which only needs the spec, does not wait for NumPy (PEP 562).
+_LAZY = {
+    "NumpyModel": "numpy_backend",
+    "Run": "runs", "RunRecorder": "runs", "train": "runs",
+    "RunNotFound": "store", "RunStore": "store", "StoreError": "store",
+    "BackwardTrace": "teaching", "ForwardTrace": "teaching",
+    "backward_trace": "teaching", "forward_trace": "teaching",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 BACKENDS = ("numpy", "keras")
 
@@ -58,6 +78,8 @@ def build(spec: ModelSpec | dict, backend: str = "numpy", seed: int | None = Non
     if backend == "numpy":
         if options:
             raise SpecError(f"backend 'numpy' takes no options, got {sorted(options)}")
+        from .numpy_backend import NumpyModel
+
         return NumpyModel(spec, seed=seed)
     if backend == "keras":
         from .keras_backend import KerasModel  # imports TensorFlow
@@ -73,6 +95,8 @@ def load(path: str | os.PathLike):
         from .keras_backend import KerasModel
 
         return KerasModel.load(path)
+    from .numpy_backend import NumpyModel
+
     return NumpyModel.load(path)
 
 
