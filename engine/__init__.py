@@ -29,6 +29,8 @@ _LAZY = {
     "NumpyModel": "numpy_backend",
     "Run": "runs", "RunRecorder": "runs", "train": "runs",
     "RunNotFound": "store", "RunStore": "store", "StoreError": "store",
+    "EXPERIMENTS": "sweeps", "SweepError": "sweeps", "comparison_rows": "sweeps",
+    "run_experiment": "sweeps", "run_sweep": "sweeps",
     "BackwardTrace": "teaching", "ForwardTrace": "teaching",
     "backward_trace": "teaching", "forward_trace": "teaching",
 }
@@ -54,6 +56,7 @@ __all__ = [
     "ForwardTrace", "History", "Layer", "ModelSpec", "NumpyModel", "SpecError",
     "backward_trace", "build", "forward_trace", "load",
     "Run", "RunNotFound", "RunRecorder", "RunStore", "StoreError", "train",
+    "EXPERIMENTS", "SweepError", "comparison_rows", "run_experiment", "run_sweep",
 ]
 
 

@@ -1,0 +1,410 @@
+"""Sweeps: one spec trained over several values of one setting, every run
+starting from the same initial weights wherever the shapes allow, so the
+curves differ only by the setting.
+
+    runs = run_sweep(spec, dataset, "learning_rate", [1e-6, 0.01, 1],
+                     epochs=10, validation_split=0.3)
+    for row in comparison_rows(runs): print(row["label"], row["n_params"], row["best_val_loss"])
+
+    runs = run_experiment("learning-rates")     # the course's experiments, ready-made
+
+Settings: ``learning_rate`` (a number > 0), ``units`` (every hidden layer
+gets that width), ``depth`` (that many hidden layers, each a copy of the
+first), ``optimizer`` (sgd, adam, rmsprop, adagrad) and ``batch_size``.
+Nothing here imports a UI toolkit or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import choices
+from .runs import Run, new_run_id, train
+from .spec import OPTIMIZERS, Layer, ModelSpec
+
+SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size")
+#: The most values one sweep takes (each is a full training run).
+MAX_VALUES = 12
+#: Limits of the integer settings.
+MAX_UNITS = 4096
+MAX_DEPTH = 16
+MAX_BATCH_SIZE = 1 << 16
+#: Settings of run_experiment that override an experiment's fit settings.
+FIT_KEYS = ("epochs", "batch_size", "validation_split", "patience", "shuffle")
+
+
+class SweepError(ValueError):
+    """A sweep's setting or values cannot be used; the message names the
+    setting, the value and what is accepted."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of a sweep: its ``label`` (``"learning_rate=0.01"``), the
+    ``value`` of the swept setting, the ``spec`` to build and ``fit``
+    overrides for ``model.fit`` (``{"batch_size": 64}``)."""
+
+    label: str
+    value: Any
+    spec: ModelSpec
+    fit: dict = field(default_factory=dict)
+
+
+# -- values ------------------------------------------------------------------------------
+
+
+def check_setting(setting: Any) -> str:
+    if not isinstance(setting, str) or setting.strip().lower().replace("-", "_") not in SETTINGS:
+        raise SweepError(f"setting must be one of {choices(SETTINGS)}, got {setting!r}")
+    return setting.strip().lower().replace("-", "_")
+
+
+def _number(setting: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise SweepError(f"{setting} values must be numbers, got {value!r}")
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise SweepError(f"{setting} values must be numbers, got {value!r}") from None
+    return number
+
+
+def _integer(setting: str, value: Any, lo: int, hi: int) -> int:
+    number = _number(setting, value)
+    if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
+        raise SweepError(f"{setting} values must be whole numbers from {lo} to {hi}, "
+                         f"got {value!r}")
+    return int(number)
+
+
+def coerce_value(setting: str, value: Any) -> Any:
+    """``value`` as the setting takes it (text such as ``"0.01"`` is read);
+    raises SweepError naming the setting, the value and what is accepted."""
+    setting = check_setting(setting)
+    if setting == "learning_rate":
+        number = _number(setting, value)
+        if not math.isfinite(number) or number <= 0:
+            raise SweepError(f"learning_rate values must be finite numbers > 0, got {value!r}")
+        return number
+    if setting == "units":
+        return _integer(setting, value, 1, MAX_UNITS)
+    if setting == "depth":
+        return _integer(setting, value, 1, MAX_DEPTH)
+    if setting == "batch_size":
+        return _integer(setting, value, 1, MAX_BATCH_SIZE)
+    name = value.strip().lower() if isinstance(value, str) else value
+    if name not in OPTIMIZERS:
+        raise SweepError(f"optimizer values must be {choices(OPTIMIZERS)}, got {value!r}")
+    return name
+
+
+def parse_values(setting: str, text: str | Iterable[Any]) -> tuple:
+    """The values of a sweep from text (``"1e-6, 0.01, 1"``, commas or spaces)
+    or a list; checked: at least two, at most MAX_VALUES, no repeats."""
+    setting = check_setting(setting)
+    if isinstance(text, str):
+        items = [t for t in text.replace(",", " ").split() if t]
+    elif isinstance(text, Iterable):
+        items = list(text)
+    else:
+        raise SweepError(f"{setting} values must be a list or text such as '1, 2', got {text!r}")
+    if len(items) < 2:
+        raise SweepError(f"a sweep over {setting} needs at least 2 values, got {len(items)}")
+    if len(items) > MAX_VALUES:
+        raise SweepError(f"a sweep over {setting} takes at most {MAX_VALUES} values, "
+                         f"got {len(items)}")
+    values = tuple(coerce_value(setting, v) for v in items)
+    seen: set = set()
+    for v in values:
+        if v in seen:
+            raise SweepError(f"{setting} value {format_value(v)} is given twice")
+        seen.add(v)
+    return values
+
+
+def format_value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def label_for(setting: str, value: Any) -> str:
+    return f"{setting}={format_value(value)}"
+
+
+def _hidden(spec: ModelSpec, setting: str) -> tuple[Layer, ...]:
+    hidden = spec.layers[:-1]
+    if not hidden:
+        raise SweepError(f"a sweep over {setting} needs a spec with at least one hidden layer")
+    return hidden
+
+
+def variants(spec: ModelSpec, setting: str, values: Iterable[Any] | str) -> list[Variant]:
+    """One Variant per value. ``units``: every hidden layer gets that width;
+    ``depth``: that many hidden layers, each a copy of the first hidden layer;
+    ``learning_rate`` and ``optimizer`` change the spec; ``batch_size`` goes
+    to ``fit``. Raises SweepError for a bad setting or value."""
+    from . import _as_spec
+
+    spec = _as_spec(spec)
+    setting = check_setting(setting)
+    values = parse_values(setting, values)
+    out = []
+    for value in values:
+        fit: dict[str, Any] = {}
+        if setting == "learning_rate":
+            new = spec.replace(learning_rate=value)
+        elif setting == "units":
+            hidden = [Layer(value, lyr.activation, lyr.use_bias, lyr.kernel_initializer,
+                            lyr.bias_initializer) for lyr in _hidden(spec, setting)]
+            new = spec.replace(layers=[*hidden, spec.layers[-1]])
+        elif setting == "depth":
+            first = _hidden(spec, setting)[0]
+            new = spec.replace(layers=[*([first] * value), spec.layers[-1]])
+        elif setting == "optimizer":
+            sgd = value == "sgd"
+            new = spec.replace(optimizer=value, momentum=spec.momentum if sgd else 0.0,
+                               nesterov=spec.nesterov if sgd else False)
+        else:
+            new = spec
+            fit["batch_size"] = value
+        out.append(Variant(label_for(setting, value), value, new, fit))
+    return out
+
+
+def weight_shapes(spec: ModelSpec) -> tuple[tuple[int, ...], ...]:
+    """The shapes ``get_weights`` returns for ``spec``: kernel then bias per layer."""
+    shapes: list[tuple[int, ...]] = []
+    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+        shapes.append((n_in, n_out))
+        if layer.use_bias:
+            shapes.append((n_out,))
+    return tuple(shapes)
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+class StandardizedDataset:
+    """A dataset whose X is standardized with the mean and scale of its
+    training rows (those ``validation_split`` leaves); every other attribute
+    is the wrapped dataset's. ``options`` records ``standardize: True``."""
+
+    def __init__(self, dataset: Any, validation_split: float = 0.0) -> None:
+        from datasets import Standardizer, training_rows  # engine never imports datasets on import
+
+        self.dataset = dataset
+        n_train = training_rows(len(dataset.X), validation_split)
+        if n_train == 0:
+            raise SweepError(f"validation_split={validation_split:g} leaves no training rows")
+        self.standardizer = Standardizer(getattr(dataset, "feature_names", None)).fit(
+            dataset.X[:n_train])
+        self.X = self.standardizer.transform(dataset.X)
+        self.options = {**(getattr(dataset, "options", None) or {}), "standardize": True}
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+
+def load_dataset(dataset: Any, options: dict | None = None) -> Any:
+    """A catalog name or CSV path loaded once (with ``options``); anything else as given."""
+    if isinstance(dataset, (str, os.PathLike)):
+        import datasets as catalog
+
+        text = os.fspath(dataset)
+        if text.endswith(".csv") or os.path.isfile(text):
+            return catalog.from_csv(text, **(options or {}))
+        loaded = catalog.load(text, **(options or {}))
+        if options:
+            loaded.options = dict(options)
+        return loaded
+    return dataset
+
+
+# -- running -----------------------------------------------------------------------------
+
+
+def run_sweep(spec: ModelSpec | dict, dataset: Any, setting: str, values: Iterable[Any] | str,
+              *, backend: str = "numpy", seed: int | None = 0, store=None,
+              callbacks_for: Callable[[Variant], list] | None = None,
+              on_run: Callable[[Variant, Run], None] | None = None,
+              should_stop: Callable[[], bool] | None = None,
+              group: str | None = None, **fit_kwargs: Any) -> list[Run]:
+    """Train ``spec`` once per value of ``setting`` on ``dataset``, one after
+    another, and return the Runs in the order of ``values``.
+
+    Every run whose weights have the same shapes starts from the same initial
+    weights (built once with ``seed``, then ``set_weights``); runs of other
+    shapes are built with the same seed. The runs share one ``group`` id
+    (generated when not given) and carry their variant's label.
+    ``callbacks_for(variant)`` gives extra engine callbacks per run (live
+    curves); ``on_run(variant, run)`` is called as each run ends;
+    ``should_stop()`` is asked before each run (True ends the sweep early).
+    ``fit_kwargs`` go to ``engine.train`` (epochs, batch_size,
+    validation_split, patience...); a variant's own fit settings win.
+    """
+    from . import build
+
+    todo = variants(spec, setting, values)
+    dataset = load_dataset(dataset)
+    group = group or f"sweep-{new_run_id()}"
+    initial: dict[tuple, list] = {}
+    runs: list[Run] = []
+    for variant in todo:
+        if should_stop is not None and should_stop():
+            break
+        shapes = weight_shapes(variant.spec)
+        if shapes not in initial:
+            # NumPy builds Keras' seeded initial weights too: one recipe for both backends
+            initial[shapes] = build(variant.spec, backend="numpy", seed=seed).get_weights()
+        fit = {**fit_kwargs, **variant.fit}
+        callbacks = list(callbacks_for(variant)) if callbacks_for is not None else None
+        run = train(variant.spec, dataset, backend=backend, seed=seed, store=store,
+                    callbacks=callbacks, initial_weights=initial[shapes], group=group,
+                    label=variant.label, **fit)
+        runs.append(run)
+        if on_run is not None:
+            on_run(variant, run)
+    return runs
+
+
+# -- the course's experiments -------------------------------------------------------------
+
+
+def _titanic_spec(units: Sequence[int], optimizer: str, learning_rate: float | None) -> ModelSpec:
+    layers = [Layer(u, "relu") for u in units] + [Layer(2, "softmax")]
+    return ModelSpec(input_dim=10, layers=layers, loss="categorical_crossentropy",
+                     optimizer=optimizer, learning_rate=learning_rate, metrics=["accuracy"])
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A ready-made comparison from the course: ``spec`` trained on
+    ``dataset`` (a catalog name, loaded with ``dataset_options``) over
+    ``values`` of ``setting``, with ``fit`` settings (epochs,
+    validation_split, patience...). The features go in unscaled, as in the
+    course (the learning-rate lesson depends on it); ``standardize=True``
+    scales them with the training rows' mean and spread first."""
+
+    name: str
+    title: str
+    dataset: str
+    dataset_options: dict
+    spec: ModelSpec
+    setting: str
+    values: tuple
+    fit: dict
+    blurb: str = ""
+    standardize: bool = False
+
+    def variants(self) -> list[Variant]:
+        return variants(self.spec, self.setting, self.values)
+
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    Experiment(
+        "learning-rates", "Learning rates: too low, good, too high", "titanic", {},
+        _titanic_spec((100, 100), "sgd", 0.01), "learning_rate", (0.000001, 0.01, 1.0),
+        {"epochs": 10, "batch_size": 32, "validation_split": 0.3},
+        "Titanic, 100-100 relu, SGD at 1e-6, 0.01 and 1: the first barely moves, the last "
+        "overshoots (course chapter 4)."),
+    Experiment(
+        "width", "Wider networks: 10 against 100 units per layer", "titanic", {},
+        _titanic_spec((10, 10), "adam", 0.001), "units", (10, 100),
+        {"epochs": 15, "batch_size": 32, "validation_split": 0.2, "patience": 2},
+        "Titanic, two hidden relu layers of 10 or of 100 units, adam, early stopping with "
+        "patience 2 (course chapter 4)."),
+    Experiment(
+        "depth", "Deeper networks: one, two and three hidden layers", "titanic", {},
+        _titanic_spec((50,), "adam", 0.001), "depth", (1, 2, 3),
+        {"epochs": 20, "batch_size": 32, "validation_split": 0.4, "patience": 2},
+        "Titanic, one to three hidden relu layers of 50 units, adam, early stopping with "
+        "patience 2 (course chapter 4)."),
+)}
+
+
+def get_experiment(name: str) -> Experiment:
+    key = str(name).strip().lower()
+    if key not in EXPERIMENTS:
+        raise SweepError(f"experiment must be one of {choices(tuple(EXPERIMENTS))}, got {name!r}")
+    return EXPERIMENTS[key]
+
+
+def run_experiment(name: str | Experiment, *, dataset: Any = None, **options: Any) -> list[Run]:
+    """Run one of EXPERIMENTS by name; ``options`` go to ``run_sweep`` (backend,
+    seed, store, callbacks_for...) and may override the experiment's fit
+    settings (``epochs=3``). ``dataset`` replaces the loaded data (tests)."""
+    experiment = name if isinstance(name, Experiment) else get_experiment(name)
+    fit = {**experiment.fit, **{k: options.pop(k) for k in FIT_KEYS if k in options}}
+    if dataset is None:
+        dataset = load_dataset(experiment.dataset, experiment.dataset_options)
+        if experiment.standardize:
+            dataset = StandardizedDataset(dataset, fit.get("validation_split", 0.0))
+    options.setdefault("group", f"{experiment.name}-{new_run_id()}")
+    return run_sweep(experiment.spec, dataset, experiment.setting, experiment.values,
+                     **options, **fit)
+
+
+# -- comparing -----------------------------------------------------------------------------
+
+#: The columns of ``comparison_rows``: (key, heading).
+COLUMNS = (("label", "run"), ("n_params", "params"), ("best_val_loss", "best val_loss"),
+           ("best_epoch", "best epoch"), ("final_loss", "final loss"),
+           ("epochs", "epochs"), ("stop_reason", "stopped"))
+
+
+def _value_from_label(label: str | None) -> Any:
+    if not label or "=" not in label:
+        return None
+    text = label.split("=", 1)[1]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def comparison_row(run: Run) -> dict[str, Any]:
+    """One run as a table row: label, value, n_params, best_val_loss (or
+    None without validation), best_loss, best_epoch (counted from 1, by
+    val_loss when there is one), final_loss, final_val_loss, epochs run,
+    stop_reason, id."""
+    best = run.best
+    final = run.final
+    best_epoch = run.best_epoch
+    return {
+        "id": run.id, "label": run.label or run.describe(), "value": _value_from_label(run.label),
+        "n_params": run.n_params, "best_val_loss": best.get("val_loss"),
+        "best_loss": best.get("loss"),
+        "best_epoch": None if best_epoch is None else best_epoch + 1,
+        "final_loss": final.get("loss"), "final_val_loss": final.get("val_loss"),
+        "epochs": run.epochs_done, "stop_reason": run.stop_reason or run.status,
+    }
+
+
+def comparison_rows(runs: Iterable[Run]) -> list[dict[str, Any]]:
+    """A row per run (see ``comparison_row``), in the order given."""
+    return [comparison_row(run) for run in runs]
+
+
+def format_cell(key: str, value: Any) -> str:
+    """A table cell as text: losses to 4 decimals, counts with thousands commas."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    if key == "n_params" and isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+__all__ = ["COLUMNS", "EXPERIMENTS", "MAX_VALUES", "SETTINGS", "Experiment",
+           "StandardizedDataset", "SweepError", "Variant", "coerce_value", "comparison_row",
+           "comparison_rows", "format_cell", "format_value",
+           "get_experiment", "label_for", "load_dataset", "parse_values", "run_experiment",
+           "run_sweep", "variants", "weight_shapes"]
