@@ -12,6 +12,7 @@ a catalog name such as ``"titanic"``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import math
@@ -304,7 +305,8 @@ def train(spec: ModelSpec | dict, dataset: Any, backend: str = "numpy", seed: in
     seeded ones. With a ``store`` (a RunStore or a path) the run is written as
     it trains: one transaction per epoch. A failure inside training is kept as
     a ``failed`` run and raised again; Ctrl+C (KeyboardInterrupt) is kept as
-    ``stopped`` and raised again.
+    ``stopped`` and raised again. Either exception carries the kept Run as
+    ``exc.run`` (as a StoreError raised when saving it does).
     """
     from . import _as_spec, build
     from .store import RunStore, StoreError
@@ -368,5 +370,7 @@ def train(spec: ModelSpec | dict, dataset: Any, backend: str = "numpy", seed: in
                 raise exc from outcome
             raise
     if outcome is not None:
+        with contextlib.suppress(AttributeError):
+            outcome.run = run  # so a caller (the CLI) can say which run was kept, and how
         raise outcome
     return run

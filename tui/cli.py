@@ -1,0 +1,709 @@
+"""deepterm's command line (click): train, runs, compare, sweep, datasets.
+
+    deepterm                                         open the app
+    deepterm train --dataset titanic --layers 50,32 --epochs 30 --patience 3
+    deepterm runs list | runs show RUN | runs export RUN -o run.csv | runs delete RUN --yes
+    deepterm compare RUN RUN ... --metric val_loss
+    deepterm sweep --experiment learning-rates
+    deepterm datasets
+
+Exit status (the same for every command):
+
+    0    done; a training that completed or stopped early (early stopping)
+    1    training diverged or failed, or the run store could not be used (locked,
+         read-only, damaged, written by a newer deepterm, disk full)
+    2    bad arguments, with a one-line reason (an unknown run id included)
+    130  Ctrl+C; a training run is kept in the store as "stopped"
+
+Errors are one line on stderr, never a traceback. The run store is
+``--store PATH``, else ``$DEEPTERM_STORE``, else ``runs.db`` in the user's data
+directory; ``$DEEPTERM_STORE_TIMEOUT`` is how many seconds a write waits for
+another process (default 10). Only click and the engine's names load when this
+module is imported: NumPy, the datasets, rich and plotext load inside the
+commands that use them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
+
+ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks they agree)
+TIMEOUT_ENV_VAR = "DEEPTERM_STORE_TIMEOUT"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+class Failure(click.ClickException):
+    """Something went wrong that is not the user's typing: exit 1."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(one_line(message))
+
+
+class BadInput(Failure):
+    """A bad argument (value, dataset, run id): exit 2, one line, no usage text."""
+
+    exit_code = EXIT_USAGE
+
+
+def translate(exc: BaseException) -> click.ClickException | None:
+    """The one-line CLI error for a library exception, or None for a bug."""
+    from engine import BackendUnavailable
+
+    if isinstance(exc, ValueError):
+        from engine.store import RunNotFound, StoreError
+
+        if isinstance(exc, StoreError) and not isinstance(exc, RunNotFound):
+            return Failure(exc)
+        return BadInput(exc)
+    if isinstance(exc, BackendUnavailable):
+        return Failure(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return Failure(f"{where}{exc.strerror or exc}")
+    return None
+
+
+class DeeptermGroup(click.Group):
+    """Maps library errors and Ctrl+C to the exit codes above, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("deepterm: interrupted (Ctrl+C)", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            mapped = translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"deepterm: warning: {one_line(message)}", err=True)
+
+
+# -- shared options ----------------------------------------------------------------------------
+
+
+def store_option(func):
+    return click.option(
+        "--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+        envvar=ENV_VAR, show_envvar=True, metavar="PATH",
+        help="the run store (SQLite file); default: runs.db in the user data directory")(func)
+
+
+def open_store(path: Path | None, must_exist: bool = False):
+    """A RunStore at ``path`` (None: the default); with ``must_exist`` a missing
+    file is reported instead of created."""
+    from engine.store import RunNotFound, RunStore
+
+    timeout = 10.0
+    raw = os.environ.get(TIMEOUT_ENV_VAR)
+    if raw:
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise BadInput(f"${TIMEOUT_ENV_VAR} must be a number of seconds, got {raw!r}") from None
+    store = RunStore(path, timeout=timeout)
+    if must_exist and not store.path.exists():
+        raise RunNotFound(f"no run store at {store.path} yet: train a run first "
+                          f"(deepterm train), or name another with --store")
+    return store
+
+
+def _layers(ctx, param, value: str) -> list[int]:
+    text = value.strip().lower()
+    if text in ("", "none", "0"):
+        return []
+    try:
+        units = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"give hidden layer sizes like 50,32, got {value!r}") from None
+    if any(u < 1 for u in units):
+        raise click.BadParameter(f"layer sizes must be whole numbers >= 1, got {value!r}")
+    return units
+
+
+def _dataset_options(ctx, param, values: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"give KEY=VALUE, e.g. n=100, got {item!r}")
+        options[key.strip()] = parse_value(raw.strip())
+    return options
+
+
+def parse_value(text: str) -> Any:
+    """'100' -> 100, '0.1' -> 0.1, anything else stays text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def train_options(func):
+    """The options that describe one run, shared by ``train`` and ``sweep``."""
+    options = [
+        click.option("--dataset", "-d", "dataset", metavar="NAME|PATH",
+                     help="a catalog name (deepterm datasets) or a CSV file"),
+        click.option("--target", metavar="COL", help="a CSV file's target column (default: the last)"),
+        click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
+                     callback=_dataset_options,
+                     help="an option of a catalog dataset, e.g. n=100 or noise=0.1 (repeatable)"),
+        click.option("--layers", default="50,32", show_default=True, callback=_layers,
+                     help="hidden layer sizes, comma-separated ('none': no hidden layer)"),
+        click.option("--activation", default="relu", show_default=True,
+                     help=f"hidden activation ({', '.join(ACTIVATIONS)}), or one per layer: relu,tanh"),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True),
+        click.option("--lr", "--learning-rate", "lr", type=float, default=0.01, show_default=True,
+                     help="learning rate"),
+        click.option("--loss", type=click.Choice(LOSSES), default=None,
+                     help="default: the dataset's task decides (mse; categorical_crossentropy)"),
+        click.option("--epochs", type=int, default=30, show_default=True),
+        click.option("--batch-size", type=int, default=32, show_default=True),
+        click.option("--validation-split", type=float, default=0.3, show_default=True,
+                     help="the last fraction of the rows validates"),
+        click.option("--patience", type=int, default=None,
+                     help="stop early after this many epochs without improvement (default: never)"),
+        click.option("--backend", type=click.Choice(BACKENDS), default="numpy", show_default=True),
+        click.option("--device", default=None, help="Keras only: e.g. GPU:0 or CPU"),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="initial weights and shuffling"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+# -- building a run from the options -----------------------------------------------------------------
+
+
+def load_dataset(name: str | None, target: str | None, options: dict[str, Any]):
+    import datasets
+
+    if not name:
+        raise BadInput("--dataset is needed: a catalog name (see `deepterm datasets`) or a CSV file")
+    is_file = name.lower().endswith(".csv") or os.sep in name or os.path.isfile(name)
+    if is_file:
+        if options:
+            raise BadInput("--dataset-option applies to catalog datasets, not to a CSV file")
+        if not os.path.isfile(name):
+            raise BadInput(f"--dataset {name}: no such file")
+        return datasets.from_csv(name, target=target)
+    if target is not None:
+        raise BadInput("--target applies to a CSV file; a catalog dataset has its target")
+    if name not in datasets.dataset_names():
+        raise BadInput(f"--dataset {name!r}: no such dataset or file; catalog: "
+                       f"{', '.join(datasets.dataset_names())}")
+    return datasets.load(name, **options)
+
+
+def output_for(ds, loss: str | None) -> tuple[int, str, str, list[str]]:
+    """(units, activation, loss, metrics) of the output layer: the dataset's task
+    decides (datasets.suggest_output) unless ``loss`` is given."""
+    import datasets
+
+    units, activation, suggested, metrics = datasets.suggest_output(ds)
+    if loss is None or loss == suggested:
+        return units, activation, suggested, metrics
+    if loss in ("mse", "mae"):
+        return 1, "linear", loss, ["mae" if loss == "mse" else "mse"]
+    if ds.task == "regression":
+        raise BadInput(f"--loss {loss}: dataset {ds.name!r} is a regression task; use mse or mae")
+    if loss == "binary_crossentropy":
+        if ds.n_classes != 2:
+            raise BadInput(f"--loss binary_crossentropy needs two classes; {ds.name!r} has "
+                           f"{ds.n_classes}: use categorical_crossentropy")
+        return 1, "sigmoid", loss, ["accuracy"]
+    return ds.n_classes, "softmax", loss, ["accuracy"]
+
+
+def make_spec(ds, layers: list[int], activation: str, optimizer: str, lr: float,
+              loss: str | None):
+    from engine import Layer, ModelSpec
+
+    acts = [a.strip() for a in activation.split(",")]
+    if len(acts) == 1:
+        acts *= len(layers)
+    elif len(acts) != len(layers):
+        raise BadInput(f"--activation gives {len(acts)} activations for {len(layers)} hidden "
+                       f"layers; give one, or one per layer")
+    units, out_act, loss, metrics = output_for(ds, loss)
+    hidden = [Layer(u, a) for u, a in zip(layers, acts)]
+    return ModelSpec(input_dim=int(ds.X.shape[1]), layers=[*hidden, Layer(units, out_act)],
+                     loss=loss, optimizer=optimizer, learning_rate=lr, metrics=metrics)
+
+
+# -- numbers and tables ----------------------------------------------------------------------------
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.4g}"
+    return f"{value:.4f}"
+
+
+def fmt_metrics(logs: dict[str, float]) -> str:
+    return "  ".join(f"{k} {fmt(v)}" for k, v in logs.items())
+
+
+def table(header: list[str], rows: list[list[Any]], right: set[int] = frozenset()) -> str:
+    """A plain text table (no colours, no truncation), aligned with spaces."""
+    cells = [header, *[[fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for row in cells:
+        parts = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def best_text(run) -> str:
+    best = run.best.get(run.monitor)
+    if best is None:
+        return "-"
+    epoch = run.best_epoch
+    return f"{run.monitor} {fmt(best)}" + (f" @{epoch + 1}" if epoch is not None else "")
+
+
+def model_text(run) -> str:
+    sizes = [run.spec.input_dim, *run.hidden_units, run.spec.output_dim]
+    return (f"{'-'.join(map(str, sizes))} {run.spec.layers[0].activation} {run.spec.optimizer} "
+            f"lr={run.spec.effective_learning_rate:g}")
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+class Progress:
+    """Reports training: a rich progress bar on a terminal, else one line per
+    epoch. ``callback`` is the engine Callback to pass to training; use the
+    object as a context manager around training (the terminal is restored
+    however training ends, Ctrl+C included)."""
+
+    def __init__(self, title: str = "", terminal: bool | None = None, prefix: str = "") -> None:
+        from engine import Callback
+
+        self.terminal = is_terminal() if terminal is None else terminal
+        self.title = title
+        self.prefix = prefix
+        self._bar = None
+        self._task = None
+        outer = self
+
+        class _Callback(Callback):
+            def on_train_begin(self, logs=None):
+                outer.begin(self.params)
+
+            def on_batch_end(self, batch, logs=None):
+                outer.batch(batch, logs or {})
+
+            def on_epoch_end(self, epoch, logs=None):
+                outer.epoch_end(epoch, logs or {})
+
+        self.callback = _Callback()
+
+    def __enter__(self) -> Progress:
+        if self.terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(bar_width=30),
+                TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+                TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), transient=False)
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)   # stops the live display and shows the cursor again
+            self._bar = None
+
+    def begin(self, params: dict[str, Any]) -> None:
+        self.epochs = int(params.get("epochs") or 0)
+        self.steps = max(1, int(params.get("steps") or 1))
+        self.epoch = 0
+        if self._bar is not None:
+            self._task = self._bar.add_task(self.title, total=self.epochs, epoch=0,
+                                            epochs=self.epochs, metrics="")
+
+    def batch(self, batch: int, logs: dict[str, float]) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=self.epoch + (batch + 1) / self.steps,
+                             epoch=self.epoch + 1, metrics=fmt_metrics(logs))
+
+    def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch = epoch + 1
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=self.epoch, epoch=self.epoch,
+                             metrics=fmt_metrics(logs))
+        elif self._bar is None:
+            width = len(str(self.epochs))
+            prefix = f"{self.prefix}  " if self.prefix else ""
+            click.echo(f"{prefix}epoch {self.epoch:>{width}}/{self.epochs}  {fmt_metrics(logs)}")
+            sys.stdout.flush()
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+@click.group(cls=DeeptermGroup, context_settings=CONTEXT, invoke_without_command=True,
+             epilog="Exit status: 0 done, 1 diverged/failed/store unusable, 2 bad arguments, "
+                    "130 Ctrl+C. `deepterm` alone opens the app.")
+@click.version_option(package_name="deepterm", prog_name="deepterm")
+@store_option
+@click.pass_context
+def cli(ctx: click.Context, store_path: Path | None) -> None:
+    """deepterm: a deep-learning trainer in the terminal.
+
+    Without a command it opens the app (with --store, saving runs there).
+    """
+    warnings.showwarning = _show_warning
+    if ctx.invoked_subcommand is None:
+        from .app import DeeptermApp
+
+        DeeptermApp(store=store_path).run()
+
+
+@cli.command("train")
+@train_options
+@click.option("--label", help="a name for the run, shown by runs list and compare")
+@click.option("--save-weights", is_flag=True, help="keep the trained weights in the store")
+@store_option
+@click.option("--no-store", is_flag=True, help="do not keep the run")
+def train_command(dataset, target, dataset_options, layers, activation, optimizer, lr, loss,
+                  epochs, batch_size, validation_split, patience, backend, device, seed, label,
+                  save_weights, store_path, no_store) -> None:
+    """Train one network and keep the run in the store.
+
+    A progress bar on a terminal, else one line per epoch; then the final
+    metrics and the run id. The output layer and the loss follow the dataset's
+    task: regression -> 1 linear unit, mse; classes -> softmax,
+    categorical_crossentropy.
+
+    \b
+    Examples:
+      deepterm train --dataset titanic --optimizer sgd --lr 0.01 --epochs 20 --patience 3
+      deepterm train --dataset wages --layers 50,32 --epochs 30
+      deepterm train --dataset circle --dataset-option n=200 --layers 8,8 --activation tanh
+      deepterm train --dataset my.csv --target price --no-store
+    """
+    import engine
+
+    if no_store and save_weights:
+        raise BadInput("--save-weights needs a store; drop --no-store")
+    ds = load_dataset(dataset, target, dataset_options)
+    spec = make_spec(ds, layers, activation, optimizer, lr, loss)
+    store = None if no_store else open_store(store_path)
+    monitor = "val_loss" if validation_split > 0 else "loss"
+    click.echo(f"training {ds.name} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
+               f"{spec.loss}, {optimizer} lr={lr:g}, batch {batch_size}, "
+               f"{spec.count_params():,} parameters, {backend} backend")
+    progress = Progress(title=ds.name)
+    try:
+        with progress:
+            run = engine.train(
+                spec, ds, backend=backend, seed=seed, store=store, callbacks=[progress.callback],
+                patience=patience, monitor=monitor, label=label, save_weights=save_weights,
+                build_options={"device": device} if device else None,
+                epochs=epochs, batch_size=batch_size, validation_split=validation_split)
+    except KeyboardInterrupt as exc:
+        run = getattr(exc, "run", None)
+        if run is None:
+            click.echo("deepterm: interrupted (Ctrl+C) before training began; nothing kept",
+                       err=True)
+        else:
+            where = f"kept as stopped in {store.path}" if store is not None else "not kept (--no-store)"
+            click.echo(f"deepterm: stopped by Ctrl+C after {run.epochs_done} of {epochs} epochs; "
+                       f"run {run.id} {where}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        from engine.store import StoreError
+
+        run = getattr(exc, "run", None)
+        if run is None:
+            raise  # nothing was trained: bad arguments (2) or an unusable store (1)
+        if isinstance(exc, StoreError):
+            _summary(run, None)
+            raise Failure(f"run {run.id} {run.status} but could not be saved: {exc}") from exc
+        kept = f"; run {run.id} kept as failed" if store is not None else ""
+        raise Failure(f"training failed: {type(exc).__name__}: {exc}{kept}") from exc
+    _summary(run, store)
+    if run.status == "diverged":
+        raise Failure(f"training diverged in epoch {run.epochs_done + 1}: the loss became "
+                      f"infinite or NaN; try a smaller --lr (it was {lr:g})")
+
+
+def _layer_words(spec) -> list[str]:
+    return [str(spec.input_dim), *[f"{layer.units} {layer.activation}" for layer in spec.layers]]
+
+
+def _summary(run, store) -> None:
+    done = run.epochs_done
+    planned = run.fit.get("epochs")
+    how = {"completed": f"completed {done} epochs",
+           "early_stopped": f"stopped early after {done} of {planned} epochs "
+                            f"(no {run.fit.get('monitor')} improvement for "
+                            f"{run.fit.get('patience')} epochs)",
+           "diverged": f"diverged after {done} of {planned} epochs",
+           "stopped": f"stopped after {done} of {planned} epochs"}.get(run.status, run.status)
+    click.echo(f"run {run.id} {how} in {run.duration_s or 0:.1f} s")
+    if run.final:
+        click.echo(f"final  {fmt_metrics(run.final)}")
+    if run.best_epoch is not None:
+        click.echo(f"best   {run.monitor} {fmt(run.best[run.monitor])} at epoch {run.best_epoch + 1}")
+    if store is not None:
+        click.echo(f"saved in {store.path}  (deepterm runs show {run.id})")
+
+
+# -- runs -------------------------------------------------------------------------------------------
+
+
+@cli.group("runs", cls=click.Group, context_settings=CONTEXT)
+def runs_group() -> None:
+    """List, show, export and delete the stored runs."""
+
+
+@runs_group.command("list")
+@store_option
+@click.option("--dataset", help="only runs on this dataset")
+@click.option("--status", help="only runs with this status (completed, early_stopped, ...)")
+@click.option("--group", help="only the runs of one sweep")
+@click.option("--limit", type=click.IntRange(min=1), help="at most this many (newest first)")
+def runs_list(store_path, dataset, status, group, limit) -> None:
+    """The stored runs, newest first."""
+    store = open_store(store_path)
+    runs = store.list(dataset=dataset, status=status, group=group, limit=limit)
+    if not runs:
+        click.echo(f"no runs in {store.path}" + ("" if len(store) == 0 and not store.path.exists()
+                                                   else " that match"))
+        return
+    rows = [[r.id, r.created_at[:16].replace("T", " "), r.dataset_name, model_text(r),
+             r.fit.get("batch_size"), f"{r.epochs_done}/{r.fit.get('epochs', '?')}", r.status,
+             best_text(r), r.label or r.group or ""] for r in runs]
+    click.echo(table(["ID", "CREATED (UTC)", "DATASET", "MODEL", "BATCH", "EPOCHS", "STATUS",
+                      "BEST", "LABEL"], rows, right={4, 5}))
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@store_option
+def runs_show(run_id, store_path) -> None:
+    """One run's settings and its per-epoch history."""
+    run = open_store(store_path, must_exist=True).get(run_id)
+    ds = run.dataset
+    data = ds.get("name", "?")
+    facts = [f"{ds['rows']} rows" if "rows" in ds else None, ds.get("task"),
+             f"target {ds['target_name']}" if ds.get("target_name") else None]
+    if ds.get("options"):
+        facts.append(", ".join(f"{k}={v}" for k, v in ds["options"].items()))
+    if ds.get("path"):
+        facts.append(f"{ds['path']} sha256 {str(ds.get('sha256', ''))[:12]}")
+    fit = run.fit
+    fit_words = [f"epochs {fit.get('epochs')}", f"batch {fit.get('batch_size')}",
+                 f"validation split {fit.get('validation_split')}",
+                 "shuffled" if fit.get("shuffle", True) else "not shuffled"]
+    if fit.get("patience") is not None:
+        fit_words.append(f"patience {fit['patience']} on {fit.get('monitor')}")
+    lines = [
+        ("run", f"{run.id}  {run.status}" + (f"  ({run.error})" if run.error else "")),
+        ("created", run.created_at),
+        ("label", run.label or run.group),
+        ("dataset", f"{data} ({', '.join(f for f in facts if f)})"),
+        ("layers", " -> ".join(_layer_words(run.spec))),
+        ("loss", f"{run.spec.loss}; metrics {', '.join(run.spec.metrics) or 'none'}"),
+        ("optimizer", f"{run.spec.optimizer} lr={run.spec.effective_learning_rate:g}"),
+        ("fit", ", ".join(fit_words)),
+        ("backend", f"{run.backend} on {run.device or '?'}, seed {run.seed}"),
+        ("parameters", f"{run.n_params:,}"),
+        ("duration", f"{run.duration_s:.2f} s" if run.duration_s is not None else "-"),
+        ("best", best_text(run)),
+    ]
+    click.echo("\n".join(f"{k:<11}{v}" for k, v in lines if v))
+    if run.history.epoch:
+        keys = list(run.history.history)
+        rows = [[e + 1, *[run.history.history[k][i] if i < len(run.history.history[k]) else None
+                          for k in keys]] for i, e in enumerate(run.history.epoch)]
+        click.echo()
+        click.echo(table(["epoch", *keys], rows, right=set(range(len(keys) + 1))))
+    else:
+        click.echo("\nno epochs recorded")
+
+
+@runs_group.command("export")
+@click.argument("run_id")
+@click.option("--format", "fmt_name", type=click.Choice(["csv", "json"]), default=None,
+              help="csv (Keras CSVLogger layout) or json; default: from -o's suffix, else csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write to this file (default: stdout)")
+@store_option
+def runs_export(run_id, fmt_name, output, store_path) -> None:
+    """Export one run's history (CSV) or everything about it (JSON)."""
+    store = open_store(store_path, must_exist=True)
+    if output is None:
+        click.echo(store.export(run_id, format=fmt_name or "csv"), nl=False)
+        return
+    store.export(run_id, output, format=fmt_name)
+    click.echo(f"wrote {output}", err=True)
+
+
+@runs_group.command("delete")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="do not ask")
+@store_option
+def runs_delete(run_ids, yes, store_path) -> None:
+    """Delete runs (their epochs and weights too)."""
+    store = open_store(store_path, must_exist=True)
+    runs = [store.get(r) for r in run_ids]   # every id checked before anything goes
+    if not yes:
+        names = ", ".join(f"{r.id} ({r.dataset_name}, {r.status})" for r in runs)
+        click.confirm(f"delete {names}?", abort=True, err=True)
+    for run in runs:
+        store.delete(run.id)
+        click.echo(f"deleted {run.id}")
+
+
+# -- compare --------------------------------------------------------------------------------------
+
+
+MARKERS = ("•", "x", "+", "o", "*", "#", "%", "@", "=", "~")
+
+
+def default_metric(runs) -> str:
+    return "val_loss" if all("val_loss" in r.history.history for r in runs) else "loss"
+
+
+def chart(runs, metric: str, labels: list[str], width: int | None = None,
+          height: int | None = None, color: bool = False) -> str:
+    """The runs' curves of ``metric`` overlaid in one plotext chart, with a legend."""
+    import shutil
+
+    import plotext as plt
+
+    size = shutil.get_terminal_size((100, 30))
+    plt.clear_figure()
+    plt.plotsize(width or min(size.columns, 120), height or max(12, min(size.lines - 8, 24)))
+    if not color:
+        plt.theme("clear")
+    longest = max(len(r.curve(metric)[0]) for r in runs)
+    for i, (run, label) in enumerate(zip(runs, labels)):
+        xs, ys = run.curve(metric)
+        ys = [y if math.isfinite(y) else float("nan") for y in ys]
+        plt.plot(xs, ys, label=label, marker=MARKERS[i % len(MARKERS)] if not color else "hd")
+    step = max(1, math.ceil(longest / 8))
+    plt.xticks(list(range(1, longest + 1, step)))
+    plt.title(f"{metric} per epoch")
+    plt.xlabel("epoch")
+    text = plt.build()
+    plt.clear_figure()
+    return text if color else plt.uncolorize(text)
+
+
+@cli.command("compare")
+@click.argument("run_ids", nargs=-1)
+@click.option("--metric", "-m", default=None,
+              help="the curve: loss, val_loss, accuracy, val_accuracy, mae, ... "
+                   "(default: val_loss when every run has it, else loss)")
+@click.option("--group", help="compare the runs of one sweep (its group name)")
+@click.option("--width", type=click.IntRange(min=30), default=None, help="chart width (default: terminal)")
+@click.option("--height", type=click.IntRange(min=8), default=None, help="chart height")
+@store_option
+def compare_command(run_ids, metric, group, width, height, store_path) -> None:
+    """Overlay several runs' curves in one chart, with a legend and a table.
+
+    RUN_IDS are ids (or unique prefixes) from `deepterm runs list`.
+    """
+    store = open_store(store_path, must_exist=True)
+    runs = [store.get(r) for r in run_ids]
+    if group:
+        runs += [r for r in reversed(store.list(group=group)) if r.id not in {x.id for x in runs}]
+        if not runs:
+            raise BadInput(f"no runs in group {group!r}; `deepterm runs list` shows the groups")
+    if not runs:
+        raise BadInput("name the runs to compare (ids from `deepterm runs list`) or give --group")
+    metric = metric or default_metric(runs)
+    for run in runs:
+        if not run.history.history.get(metric):
+            have = ", ".join(run.history.history) or "no epochs"
+            raise BadInput(f"run {run.id} has no {metric!r} curve; it has: {have}")
+    labels = [f"{r.id[:6]} {r.label or model_text(r)}" for r in runs]
+    color = is_terminal() and not os.environ.get("NO_COLOR")
+    click.echo(chart(runs, metric, labels, width, height, color=color))
+    rows = []
+    for i, run in enumerate(runs):
+        values = [v for v in run.history.history[metric] if math.isfinite(v)]
+        from engine.runs import maximised
+
+        best = (max(values) if maximised(metric) else min(values)) if values else None
+        rows.append([MARKERS[i % len(MARKERS)] if not color else str(i + 1), run.id,
+                     run.label or "", model_text(run), run.status, run.epochs_done,
+                     run.n_params, best])
+    click.echo(table(["", "ID", "LABEL", "MODEL", "STATUS", "EPOCHS", "PARAMS", f"BEST {metric}"],
+                     rows, right={5, 6, 7}))
+
+
+# -- datasets -------------------------------------------------------------------------------------
+
+
+@cli.command("datasets")
+def datasets_command() -> None:
+    """The dataset catalog: names to give to --dataset."""
+    import datasets
+
+    rows = [[d.name, d.task, d.rows, d.features, d.kind,
+             ", ".join(f"{k}={v}" for k, v in d.options.items()), d.description]
+            for d in datasets.list_datasets()]
+    click.echo(table(["NAME", "TASK", "ROWS", "FEATURES", "KIND", "OPTIONS", "DESCRIPTION"], rows,
+                     right={2, 3}))
+    click.echo("\nA CSV file works too: deepterm train --dataset my.csv --target COLUMN")
+
+
+# -- entry point ----------------------------------------------------------------------------------
+
+
+def run_cli(args: list[str]) -> int:
+    """Run the command line on ``args``; returns the exit status."""
+    try:
+        cli.main(args=args, prog_name="deepterm", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return EXIT_OK
