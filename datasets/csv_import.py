@@ -6,9 +6,10 @@ What happens to the file, in order:
    fine), not binary (no NUL bytes), not empty.
 2. Split into rows (comma, or ';' or tab when the first line has no comma; quoted
    fields; blank lines skipped). Every row must have as many fields as the first.
-3. Header detection: the first line is a header when one of its cells is text in
-   a column whose other cells are numbers, or when it numbers the columns
-   0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
+3. Header detection: the first line is a header when its text cells stand above
+   number columns more often than its numbers stand above numbers (a file of
+   text columns: when its values do not recur below), or when it numbers the
+   columns 0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
    into a header by making duplicates unique (``0, 0.1, 0.2, ..., 253.13``) is
    read back as the integers it was, when those columns hold integers below.
 4. The target (a column name or index; default the last column): rows with no
@@ -160,6 +161,13 @@ def _cell_kind(s: str) -> str:
 
 
 def _has_header(rows: list[list[str]]) -> bool:
+    """Whether the first row names the columns.
+
+    Without text in it, only when it numbers the columns (0..k-1 or 1..k, pandas'
+    default names). With text, each column votes: a text cell above numbers (or
+    numbers with a few stray text cells) says header; a number above numbers, or
+    a text cell whose value recurs below, says data. A tie is a header only when
+    the first row holds no numbers at all (a file of text columns)."""
     first = rows[0]
     kinds = [_cell_kind(c) for c in first]
     if "text" not in kinds:
@@ -172,12 +180,23 @@ def _has_header(rows: list[list[str]]) -> bool:
     rest = rows[1:201]
     if not rest:
         return True
-    text_cols = [j for j, k in enumerate(kinds) if k == "text"]
-    for j in text_cols:
-        below = {_cell_kind(r[j]) for r in rest}
-        if "text" not in below and below & {"number", "bool"}:
-            return True
-    return all(first[j] not in {r[j] for r in rest} for j in text_cols)
+    score = 0
+    for j, kind in enumerate(kinds):
+        below = [_cell_kind(r[j]) for r in rest]
+        present = [b for b in below if b != "missing"]
+        if not present:
+            continue
+        n_text = present.count("text")
+        if kind == "text":
+            if n_text <= COERCE_TEXT_FRACTION * len(present) and n_text < len(present):
+                score += 1
+            elif first[j] in {r[j] for r in rest}:
+                score -= 1
+        elif kind in ("number", "bool") and n_text == 0:
+            score -= 1
+    if score != 0:
+        return score > 0
+    return all(k in ("text", "missing") for k in kinds)
 
 
 _MANGLED = re.compile(r"(.+)\.(\d+)")
@@ -336,7 +355,7 @@ def _resolve_target(target: Any, names: list[str], path: Path) -> int:
     if target is None:
         return len(names) - 1
     if isinstance(target, bool):
-        raise DatasetError(f"target must be a column name or index, got {target!r}")
+        raise DatasetError(f"{path}: target must be a column name or index, got {target!r}")
     if isinstance(target, int | np.integer):
         t = int(target)
         if not -len(names) <= t < len(names):
@@ -351,7 +370,8 @@ def _resolve_target(target: Any, names: list[str], path: Path) -> int:
             return folded.index(target.strip().lower())
         raise DatasetError(f"{path}: target column {target!r} does not exist; the columns "
                            f"are: {cols}")
-    raise DatasetError(f"target must be a column name or index, got {type(target).__name__}")
+    raise DatasetError(f"{path}: target must be a column name or index, got "
+                       f"{type(target).__name__}")
 
 
 def _target(table: _Table, j: int, task: str):
@@ -363,7 +383,7 @@ def _target(table: _Table, j: int, task: str):
     all_rows = np.arange(len(cells))
     notes = []
     keep = ~p.missing
-    if p.kind in ("number", "bool", "mostly-number") and p.n_text == 0:
+    if p.n_text == 0:
         _check_finite(p, table, name, all_rows)
     if not keep.any():
         raise DatasetError(f"{path}: target column {name!r} has no values")
