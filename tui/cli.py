@@ -292,12 +292,17 @@ def table(header: list[str], rows: list[list[Any]], right: set[int] = frozenset(
     return "\n".join(lines)
 
 
-def best_text(run) -> str:
+def plural(n: Any, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def best_text(run, at: str = " @") -> str:
+    """The best value of the run's monitored metric and its epoch: 'val_loss 0.41 @12'."""
     best = run.best.get(run.monitor)
     if best is None:
         return "-"
     epoch = run.best_epoch
-    return f"{run.monitor} {fmt(best)}" + (f" @{epoch + 1}" if epoch is not None else "")
+    return f"{run.monitor} {fmt(best)}" + (f"{at}{epoch + 1}" if epoch is not None else "")
 
 
 def model_text(run) -> str:
@@ -482,7 +487,7 @@ def _summary(run, store) -> None:
     how = {"completed": f"completed {done} epochs",
            "early_stopped": f"stopped early after {done} of {planned} epochs "
                             f"(no {run.fit.get('monitor')} improvement for "
-                            f"{run.fit.get('patience')} epochs)",
+                            f"{plural(run.fit.get('patience'), 'epoch')})",
            "diverged": f"diverged after {done} of {planned} epochs",
            "stopped": f"stopped after {done} of {planned} epochs"}.get(run.status, run.status)
     click.echo(f"run {run.id} {how} in {run.duration_s or 0:.1f} s")
@@ -555,7 +560,7 @@ def runs_show(run_id, store_path) -> None:
         ("backend", f"{run.backend} on {run.device or '?'}, seed {run.seed}"),
         ("parameters", f"{run.n_params:,}"),
         ("duration", f"{run.duration_s:.2f} s" if run.duration_s is not None else "-"),
-        ("best", best_text(run)),
+        ("best", best_text(run, at=" at epoch ")),
     ]
     click.echo("\n".join(f"{k:<11}{v}" for k, v in lines if v))
     if run.history.epoch:
