@@ -243,11 +243,17 @@ class RunStore:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Check what the file is; create or migrate the schema when needed."""
-        version = conn.execute("PRAGMA user_version").fetchone()[0]  # NOTADB shows here
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if app_id not in (0, APPLICATION_ID) or (
-                app_id == 0 and (version or conn.execute(
-                    "SELECT count(*) FROM sqlite_master").fetchone()[0])):
+        # One read transaction, so that the three facts agree: another process that
+        # creates the schema between two of these reads would make a new store look foreign.
+        conn.execute("BEGIN")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # NOTADB shows here
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and (version or tables)):
             raise StoreDamaged(f"{self.path}: this SQLite file is not a deepterm run store; it "
                                f"was left untouched: choose another with --store")
         if version > SCHEMA_VERSION:
