@@ -121,6 +121,8 @@ def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path)
     (["train", "--dataset", "titanic", "--epochs", "0"], "epochs"),
     (["train", "--dataset", "wages", "--loss", "categorical_crossentropy"], "regression"),
     (["runs", "show", "feedface00"], "deepterm runs list"),
+    (["sweep", "--experiment", "depth", "--layers", "8"], "drop --layers"),
+    (["sweep", "--dataset", "titanic", "--setting", "units", "--values", "10,0"], "units values"),
 ])
 def test_bad_arguments_exit_2_with_a_one_line_reason(tmp_path, args, words):
     store = tmp_path / "runs.db"
@@ -220,6 +222,61 @@ def test_datasets_lists_the_catalog():
         assert info.name in first_words
     titanic = next(line for line in proc.stdout.splitlines() if line.startswith("titanic "))
     assert titanic.split()[1:3] == ["binary", "1,309"]
+
+
+# -- sweep -----------------------------------------------------------------------------------------
+
+
+def _table_rows(text: str, first: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        rows.append(line.split())
+    return rows
+
+
+def test_a_course_experiment_prints_its_table_and_keeps_its_runs(tmp_path):
+    store = tmp_path / "runs.db"
+    proc = deepterm("sweep", "--experiment", "learning-rates", "--epochs", "2", store=store)
+    assert proc.returncode == 0, proc.stderr
+    rows = _table_rows(proc.stdout, "RUN ")
+    assert [r[0] for r in rows] == ["learning_rate=1e-06", "learning_rate=0.01", "learning_rate=1"]
+    runs = [RunStore(store).get(r[-1]) for r in rows]
+    for row, run in zip(rows, runs):
+        assert row[1] == f"{run.n_params:,}" == "11,402"      # 10-100-100-2
+        assert row[2] == f"{min(run.history.history['val_loss']):.4f}"
+        assert run.epochs_done == 2 and run.fit["validation_split"] == 0.3
+    assert len({run.group for run in runs}) == 1 and runs[0].group.startswith("learning-rates-")
+    assert len({run.fit["initial_weights"] for run in runs}) == 1   # one starting point
+    assert [run.spec.learning_rate for run in runs] == [1e-6, 0.01, 1.0]
+    assert "val_loss per epoch" in proc.stdout and f"--group {runs[0].group}" in proc.stdout
+    assert len(epoch_lines_of_sweep(proc.stdout)) == 3 * 2
+
+
+def epoch_lines_of_sweep(text: str) -> list[str]:
+    return [line for line in text.splitlines() if re.match(r"learning_rate=\S+  epoch ", line)]
+
+
+def test_a_sweep_of_any_setting_without_a_store(tmp_path):
+    store = tmp_path / "runs.db"
+    proc = deepterm("sweep", *CIRCLE, "--setting", "units", "--values", "4,16", "--epochs", "2",
+                    "--no-chart", "--no-store", store=store)
+    assert proc.returncode == 0, proc.stderr
+    rows = _table_rows(proc.stdout, "RUN ")
+    assert [(r[0], r[1]) for r in rows] == [("units=4", "22"), ("units=16", "82")]
+    assert "per epoch" not in proc.stdout and not store.exists()
+
+
+def test_the_sweep_help_names_every_experiment():
+    from engine.sweeps import EXPERIMENTS
+    from tui.cli import sweep_command
+
+    option = next(p for p in sweep_command.params if p.name == "experiment")
+    for name in EXPERIMENTS:
+        assert name in option.help
 
 
 # -- store faults ---------------------------------------------------------------------------------

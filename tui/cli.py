@@ -194,6 +194,9 @@ def train_options(func):
         click.option("--device", default=None, help="Keras only: e.g. GPU:0 or CPU"),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="initial weights and shuffling"),
+        click.option("--standardize", is_flag=True,
+                     help="scale each feature with the training rows' mean and spread "
+                          "(the course feeds them unscaled)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -203,7 +206,17 @@ def train_options(func):
 # -- building a run from the options -----------------------------------------------------------------
 
 
-def load_dataset(name: str | None, target: str | None, options: dict[str, Any]):
+def load_dataset(name: str | None, target: str | None, options: dict[str, Any],
+                 standardize: bool = False, validation_split: float = 0.0):
+    ds = _load_dataset(name, target, options)
+    if standardize:
+        from engine.sweeps import StandardizedDataset
+
+        ds = StandardizedDataset(ds, validation_split)
+    return ds
+
+
+def _load_dataset(name: str | None, target: str | None, options: dict[str, Any]):
     import datasets
 
     if not name:
@@ -220,7 +233,10 @@ def load_dataset(name: str | None, target: str | None, options: dict[str, Any]):
     if name not in datasets.dataset_names():
         raise BadInput(f"--dataset {name!r}: no such dataset or file; catalog: "
                        f"{', '.join(datasets.dataset_names())}")
-    return datasets.load(name, **options)
+    ds = datasets.load(name, **options)
+    if options:
+        ds.options = dict(options)   # kept with the run
+    return ds
 
 
 def output_for(ds, loss: str | None) -> tuple[int, str, str, list[str]]:
@@ -415,8 +431,8 @@ def cli(ctx: click.Context, store_path: Path | None) -> None:
 @store_option
 @click.option("--no-store", is_flag=True, help="do not keep the run")
 def train_command(dataset, target, dataset_options, layers, activation, optimizer, lr, loss,
-                  epochs, batch_size, validation_split, patience, backend, device, seed, label,
-                  save_weights, store_path, no_store) -> None:
+                  epochs, batch_size, validation_split, patience, backend, device, seed,
+                  standardize, label, save_weights, store_path, no_store) -> None:
     """Train one network and keep the run in the store.
 
     A progress bar on a terminal, else one line per epoch; then the final
@@ -435,7 +451,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
 
     if no_store and save_weights:
         raise BadInput("--save-weights needs a store; drop --no-store")
-    ds = load_dataset(dataset, target, dataset_options)
+    ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
     spec = make_spec(ds, layers, activation, optimizer, lr, loss)
     store = None if no_store else open_store(store_path)
     monitor = "val_loss" if validation_split > 0 else "loss"
@@ -683,6 +699,155 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
                      run.n_params, best])
     click.echo(table(["", "ID", "LABEL", "MODEL", "STATUS", "EPOCHS", "PARAMS", f"BEST {metric}"],
                      rows, right={5, 6, 7}))
+
+
+# -- sweep ----------------------------------------------------------------------------------------
+
+
+SWEEP_FIXED = {"dataset": "--dataset", "target": "--target", "dataset_options": "--dataset-option",
+               "layers": "--layers", "activation": "--activation", "optimizer": "--optimizer",
+               "lr": "--lr", "loss": "--loss", "standardize": "--standardize",
+               "setting": "--setting", "values": "--values"}
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE,
+                                               ParameterSource.ENVIRONMENT)
+
+
+@cli.command("sweep")
+@click.option("--experiment", "-e", metavar="NAME",
+              help="one of the course's experiments: learning-rates, width or depth "
+                   "(they fix the dataset, the model and the values)")
+@click.option("--setting", "-s", metavar="SETTING",
+              help="the setting to vary: learning_rate, units, depth, optimizer or batch_size")
+@click.option("--values", "-v", "values", metavar="V1,V2,...",
+              help="its values, e.g. 0.000001,0.01,1 (2 to 12 of them)")
+@train_options
+@click.option("--chart/--no-chart", "draw_chart", default=True, show_default=True,
+              help="overlay the runs' validation-loss curves at the end")
+@store_option
+@click.option("--no-store", is_flag=True, help="do not keep the runs")
+@click.pass_context
+def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_options, layers,
+                  activation, optimizer, lr, loss, epochs, batch_size, validation_split,
+                  patience, backend, device, seed, standardize, draw_chart, store_path,
+                  no_store) -> None:
+    """Train one network over several values of one setting, every run from the
+    same initial weights where the shapes allow; then a table of parameter
+    counts and best validation losses.
+
+    \b
+    Examples:
+      deepterm sweep --experiment learning-rates
+      deepterm sweep --experiment depth --epochs 5
+      deepterm sweep --dataset wages --setting units --values 10,100 --epochs 20
+      deepterm sweep --dataset titanic --setting optimizer --values sgd,adam --layers 32
+
+    A diverged run is a result, not an error: the sweep exits 0 when every run
+    ended (completed, stopped early or diverged).
+    """
+    from engine import sweeps
+
+    if device:
+        raise BadInput("--device is not supported by sweep; use train")
+    if experiment:
+        extra = [flag for name, flag in SWEEP_FIXED.items() if _given(ctx, name)]
+        if extra:
+            raise BadInput(f"--experiment fixes the dataset, the model and the values: drop "
+                           f"{', '.join(extra)}")
+        exp = sweeps.get_experiment(experiment)
+        given = {"epochs": epochs, "batch_size": batch_size,
+                 "validation_split": validation_split, "patience": patience}
+        fit = {**exp.fit, **{k: v for k, v in given.items() if _given(ctx, k)}}
+        ds = load_dataset(exp.dataset, None, dict(exp.dataset_options), exp.standardize,
+                          fit.get("validation_split", 0.0))
+        spec, setting, values = exp.spec, exp.setting, exp.values
+        group = f"{exp.name}-{_new_id()}"
+        click.echo(f"{exp.title}: {exp.blurb}")
+    else:
+        if not setting or not values:
+            raise BadInput("give --experiment NAME, or --setting and --values (with --dataset)")
+        ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
+        spec = make_spec(ds, layers, activation, optimizer, lr, loss)
+        fit = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
+               "patience": patience}
+        group = None
+    todo = sweeps.variants(spec, setting, values)     # checks the setting and the values
+    store = None if no_store else open_store(store_path)
+    group = group or f"sweep-{_new_id()}"
+    fit = {k: v for k, v in fit.items() if v is not None}
+    click.echo(f"sweep {group}: {ds.name}, {len(todo)} runs over {todo[0].label.split('=')[0]} "
+               f"({', '.join(v.label.split('=', 1)[1] for v in todo)}); "
+               f"{fit.get('epochs')} epochs each")
+    done: list = []
+    current: dict[str, Progress] = {}
+
+    def callbacks_for(variant):
+        current["progress"] = Progress(title=variant.label, prefix=variant.label)
+        current["progress"].__enter__()
+        return [current["progress"].callback]
+
+    def on_run(variant, run):
+        current.pop("progress").__exit__(None, None, None)
+        done.append(run)
+        click.echo(f"{variant.label}: run {run.id} {run.status} after {run.epochs_done} epochs, "
+                   f"{best_text(run, at=' at epoch ')}")
+
+    if fit.get("patience") is not None:
+        fit.setdefault("monitor", "val_loss" if fit.get("validation_split") else "loss")
+    try:
+        runs = sweeps.run_sweep(spec, ds, setting, values, backend=backend, seed=seed,
+                                store=store, callbacks_for=callbacks_for, on_run=on_run,
+                                group=group, **fit)
+    except KeyboardInterrupt as exc:
+        _close(current, exc)
+        run = getattr(exc, "run", None)
+        kept = (f"; {len(done) + (run is not None)} runs kept in group {group}"
+                if store is not None else "")
+        click.echo(f"deepterm: sweep stopped by Ctrl+C during "
+                   f"{run.label if run is not None else 'a run'}{kept}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BaseException as exc:
+        _close(current, exc)
+        run = getattr(exc, "run", None)
+        if run is None:
+            raise
+        raise Failure(f"sweep {group}: {run.label} failed: {type(exc).__name__}: {exc}") from exc
+    click.echo()
+    _sweep_table(runs)
+    if draw_chart and runs:
+        metric = default_metric(runs)
+        drawable = [r for r in runs if r.history.history.get(metric)]
+        if drawable:
+            click.echo()
+            click.echo(chart(drawable, metric, [r.label or r.id for r in drawable],
+                             color=is_terminal() and not os.environ.get("NO_COLOR")))
+    if store is not None:
+        click.echo(f"\nkept in {store.path}; compare again with: deepterm compare --group {group}")
+
+
+def _new_id() -> str:
+    from engine.runs import new_run_id
+
+    return new_run_id()
+
+
+def _close(current: dict, exc: BaseException) -> None:
+    progress = current.pop("progress", None)
+    if progress is not None:
+        progress.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _sweep_table(runs) -> None:
+    from engine.sweeps import COLUMNS, comparison_rows, format_cell
+
+    rows = comparison_rows(runs)
+    header = [heading.upper() for _, heading in COLUMNS] + ["ID"]
+    body = [[format_cell(key, row[key]) for key, _ in COLUMNS] + [row["id"]] for row in rows]
+    click.echo(table(header, body, right={1, 2, 3, 4, 5}))
 
 
 # -- datasets -------------------------------------------------------------------------------------
