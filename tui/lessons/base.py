@@ -22,11 +22,13 @@ CSS_FILE = Path(__file__).with_name("lessons.tcss")
 def gradient_descent_dataset():
     """Rows for trying lesson e's 3-input network in the trainer: 64 seeded
     rows whose target is x0 + x1 - x2 (the lesson's row [1, 2, 3] has target
-    0, as in the lesson), which a network without hidden layer can fit."""
+    0, as in the lesson), which a network without hidden layer can fit. The
+    other rows are standard normal, so the trainer's standardizing barely
+    changes them and the lesson's weights keep their meaning."""
     from datasets.core import Dataset
 
     rng = np.random.default_rng(0)
-    X = rng.normal(0.0, 2.0, size=(64, 3))
+    X = rng.normal(0.0, 1.0, size=(64, 3))
     X[0] = (1, 2, 3)
     y = X[:, 0] + X[:, 1] - X[:, 2]
     return Dataset(name="gradient_descent_rows", X=X, y=y, task="regression",
@@ -126,6 +128,7 @@ class LessonScreen(Screen):
         return "customers"
 
     def action_try_it(self) -> None:
+        """Open this network, with its current weights (biases 0), in the trainer."""
         opener = getattr(self.app, "open_trainer", None)
         if not callable(opener):
             self.notify("The trainer is not available in this app.", severity="warning",
@@ -137,4 +140,7 @@ class LessonScreen(Screen):
             self.notify(f"No dataset for this lesson: {exc}", severity="error",
                         title="Try it yourself")
             return
-        opener(self.lnet.spec(), dataset, weights=[k.copy() for k in self.lnet.kernels])
+        opener(self.lnet.trainer_spec(self.LESSON.trainer_learning_rate), dataset,
+               weights=self.lnet.trainer_weights())
+        self.app.notify("The lesson's network, with its weights and zero biases: "
+                        "ctrl+s trains it.", title="Try it yourself", timeout=4)

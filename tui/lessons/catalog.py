@@ -9,7 +9,7 @@ Keras kernel (n_in, n_out) is the transpose of its list of per-node weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 INPUTS = ("accounts", "children")
 
@@ -54,7 +54,10 @@ class Lesson:
     parts: tuple[Part, ...]
     learning_rate: float = 0.01
     steps: int = 0
-    keys_help: tuple[str, ...] = field(default_factory=tuple)
+    #: the learning rate "try it yourself" gives the trainer (SGD): 0.001 for
+    #: lessons a-c, whose errors on the customers data start in the hundreds
+    #: (at 0.01 lesson a diverges and lesson b's output ReLU dies)
+    trainer_learning_rate: float = 0.01
 
 
 def _two_layer(hidden, output, activations, x, hidden_names=("node_0", "node_1")):
@@ -77,6 +80,7 @@ FORWARD = Lesson(
             "Press [b]a[/] to put the hidden layer through ReLU (negative sums become 0) and "
             "watch the prediction change."),
     ),),
+    trainer_learning_rate=0.001,
 )
 
 MANY_ROWS = Lesson(
@@ -91,6 +95,7 @@ MANY_ROWS = Lesson(
             "hidden and output, applies ReLU. Pick a row in the table to draw its numbers "
             "on the network; editing an input changes that row."),
     ),),
+    trainer_learning_rate=0.001,
 )
 
 DEEPER = Lesson(
@@ -108,6 +113,7 @@ DEEPER = Lesson(
             "networks learn richer patterns. Both hidden layers use ReLU; the output is the "
             "plain weighted sum."),
     ),),
+    trainer_learning_rate=0.001,
 )
 
 _W0 = ((2, 1), (1, 2)), (1, 1)        # weights_0: hidden nodes, output node

@@ -89,6 +89,25 @@ class LessonNet:
                     for names, act in zip(self.net.layers, self.activations)],
             loss="mse", optimizer="sgd", learning_rate=self.learning_rate, dtype="float64")
 
+    def trainer_spec(self, learning_rate: float | None = None) -> ModelSpec:
+        """This network as the trainer builds it: the same layers and
+        activations, with biases (the trainer's layers always have them)."""
+        return ModelSpec(
+            input_dim=len(self.net.inputs),
+            layers=[Layer(len(names), act)
+                    for names, act in zip(self.net.layers, self.activations)],
+            loss="mse", optimizer="sgd",
+            learning_rate=self.learning_rate if learning_rate is None else learning_rate)
+
+    def trainer_weights(self) -> list[np.ndarray]:
+        """The current weights in the trainer's ``get_weights`` layout: each
+        layer's kernel followed by a zero bias, so the trainer's model starts
+        out computing exactly what the lesson shows."""
+        weights: list[np.ndarray] = []
+        for kernel in self.kernels:
+            weights += [kernel.copy(), np.zeros(kernel.shape[1])]
+        return weights
+
     def model(self, kernels=None):
         model = engine.build(self.spec(), seed=0)
         model.set_weights(self.kernels if kernels is None else kernels)
@@ -207,8 +226,8 @@ def diagram(lnet: LessonNet, trace: engine.ForwardTrace, back: engine.BackwardTr
                     g = back.layers[k]
                     grad = float(g.kernel_grads[i, j])
                     act = g.activation_slopes
-                    detail = (f"gradient {src}→{dst} = value {fmt(lt.inputs[i])} × slope "
-                              f"{fmt(g.node_slopes[j])} × activation slope {fmt(act[j])}"
-                              f" = {fmt(grad)}")
+                    # value at the input node × slope at the output node × activation slope
+                    detail = (f"{src}→{dst}: weight {fmt(w)}, gradient {fmt(lt.inputs[i])}"
+                              f"×{fmt(g.node_slopes[j])}×{fmt(act[j])} = {fmt(grad)}")
                 edges.append(EdgeInfo(k, i, j, w, grad, detail))
     return Diagram(columns, edges)
