@@ -19,8 +19,8 @@ EDITS = {
     # accounts -> node_0_0 weight from 2 to -3
     "deeper": ["right", "minus", "3", "enter"],
     # part 3: the output weight from node_1 set to 0 makes the prediction exact
-    "errors": ["right_square_bracket", "right_square_bracket", "right", "right", "right",
-               "down", "0", "enter"],
+    "errors": ["right_square_bracket", "right_square_bracket", "right", "right", "down",
+               "right", "0", "enter"],
     # the weight from x0 from 0 to 1
     "gradient_descent": ["right", "1", "enter"],
     # accounts from 1 to 2, then two steps backwards

@@ -12,7 +12,7 @@ from .compute import diagram, fmt
 class BackpropScreen(LessonScreen):
     LESSON = BACKPROP
     BINDINGS = [
-        Binding("b", "back_step", "Step back", id="lessons.back_step"),
+        Binding("b", "back_step", "Backward step", id="lessons.back_step"),
         Binding("u", "update", "Update + forward", id="lessons.update"),
     ]
 
@@ -85,6 +85,8 @@ class BackpropScreen(LessonScreen):
             for i, src in enumerate(lnet.columns[c - 1]):
                 lines.append(f" {src}→{name}: {fmt(back.forward.layers[c - 1].inputs[i])}"
                              f"×{fmt(g.sum_slopes[j])} = {fmt(g.kernel_grads[i, j])}")
+        if self.revealed == len(steps):
+            lines += ["", "Every gradient is known."]
         lines += ["", f"u: weights -= {fmt(self.LESSON.learning_rate)} × gradient, "
                   "then forward again"]
         self.set_numbers("\n".join(lines))

@@ -16,9 +16,9 @@ class DeeperScreen(LessonScreen):
         lines = []
         for k, layer in enumerate(trace.layers):
             names = self.lnet.net.layers[k]
-            label = "output" if k == len(trace.layers) - 1 else f"hidden layer {k + 1}"
             values = ", ".join(f"{n} = {fmt(v)}" for n, v in zip(names, layer.values))
-            lines.append(f"{label}: {values}")
+            lines.append(values if k == len(trace.layers) - 1
+                         else f"hidden layer {k + 1}: {values}")
         lines.append("")
         lines.append(f"[b]prediction = {fmt(trace.prediction[0])}[/b]")
         self.set_numbers("\n".join(lines))

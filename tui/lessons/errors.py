@@ -41,7 +41,7 @@ class ErrorsScreen(LessonScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name in ("input", "target", "weights_0", "error_0", "weights_1", "error_1"):
+        for name in ("input", "target", "pred_0", "error_0", "pred_1", "error_1"):
             table.add_column(name, key=name)
         super().on_mount()
 
@@ -121,7 +121,8 @@ class ErrorsScreen(LessonScreen):
         better = "weights_1" if mine.loss < base.loss else (
             "weights_0" if base.loss < mine.loss else "neither")
         self.set_numbers("\n".join([
-            f"Row {self.row} is drawn (n/p).", "",
+            f"Row {self.row} is drawn (n/p).",
+            "_0: weights_0 · _1: weights_1", "",
             f"MSE weights_0 = {fmt(base.loss)}",
             f"MSE weights_1 = {fmt(mine.loss)}",
             f"[b]lower: {better}[/b]", "",

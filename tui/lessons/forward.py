@@ -25,16 +25,15 @@ class ForwardScreen(LessonScreen):
         self.query_one("#network").show(diagram(self.lnet, trace))
         hidden = trace.layers[0]
         act = self.lnet.activations[0]
-        lines = [f"Hidden activation: [b]{_NAMES[act]}[/b]  (press a)", ""]
+        lines = [f"Hidden: [b]{_NAMES[act]}[/b] (a switches)", ""]
         for j, name in enumerate(self.lnet.net.layers[0]):
             terms = " + ".join(f"{fmt(hidden.inputs[i])}×{fmt(hidden.kernel[i, j])}"
                                for i in range(len(hidden.inputs)))
             lines.append(f"{name}: {terms} = {fmt(hidden.weighted_sums[j])}"
                          f" → {fmt(hidden.values[j])}")
         lines.append(f"[b]prediction = {fmt(trace.prediction[0])}[/b]")
-        lines.append("")
         other = self.lnet.copy()
         other.activations[0] = "relu" if act == "linear" else "linear"
-        lines.append(f"With {_NAMES[other.activations[0]]} instead it would be "
-                     f"{fmt(other.forward().prediction[0])}.")
+        lines.append(f"(with {_NAMES[other.activations[0]]}: "
+                     f"{fmt(other.forward().prediction[0])})")
         self.set_numbers("\n".join(lines))

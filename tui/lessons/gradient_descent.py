@@ -43,7 +43,7 @@ class GradientDescentScreen(LessonScreen):
         after = lnet.copy()
         after.step(target)
         new = after.backward(target)
-        lines = [f"steps taken: {self.steps_taken}   learning rate {fmt(lr)}", "",
+        lines = [f"steps taken {self.steps_taken} · learning rate {fmt(lr)}", "",
                  f"prediction {fmt(pred)}, target {fmt(target)}",
                  f"[b]error = {fmt(error)}[/b], squared error {fmt(back.loss)}", "",
                  "slope = 2 × input × error:"]
@@ -55,11 +55,19 @@ class GradientDescentScreen(LessonScreen):
         self.set_numbers("\n".join(lines))
 
         losses = lnet.descend(target, self.LESSON.steps)
+        self.losses = losses
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.plot(list(range(len(losses))), losses, marker="hd")
-        plt.title(f"squared error over {self.LESSON.steps} steps from here")
-        plt.xlabel("step")
+        steps = list(range(len(losses)))
+        # one thin bar per step: 21 bars never run into one another
+        plt.bar(steps, losses, width=0.4, marker="hd", color="magenta+", reset_ticks=False)
+        plt.xticks(steps[::5])
+        top = max(losses) if losses and max(losses) > 0 else 1.0
+        plt.yticks([0, top / 2, top], ["0", fmt(top / 2), fmt(top)])
+        plt.ylim(0, top * 1.05)
+        plt.xlim(-0.8, len(losses) - 0.2)
+        plt.title(f"squared error at steps 0-{self.LESSON.steps} from here: "
+                  f"{fmt(losses[0])} → {fmt(losses[-1])}")
         plot.refresh()

@@ -180,22 +180,32 @@ class NetworkView(Widget, can_focus=True):
         self.refresh()
 
     def _move(self, dx: int, dy: int) -> None:
+        """Up/down within a column of nodes or of edges; right from a node to
+        one of its outgoing edges (the one at about the same height), from an
+        edge to the node it enters; left the other way round."""
         groups = self._groups()
         if not groups:
             return
-        gi, ii = 0, 0
-        for g, group in enumerate(groups):
-            if self.cursor in group:
-                gi, ii = g, group.index(self.cursor)
+        cur = self.cursor
+        if cur not in self._items():
+            cur = self._default_cursor()
+        target = cur
         if dy:
-            ii = max(0, min(len(groups[gi]) - 1, ii + dy))
-        if dx:
-            old = groups[gi]
-            gi = max(0, min(len(groups) - 1, gi + dx))
-            # keep the same height: map the position proportionally
-            frac = (ii + 0.5) / len(old)
-            ii = min(len(groups[gi]) - 1, int(frac * len(groups[gi])))
-        self.cursor = groups[gi][ii]
+            group = next(g for g in groups if cur in g)
+            target = group[max(0, min(len(group) - 1, group.index(cur) + dy))]
+        elif cur[0] == "edge":
+            _, layer, src, dst = cur
+            target = ("node", layer, src) if dx < 0 else ("node", layer + 1, dst)
+        else:
+            _, c, i = cur
+            cols = self.diagram.columns
+            other = c + dx
+            if 0 <= other < len(cols) and cols[other]:
+                frac = i / (len(cols[c]) - 1) if len(cols[c]) > 1 else 0.5
+                k = round(frac * (len(cols[other]) - 1))
+                key = ("edge", c, i, k) if dx > 0 else ("edge", other, k, i)
+                target = key if key in self._items() else ("node", other, k)
+        self.cursor = target
         self.refresh()
 
     def _tab(self, step: int) -> bool:
@@ -346,26 +356,26 @@ class NetworkView(Widget, can_focus=True):
                     style = f"bold black on {HIGHLIGHT}"
                 else:
                     style = f"bold {_sign_colour(e.weight)}"
-            text = f"\u00a0{text}\u00a0"
-            rows = [(text, style)]
+            # one row: the weight, then (in backpropagation) its gradient
+            segments = [(f"\u00a0{text}\u00a0", style)]
             if e.grad is not None:
-                rows.append((f"∇{fmt(e.grad)}", f"bold {GRAD}"))
+                segments.append((f"∇{fmt(e.grad)}\u00a0", f"bold {GRAD}"))
+            width_label = sum(len(t) for t, _ in segments)
             x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
             x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
             for t in (min(0.9, max(0.1, self.label_at + d)) for d in _LABEL_STEPS):
                 cy = int(round(y0 + t * (y1 - y0)))
-                cells = set()
-                for r, (label, _) in enumerate(rows):
-                    lx = int(round(x0 + t * (x1 - x0) - len(label) / 2))
-                    cells |= {(lx + k, cy + r) for k in range(-1, len(label) + 1)}
-                if not cells & taken and cy + len(rows) - 1 < area:
+                lx = int(round(x0 + t * (x1 - x0) - len(segments[0][0]) / 2))
+                lx = max(x0, min(lx, x1 - width_label))
+                cells = {(lx + k, cy) for k in range(-1, width_label + 1)}
+                if not cells & taken and cy < area:
                     break
             taken |= cells
-            for r, (label, lstyle) in enumerate(rows):
-                lx = int(round(x0 + t * (x1 - x0) - len(label) / 2))
-                canvas.text(lx, cy + r, label, lstyle)
+            for label, lstyle in segments:
+                canvas.text(lx, cy, label, lstyle)
                 for k in range(len(label)):
-                    self._hits[(lx + k, cy + r)] = key
+                    self._hits[(lx + k, cy)] = key
+                lx += len(label)
 
         # nodes: name above, value in a box, slope below
         for c, col in enumerate(cols):
