@@ -28,6 +28,7 @@ Every problem raises DatasetError naming the file and what is wrong.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -507,6 +508,20 @@ def _frame_factory(features: list[tuple[str, np.ndarray]], target_name: str, tar
 
 
 # ------------------------------------------------------------------- public
+def _memory_guard(fn):
+    """A file too big for this machine's memory is a DatasetError too."""
+    @functools.wraps(fn)
+    def guarded(path, *args, **kwargs):
+        try:
+            return fn(path, *args, **kwargs)
+        except MemoryError:
+            where = os.fspath(path) if isinstance(path, str | os.PathLike) else repr(path)
+            raise DatasetError(f"{where}: not enough memory to read this file (reading takes "
+                               f"about 20 times the file's size); use a smaller file") from None
+    return guarded
+
+
+@_memory_guard
 def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str = "auto",
              max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> Dataset:
     """Import a CSV file as a Dataset.
@@ -546,6 +561,7 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     )
 
 
+@_memory_guard
 def csv_columns(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> list[str]:
     """The file's column names (those from_csv offers as the target), in order.
 
@@ -556,6 +572,7 @@ def csv_columns(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     return list(_table(text, p).names)
 
 
+@_memory_guard
 def read_features(path: str | os.PathLike, n_features: int | None = None,
                   max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[np.ndarray, list[str]]:
     """Rows to predict from a CSV file with feature columns only (no target), such

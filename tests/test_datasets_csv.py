@@ -336,6 +336,19 @@ def test_unreadable_file(tmp_path, monkeypatch):
         datasets.from_csv(path)
 
 
+def test_running_out_of_memory_is_a_dataset_error(tmp_path, monkeypatch):
+    from datasets import csv_import
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    path = write(tmp_path, "a,b\n1,2\n")
+    monkeypatch.setattr(csv_import, "_table", no_memory)
+    for fn in (datasets.from_csv, datasets.csv_columns, datasets.read_features):
+        with pytest.raises(DatasetError, match=f"{path}: not enough memory"):
+            fn(path)
+
+
 def test_read_features_refuses_text_and_missing_cells(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n3,x\n")
     with pytest.raises(DatasetError, match=r"column 'b' on line 3 holds 'x', not a number"):
