@@ -210,17 +210,29 @@ async def test_errors_parts_exact_prediction_and_mean_squared_error():
                for wh, wo in (([[2, 1], [1, 2]], [1, 1]), ([[2, 1], [1, 1.5]], [1, 1.5]))]
         assert f"MSE weights_0 = {mse[0]:g}" in _numbers(screen)          # 37.5
         assert f"MSE weights_1 = {mse[1]:.4f}" in _numbers(screen)        # 49.8906
-        # inputs are the table's rows here: only weights can be edited
+        # the drawing shows one of the table's rows; its inputs are editable too
         view = screen.query_one(NetworkView)
-        assert view.cursor == ("edge", 0, 0, 0)
+        assert view.cursor == ("node", 0, 0)
         await pilot.press("n")
         assert _node(screen, 2, 0) == _two_layer([[2, 1], [1, 1.5]], [1, 1.5], X[1], relu,
                                                  relu)[1]
-        # node_1 -> output 1.5 -> 1 makes weights_1 equal weights_0 but for node_1's 1.5
-        await pilot.press("right", "down", "right", "1", "enter")
+        await pilot.press("2", "enter")               # row 1: accounts 1 -> 2
+        X[1, 0] = 2
+        mse_edit = np.mean([(_two_layer([[2, 1], [1, 1.5]], [1, 1.5], x, relu, relu)[1] - t) ** 2
+                            for x, t in zip(X, y)])
+        assert f"MSE weights_1 = {mse_edit:g}" in _numbers(screen)
+        assert str(screen.query_one(DataTable).get_cell("1", "input")) == "2, 2"
+        # node_1 -> output 1.5 -> 1
+        await pilot.press("right", "right", "down", "right")
+        assert view.cursor == ("edge", 1, 1, 0)
+        await pilot.press("1", "enter")
         mse_edit = np.mean([(_two_layer([[2, 1], [1, 1.5]], [1, 1], x, relu, relu)[1] - t) ** 2
                             for x, t in zip(X, y)])
         assert f"MSE weights_1 = {mse_edit:g}" in _numbers(screen)
+        # r: the part's own rows and weights again
+        await pilot.press("r")
+        assert f"MSE weights_1 = {mse[1]:.4f}" in _numbers(screen)
+        assert str(screen.query_one(DataTable).get_cell("1", "input")) == "1, 2"
 
 
 # -- e. gradient descent, f. backpropagation -----------------------------------------------------

@@ -26,10 +26,12 @@ class ErrorsScreen(LessonScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.row = 0
+        self.reset_extra()
 
     def reset_extra(self) -> None:
+        """Back to the first row and the part's own rows (their inputs are editable)."""
         self.row = 0
+        self.rows = np.array(self.part.rows or [self.part.net.x], dtype=float)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "row":
@@ -51,7 +53,7 @@ class ErrorsScreen(LessonScreen):
             return
         self.part_index = index
         self.lnet = LessonNet(self.part.net, self.LESSON.learning_rate)
-        self.row = 0
+        self.reset_extra()
         self.query_one("#lesson-title", Static).update(self._title())
         self.query_one("#lesson-text", Static).update(self.part.text)
         view = self.query_one("#network")
@@ -62,8 +64,12 @@ class ErrorsScreen(LessonScreen):
     def action_row(self, step: int) -> None:
         if self.part.rows:
             self.row = (self.row + step) % len(self.part.rows)
-            self.lnet.x = np.array(self.part.rows[self.row], dtype=float)
             self.recompute()
+
+    def apply_edit(self, key: tuple, value: float) -> None:
+        super().apply_edit(key, value)
+        if self.part.rows and key[0] == "node":
+            self.rows[self.row] = self.lnet.x
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.part.rows and event.cursor_row != self.row and 0 <= event.cursor_row < len(
@@ -100,9 +106,9 @@ class ErrorsScreen(LessonScreen):
 
     def _mean_squared_error(self) -> None:
         part, lnet = self.part, self.lnet
-        X, y = np.array(part.rows, dtype=float), np.array(part.targets, dtype=float)
+        X, y = self.rows, np.array(part.targets, dtype=float)
         lnet.x = X[self.row].copy()
-        self.query_one("#network").show(diagram(lnet, lnet.forward(), editable_inputs=False))
+        self.query_one("#network").show(diagram(lnet, lnet.forward()))
         base = lnet.backward(y, x=X, kernels=LessonNet.kernels_of(part.baseline))
         mine = lnet.backward(y, x=X)
         table = self.query_one(DataTable)
