@@ -1,0 +1,358 @@
+"""The Runs screen (filter, sort, delete, compare) and the Sweep screen
+(validation, live runs saved to the store), with Pilot, and a snapshot of
+the Runs screen over a fixed store."""
+
+from __future__ import annotations
+
+import pytest
+from _tui_helpers import SIZE, ready, run_async, wait_until
+from textual.widgets import DataTable, Input, Select, Static
+
+from engine import History, Layer, ModelSpec
+from engine.runs import Run
+from engine.store import RunStore
+from tui.app import DeeptermApp
+from tui.config import TrainConfig
+from tui.screens.runs import ConfirmDelete, RunsScreen
+from tui.screens.sweep import SweepScreen
+
+# -- a fixed store ---------------------------------------------------------------------------------
+
+
+def _spec(units, optimizer, lr):
+    layers = [*[Layer(u, "relu") for u in units], Layer(2, "softmax")]
+    return ModelSpec(input_dim=10, layers=layers, loss="categorical_crossentropy",
+                     optimizer=optimizer, learning_rate=lr, metrics=["accuracy"])
+
+
+#: (id, created_at, hidden units, optimizer, lr, decay, epochs run, status, group, label)
+FIXED = [
+    ("a1b2c3d4e5", "2026-11-01T10:00:00+00:00", (32,), "sgd", 0.01, 0.90, 10, "completed",
+     None, None),
+    ("b2c3d4e5f6", "2026-11-02T11:30:00+00:00", (100, 100), "sgd", 1e-6, 0.99, 10, "completed",
+     "learning-rates-1", "learning_rate=1e-06"),
+    ("c3d4e5f6a7", "2026-11-03T09:15:00+00:00", (100, 100), "sgd", 1.0, 0.80, 6, "diverged",
+     "learning-rates-1", "learning_rate=1"),
+    ("d4e5f6a7b8", "2026-11-04T16:45:00+00:00", (10, 10), "adam", 0.001, 0.85, 8,
+     "early_stopped", None, None),
+]
+
+
+def fixed_store(path) -> RunStore:
+    """Four runs with fixed ids, times and histories (best val_loss: d4 0.3318,
+    c3 0.3309, b2 0.7647, a1 0.3859)."""
+    store = RunStore(path)
+    for rid, created, units, opt, lr, decay, n, status, group, label in FIXED:
+        history = History({"epochs": 10})
+        for e in range(n):
+            history.append(e, {"loss": 0.7 * decay ** e + 0.05, "accuracy": 0.6 + 0.02 * e,
+                               "val_loss": 0.72 * decay ** e + 0.08 + 0.003 * e,
+                               "val_accuracy": 0.6 + 0.015 * e})
+        store.save(Run(spec=_spec(units, opt, lr), dataset={"name": "titanic", "rows": 1309},
+                       fit={"epochs": 10, "batch_size": 32, "validation_split": 0.3,
+                            "patience": 3 if status == "early_stopped" else None},
+                       id=rid, created_at=created, status=status, history=history,
+                       device="CPU", duration_s=1.5, group=group, label=label))
+    return store
+
+
+async def _open_runs(pilot) -> RunsScreen:
+    app = pilot.app
+    await pilot.pause()
+    await pilot.press("f3")
+    await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded,
+                     what="the runs screen")
+    await pilot.pause()
+    return app.screen
+
+
+def _ids(screen: RunsScreen) -> list[str]:
+    table = screen.query_one("#runs-table", DataTable)
+    return [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
+
+
+def _message(screen) -> str:
+    return str(screen.query_one("#runs-message", Static).render())
+
+
+# -- the Runs screen --------------------------------------------------------------------------------
+
+
+@run_async
+async def test_runs_are_listed_newest_first_and_filtered_as_you_type(tmp_path):
+    fixed_store(tmp_path / "runs.db")
+    app = DeeptermApp(store=tmp_path / "runs.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        assert _ids(screen) == ["d4e5f6a7b8", "c3d4e5f6a7", "b2c3d4e5f6", "a1b2c3d4e5"]
+        table = screen.query_one("#runs-table", DataTable)
+        assert [str(c) for c in table.get_row("c3d4e5f6a7")[3:9]] == ["titanic", "10-100-100-2", "sgd", "1",
+                                                   "6/10", "diverged"]
+        assert "4 of 4 run(s)" in _message(screen)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"adam")
+        assert _ids(screen) == ["d4e5f6a7b8"]
+        await pilot.press(*["backspace"] * 4, *"sgd lr=1e-06")
+        assert _ids(screen) == ["b2c3d4e5f6"]
+        await pilot.press(*["backspace"] * 12, *"learning-rates")   # a sweep's group
+        assert _ids(screen) == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        await pilot.press(*"zzz")
+        assert _ids(screen) == [] and "No run matches" in _message(screen)
+
+
+@run_async
+async def test_sort_by_header_click_and_by_key(tmp_path):
+    fixed_store(tmp_path / "runs.db")
+    app = DeeptermApp(store=tmp_path / "runs.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        table = screen.query_one("#runs-table", DataTable)
+        x = 1
+        for key, column in table.columns.items():
+            if key.value == "best_val_loss":
+                break
+            x += column.get_render_width(table)
+        await pilot.click("#runs-table", offset=(x, 0))
+        await pilot.pause()
+        assert screen.sort_key == "best_val_loss"
+        assert _ids(screen) == ["c3d4e5f6a7", "d4e5f6a7b8", "a1b2c3d4e5", "b2c3d4e5f6"]
+        assert "▲" in str(table.columns[next(k for k in table.columns
+                                               if k.value == "best_val_loss")].label)
+        await pilot.click("#runs-table", offset=(x, 0))
+        await pilot.pause()
+        assert _ids(screen) == ["b2c3d4e5f6", "a1b2c3d4e5", "d4e5f6a7b8", "c3d4e5f6a7"]
+        await pilot.press("s")     # the next column: params, fewest first
+        assert screen.sort_key == "params"
+        assert _ids(screen)[:2] == ["d4e5f6a7b8", "a1b2c3d4e5"]
+        await pilot.press("S")
+        assert _ids(screen)[-2:] == ["a1b2c3d4e5", "d4e5f6a7b8"]
+
+
+@run_async
+async def test_delete_asks_first_and_removes_from_the_store(tmp_path):
+    store = fixed_store(tmp_path / "runs.db")
+    app = DeeptermApp(store=tmp_path / "runs.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        await pilot.press("down")           # cursor on c3
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDelete) and app.screen.ids == ["c3d4e5f6a7"]
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is screen and len(store) == 4
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(_ids(screen)) == 3, what="the row to go")
+        assert "c3d4e5f6a7" not in _ids(screen)
+        assert sorted(r.id for r in store.list()) == ["a1b2c3d4e5", "b2c3d4e5f6", "d4e5f6a7b8"]
+        # the selected runs go together
+        await pilot.press("space", "down", "space", "d")
+        await pilot.pause()
+        assert app.screen.ids == ["d4e5f6a7b8", "b2c3d4e5f6"]
+        await pilot.click("#confirm-yes")
+        await wait_until(pilot, lambda: _ids(screen) == ["a1b2c3d4e5"], what="two rows to go")
+        assert [r.id for r in store.list()] == ["a1b2c3d4e5"] and screen.selected == []
+
+
+@run_async
+async def test_selecting_two_runs_overlays_two_curves_and_their_settings(tmp_path):
+    fixed_store(tmp_path / "runs.db")
+    app = DeeptermApp(store=tmp_path / "runs.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        chart = screen.query_one("#runs-chart")
+        assert chart.drawn_series() == []
+        await pilot.press("space", "down", "space")
+        assert screen.selected == ["d4e5f6a7b8", "c3d4e5f6a7"]
+        assert len(chart.series) == 2 and len(chart.drawn_series()) == 2
+        assert chart.metric == "loss"
+        label, xs, ys = chart.series[1]
+        assert label.startswith("c3d4e5 learning_rate=1")
+        assert xs == [1, 2, 3, 4, 5, 6] and ys[0] == pytest.approx(0.75)
+        settings = screen.query_one("#runs-settings", DataTable)
+        assert [c.label.plain for c in settings.columns.values()] == ["", "d4e5f6", "c3d4e5"]
+        rows = {str(settings.get_row_at(i)[0]): [str(c) for c in settings.get_row_at(i)[1:]]
+                for i in range(settings.row_count)}
+        assert rows["optimizer"] == ["adam", "sgd"]
+        assert rows["learning rate"] == ["0.001", "1"]
+        assert rows["params"] == ["242", "11,402"]
+        assert rows["patience"] == ["3", "off"]
+        await pilot.press("m")
+        assert chart.metric == "val_loss" and len(chart.drawn_series()) == 2
+        select = screen.query_one("#runs-metric", Select)
+        assert select.value == "val_loss"
+        select.value = "accuracy"
+        await pilot.pause()
+        assert chart.metric == "accuracy" and chart.series[0][2][1] == pytest.approx(0.62)
+        await pilot.press("space")      # unselect c3
+        assert len(chart.drawn_series()) == 1
+        await pilot.press("c")
+        assert chart.series == [] and screen.selected == []
+
+
+@run_async
+async def test_an_empty_a_damaged_and_no_store_are_shown_in_place(tmp_path):
+    app = DeeptermApp(store=tmp_path / "empty.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        assert _ids(screen) == [] and "No runs yet" in _message(screen)
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    app = DeeptermApp(store=bad)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        text = _message(screen)
+        assert "cannot be read" in text and "not a deepterm run store" in text
+        await pilot.press("r", "d", "space", "s")       # still alive, still reporting
+        await wait_until(pilot, lambda: screen.error is not None, what="the reload")
+        assert isinstance(app.screen, RunsScreen) and "cannot be read" in _message(screen)
+    assert bad.read_bytes() == b"this is not a database at all" * 100
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        assert "not kept" in _message(screen)
+
+
+def test_runs_screen_snapshot(snap_compare, tmp_path, monkeypatch):
+    """The Runs screen over a fixed store of four Titanic runs, newest first
+    (d4e5f6a7b8 early_stopped, c3d4e5f6a7 diverged in red, b2c3d4e5f6 and
+    a1b2c3d4e5 completed), sorted by nothing; two runs selected (green dots on
+    d4 and c3): below, their loss curves overlaid in two colours with a
+    legend, and on the right their settings side by side with the differing
+    rows (layers, optimizer, learning rate, epochs, patience, params, status,
+    losses) in bold yellow. The message line reads "4 of 4 run(s), 2 selected.
+    runs.db"."""
+    monkeypatch.chdir(tmp_path)
+    fixed_store("runs.db")
+
+    async def run_before(pilot) -> None:
+        await _open_runs(pilot)
+        await pilot.press("space", "down", "space")
+        await pilot.pause()
+
+    assert snap_compare(DeeptermApp(store="runs.db"), terminal_size=SIZE, run_before=run_before)
+
+
+# -- the Sweep screen -------------------------------------------------------------------------------
+
+
+def _xor_config(**changes) -> TrainConfig:
+    config = TrainConfig(dataset="xor", hidden=((8, "relu"),), output_units=2,
+                         output_activation="softmax", loss="categorical_crossentropy",
+                         metrics=("accuracy",), optimizer="adam", learning_rate=0.01, epochs=4,
+                         batch_size=32, validation_split=0.25)
+    return config.with_changes(**changes)
+
+
+def _error(screen) -> str:
+    return str(screen.query_one("#sweep-error", Static).render())
+
+
+@run_async
+async def test_sweep_dialog_validates_as_you_type():
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("2")                    # Titanic preset
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweep")
+        screen = app.screen
+        values = screen.query_one("#sweep-values", Input)
+        start = screen.query_one("#sweep-start-button")
+        assert values.value == "0.000001, 0.01, 1" and screen.plan is not None
+        assert [v.spec.count_params() for v in screen.plan.variants] == [418, 418, 418]
+        assert _error(screen) == "" and not start.disabled
+        values.focus()
+        values.value = ""
+        await pilot.press(*"0.01, -1")
+        assert "learning_rate values must be finite numbers > 0, got '-1'" in _error(screen)
+        assert start.disabled and values.has_class("-invalid")
+        await pilot.press("ctrl+s")
+        assert screen.state == "idle"
+        await pilot.press(*["backspace"] * 4)
+        assert "at least 2 values" in _error(screen)
+        await pilot.press(*", 0.1")
+        assert _error(screen) == "" and not start.disabled and not values.has_class("-invalid")
+        screen.query_one("#sweep-setting", Select).value = "units"
+        await pilot.pause()
+        assert values.value == "10, 100" and _error(screen) == ""
+        assert [v.spec.count_params() for v in screen.plan.variants] == [
+            10 * 10 + 10 + 10 * 2 + 2, 10 * 100 + 100 + 100 * 2 + 2]
+        values.value = "10, ten"
+        await pilot.pause()
+        assert "units values must be numbers, got 'ten'" in _error(screen)
+        screen.query_one("#sweep-setting", Select).value = "optimizer"
+        await pilot.pause()
+        values.value = "adam, nadam"
+        await pilot.pause()
+        assert "'nadam'" in _error(screen) and "'rmsprop'" in _error(screen)
+        # a course experiment fills in its setting and values
+        screen.query_one("#sweep-source", Select).value = "depth"
+        await pilot.pause()
+        assert screen.query_one("#sweep-setting", Select).value == "depth"
+        assert values.value == "1, 2, 3" and _error(screen) == ""
+        assert [v.spec.count_params() for v in screen.plan.variants] == [652, 3202, 5752]
+        assert "Deeper networks" in str(screen.query_one("#sweep-title", Static).render())
+
+
+@run_async
+async def test_a_tiny_sweep_draws_live_and_saves_its_runs(tmp_path):
+    import datasets
+
+    path = tmp_path / "runs.db"
+    app = DeeptermApp(store=path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = SweepScreen(_xor_config(), dataset=datasets.load("xor", n=200))
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.query_one("#sweep-values", Input).value = "0.001, 0.05"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.state == "finished", what="the sweep")
+        await pilot.pause(0.3)
+        chart = screen.query_one("#sweep-chart")
+        assert chart.drawn_series() == ["learning_rate=0.001", "learning_rate=0.05"]
+        assert [len(xs) for _, xs, _ in chart.series] == [4, 4]
+        table = screen.query_one("#sweep-table", DataTable)
+        assert table.row_count == 2
+        row = table.get_row("learning_rate=0.05")
+        assert row[1] == str(2 * 8 + 8 + 8 * 2 + 2) and row[2] == "4" and row[-1] == "completed"
+        stored = RunStore(path).list()
+        assert sorted(r.label for r in stored) == ["learning_rate=0.001", "learning_rate=0.05"]
+        assert len({r.group for r in stored}) == 1
+        assert len({r.fit["initial_weights"] for r in stored}) == 1
+        assert row[3] == f"{min(r for r in stored if r.label.endswith('0.05')).best['val_loss']:.4f}"
+        # the Runs screen shows them
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded,
+                         what="the runs screen")
+        assert len(_ids(app.screen)) == 2
+
+
+@run_async
+async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
+    import datasets
+
+    path = tmp_path / "runs.db"
+    app = DeeptermApp(store=path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = SweepScreen(_xor_config(epochs=100000, batch_size=8),
+                             dataset=datasets.load("xor", n=400))
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.click("#sweep-start-button")
+        await wait_until(pilot, lambda: len(screen.curves["learning_rate=1e-06"][0]) >= 2,
+                         what="two epochs")
+        assert screen.state == "running"
+        await pilot.press("ctrl+x")
+        await wait_until(pilot, lambda: screen.state == "finished", what="the stop")
+        await pilot.pause()
+        statuses = [screen.rows[label]["status"] for label in screen.labels]
+        assert statuses == ["stopped", "not run", "not run"]
+        (run,) = RunStore(path).list()
+        assert run.status == "stopped" and 2 <= run.epochs_done < 100000

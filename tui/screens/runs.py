@@ -1,0 +1,519 @@
+"""The Runs screen: every stored run in a table (filter, sort, delete), and
+the selected runs' curves overlaid on one chart beside their settings.
+
+The store is read and written in a thread worker, so a locked store never
+freezes the app; any store error (damaged, too new, locked...) is shown in
+place and the screen stays usable.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from ..widgets.compare_chart import CompareChart
+
+#: The table's columns: (key, heading).
+COLUMNS = (
+    ("mark", "✓"), ("id", "id"), ("time", "UTC time"), ("dataset", "dataset"),
+    ("layers", "layers"), ("optimizer", "optim"), ("lr", "lr"), ("epochs", "epochs"),
+    ("stop", "stopped"), ("best_val_loss", "best val"), ("params", "params"),
+    ("label", "sweep label"),
+)
+SORTABLE = tuple(key for key, _ in COLUMNS if key != "mark")
+#: The most runs drawn on the chart at once (one colour each).
+MAX_SELECTED = 10
+
+
+def app_store(app: Any):
+    """The RunStore the app keeps runs in, or None when it keeps none
+    (``DeeptermApp(store=False)``)."""
+    from engine.store import RunStore
+
+    store = getattr(app, "store", None)
+    if store is False:
+        return None
+    if isinstance(store, RunStore):
+        return store
+    return RunStore(store if isinstance(store, (str, os.PathLike)) else None)
+
+
+def layers_text(run) -> str:
+    return "-".join(str(u) for u in [run.spec.input_dim, *run.hidden_units, run.spec.output_dim])
+
+
+def time_text(created_at: str) -> str:
+    """``2026-11-29T04:56:53+00:00`` -> ``11-29 04:56`` (the table) ."""
+    return created_at.replace("T", " ")[5:16]
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def sort_value(run, key: str):
+    """What the ``key`` column sorts by (numbers as numbers; missing values last)."""
+    values = {
+        "id": run.id, "time": run.created_at, "dataset": run.dataset_name.lower(),
+        "layers": (len(run.spec.layers), run.n_params), "optimizer": run.spec.optimizer,
+        "lr": run.spec.effective_learning_rate, "epochs": run.epochs_done,
+        "stop": run.status, "best_val_loss": run.best.get("val_loss"), "params": run.n_params,
+        "label": (run.group or "", run.label or ""),
+    }
+    value = values[key]
+    if isinstance(value, float) and not math.isfinite(value):
+        value = None
+    return (value is None, value if value is not None else 0)
+
+
+def row_cells(run, selected: bool) -> list[Any]:
+    best = run.best.get("val_loss")
+    label = short_label(run.label) if run.label else run.group or ""
+    status = run.status
+    colour = {"diverged": "red", "failed": "red", "interrupted": "yellow",
+              "running": "yellow", "stopped": "yellow"}.get(status)
+    return [
+        Text("●", style="bold green") if selected else "",
+        run.id, time_text(run.created_at), run.dataset_name, layers_text(run),
+        run.spec.optimizer, f"{run.spec.effective_learning_rate:g}",
+        f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
+        Text(status, style=colour) if colour else status,
+        _num(best), f"{run.n_params:,}", label,
+    ]
+
+
+SHORT_SETTINGS = {"learning_rate": "lr", "batch_size": "batch"}
+SHORT_LOSSES = {"categorical_crossentropy": "categorical CE", "binary_crossentropy": "binary CE",
+                "sparse_categorical_crossentropy": "sparse cat. CE"}
+
+
+def short_label(label: str) -> str:
+    """``learning_rate=0.01`` -> ``lr=0.01`` (the table's last column is narrow)."""
+    name, _, value = label.partition("=")
+    return f"{SHORT_SETTINGS.get(name, name)}={value}" if value else label
+
+
+def search_text(run) -> str:
+    parts = [run.id, run.dataset_name, layers_text(run), run.spec.optimizer,
+             f"lr={run.spec.effective_learning_rate:g}", run.status, run.label or "",
+             run.group or "", run.backend, run.spec.loss, run.created_at.replace("T", " "),
+             run.spec.layers[0].activation]
+    return " ".join(parts).lower()
+
+
+def matches(run, text: str) -> bool:
+    """Every word of ``text`` appears somewhere in the run's row (case-insensitive)."""
+    hay = search_text(run)
+    return all(word in hay for word in text.lower().split())
+
+
+def settings_rows(runs) -> list[tuple[str, list[str]]]:
+    """(setting, one value per run), for the side-by-side table."""
+    def lr(run):
+        return f"{run.spec.effective_learning_rate:g}"
+
+    def val(run, key):
+        return _num(run.best.get(key))
+
+    def best_epoch(run):
+        return "–" if run.best_epoch is None else str(run.best_epoch + 1)
+
+    def duration(run):
+        return "–" if run.duration_s is None else f"{run.duration_s:.1f} s"
+
+    def patience(run):
+        return "off" if run.fit.get("patience") is None else str(run.fit["patience"])
+
+    getters = [
+        ("dataset", lambda r: r.dataset_name),
+        ("layers", layers_text),
+        ("activation", lambda r: ", ".join(sorted({lyr.activation for lyr in r.spec.layers[:-1]}))
+         or "–"),
+        ("output", lambda r: f"{r.spec.output_dim} {r.spec.layers[-1].activation}"),
+        ("loss", lambda r: SHORT_LOSSES.get(r.spec.loss, r.spec.loss)),
+        ("optimizer", lambda r: r.spec.optimizer),
+        ("learning rate", lr),
+        ("batch size", lambda r: str(r.fit.get("batch_size", "–"))),
+        ("epochs", lambda r: f"{r.epochs_done}/{r.fit.get('epochs', '?')}"),
+        ("validation", lambda r: f"{r.fit.get('validation_split', 0):g}"),
+        ("patience", patience),
+        ("backend", lambda r: f"{r.backend} ({r.device or '?'})"),
+        ("seed", lambda r: str(r.seed)),
+        ("params", lambda r: f"{r.n_params:,}"),
+        ("status", lambda r: r.status),
+        ("best val_loss", lambda r: val(r, "val_loss")),
+        ("best loss", lambda r: val(r, "loss")),
+        ("best epoch", best_epoch),
+        ("final loss", lambda r: _num(r.final.get("loss"))),
+        ("duration", duration),
+        ("created (UTC)", lambda r: r.created_at.replace("T", " ")[:16]),
+    ]
+    return [(name, [get(run) for run in runs]) for name, get in getters]
+
+
+class ConfirmDelete(ModalScreen[bool]):
+    """Asks before deleting; y or Delete confirms, n or esc cancels."""
+
+    BINDINGS = [Binding("y", "confirm", "Delete", id="confirm-delete"),
+                Binding("n,escape", "cancel", "Cancel", id="cancel-delete")]
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__()
+        self.ids = ids
+
+    def compose(self) -> ComposeResult:
+        shown = ", ".join(self.ids[:6]) + (f" and {len(self.ids) - 6} more"
+                                            if len(self.ids) > 6 else "")
+        with Vertical(id="confirm-box"):
+            yield Static(f"[b]Delete {len(self.ids)} run(s)?[/]", classes="dialog-title")
+            yield Static(f"{shown}\nTheir histories and weights are removed from the store. "
+                         "This cannot be undone.", id="confirm-text")
+            with Horizontal(id="confirm-actions"):
+                yield Button("Delete (y)", id="confirm-yes", variant="error")
+                yield Button("Cancel (n)", id="confirm-no")
+
+    @on(Button.Pressed, "#confirm-yes")
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-no")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class RunsScreen(Screen):
+    """Stored runs: filter, sort, delete; select several to compare their curves."""
+
+    CSS_PATH = os.path.join(os.path.dirname(__file__), "runs.tcss")
+    BINDINGS = [
+        Binding("space", "toggle", "Select", id="runs-select"),
+        Binding("slash", "filter", "Filter", id="runs-filter"),
+        Binding("s", "sort", "Sort", id="runs-sort"),
+        Binding("S", "reverse", "Reverse order", id="runs-reverse"),
+        Binding("m", "metric", "Metric", id="runs-metric"),
+        Binding("d,delete", "delete", "Delete", id="runs-delete"),
+        Binding("c", "clear", "Clear selection", id="runs-clear"),
+        Binding("r", "reload", "Reload", id="runs-reload"),
+        Binding("escape", "back", "Back", id="runs-back"),
+    ]
+
+    def __init__(self, store: Any = None) -> None:
+        super().__init__(id="runs")
+        self._store_arg = store
+        self.store = None
+        self.runs: list = []           # every stored run, newest first
+        self.shown: list = []          # the runs in the table, filtered and sorted
+        self.selected: list[str] = []  # ids, in the order picked
+        self.filter_text = ""
+        self.sort_key: str | None = None
+        self.sort_reverse = False
+        self.metric = "loss"
+        self.error: str | None = None
+        self.loaded = False
+        self._dialog = False
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="runs-bar"):
+            yield Input(placeholder="filter: dataset, optimizer, status, sweep…  (/)",
+                        id="runs-filter-input")
+            yield Label("metric", id="runs-metric-label")
+            yield Select([("loss", "loss")], value="loss", allow_blank=False, id="runs-metric",
+                         compact=True)
+        yield Static("Loading the run store…", id="runs-message")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="runs-compare"):
+            yield CompareChart(id="runs-chart")
+            yield DataTable(id="runs-settings", cursor_type="none", zebra_stripes=True,
+                            show_cursor=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "saved runs"
+        table = self.query_one("#runs-table", DataTable)
+        for key, heading in COLUMNS:
+            table.add_column(heading, key=key)
+        self.query_one("#runs-chart", CompareChart).replot()
+        table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self._dialog:        # back from our own question: nothing changed elsewhere
+            self._dialog = False
+        elif self.loaded:
+            self.reload()
+
+    # -- the store, off the UI thread ---------------------------------------------------------
+
+    def reload(self) -> None:
+        if self._store_arg is None and getattr(self.app, "store", None) is False:
+            self._show_message("[b]Runs are not kept in this session[/] (the app was started "
+                               "without a run store).")
+            self.loaded = True
+            return
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-store")
+    def _load(self) -> list:
+        from engine.store import RunStore
+
+        if self.store is None:
+            arg = self._store_arg
+            if arg is None:
+                self.store = app_store(self.app)
+            else:
+                self.store = arg if isinstance(arg, RunStore) else RunStore(arg)
+        return ("list", self.store.list())
+
+    @work(thread=True, exit_on_error=False, group="runs-write")
+    def _delete(self, ids: list[str]) -> list:
+        deleted = []
+        for run_id in ids:
+            self.store.delete(run_id)
+            deleted.append(run_id)
+        return ("delete", deleted, self.store.list())
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group not in ("runs-store", "runs-write"):
+            return
+        if event.state == WorkerState.SUCCESS:
+            result = event.worker.result
+            self.error = None
+            self.loaded = True
+            if result[0] == "delete":
+                self.selected = [i for i in self.selected if i not in result[1]]
+                self.notify(f"Deleted {len(result[1])} run(s).", timeout=3)
+            self.runs = result[-1]
+            self.selected = [i for i in self.selected if any(r.id == i for r in self.runs)]
+            self.refresh_table()
+            self.refresh_compare()
+        elif event.state == WorkerState.ERROR and event.worker.group == "runs-write":
+            self.notify(f"Nothing more was deleted: {event.worker.error}", severity="error",
+                        timeout=8)
+            self.reload()
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.loaded = True
+            self.error = str(error)
+            where = f" ({self.store.path})" if self.store is not None else ""
+            self._show_message(f"[b red]The run store cannot be read{where}:[/] {error}\n"
+                               f"Press r to try again.")
+
+    def _show_message(self, text: str) -> None:
+        message = self.query_one("#runs-message", Static)
+        message.update(text)
+        message.display = True
+
+    # -- the table ----------------------------------------------------------------------------
+
+    def refresh_table(self) -> None:
+        if self.error is not None:
+            return    # the store's error stays in place
+        runs = [r for r in self.runs if matches(r, self.filter_text)]
+        if self.sort_key is not None:
+            runs.sort(key=lambda r: sort_value(r, self.sort_key), reverse=self.sort_reverse)
+            if self.sort_reverse:  # missing values stay last
+                runs.sort(key=lambda r: sort_value(r, self.sort_key)[0])
+        self.shown = runs
+        table = self.query_one("#runs-table", DataTable)
+        cursor = self._cursor_id()
+        table.clear()
+        selected = set(self.selected)
+        for run in runs:
+            table.add_row(*row_cells(run, run.id in selected), key=run.id)
+        for key, heading in COLUMNS:
+            arrow = ""
+            if key == self.sort_key:
+                arrow = " ▼" if self.sort_reverse else " ▲"
+            table.columns[key].label = Text(heading + arrow)
+        if cursor is not None and any(r.id == cursor for r in runs):
+            table.move_cursor(row=table.get_row_index(cursor))
+        message = self.query_one("#runs-message", Static)
+        path = self.store.path if self.store is not None else "?"
+        if not self.runs:
+            message.update(f"[b]No runs yet.[/] Train one from the setup screen (ctrl+s) or run "
+                           f"a sweep (w): finished runs are kept in {path}.")
+        elif not runs:
+            message.update(f"No run matches “{self.filter_text}” ({len(self.runs)} stored).")
+        else:
+            chosen = f", {len(self.selected)} selected" if self.selected else \
+                ": space selects runs to compare"
+            sort = f", sorted by {dict(COLUMNS)[self.sort_key]}" if self.sort_key else ""
+            message.update(f"{len(runs)} of {len(self.runs)} run(s){sort}{chosen}.  [dim]{path}[/]")
+        message.display = True
+
+    def _cursor_id(self) -> str | None:
+        table = self.query_one("#runs-table", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - no row under the cursor
+            return None
+
+    @on(Input.Changed, "#runs-filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        if self.loaded and self.error is None:
+            self.refresh_table()
+
+    @on(Input.Submitted, "#runs-filter-input")
+    def _filter_done(self) -> None:
+        self.query_one("#runs-table", DataTable).focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#runs-filter-input", Input).focus()
+
+    def sort_by(self, key: str) -> None:
+        """Sort by column ``key``; the same column again reverses the order."""
+        if key not in SORTABLE:
+            return
+        if self.sort_key == key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key, self.sort_reverse = key, False
+        self.refresh_table()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(event.column_key.value)
+
+    def action_sort(self) -> None:
+        """Sort by the next column (header clicks pick one directly)."""
+        order = list(SORTABLE)
+        key = order[(order.index(self.sort_key) + 1) % len(order)] if self.sort_key else order[0]
+        self.sort_by(key)
+
+    def action_reverse(self) -> None:
+        if self.sort_key is None:
+            self.sort_key = "time"
+        else:
+            self.sort_reverse = not self.sort_reverse
+        self.refresh_table()
+
+    # -- selection and comparison ----------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        self.toggle(event.row_key.value)
+
+    def action_toggle(self) -> None:
+        run_id = self._cursor_id()
+        if run_id is not None:
+            self.toggle(run_id)
+
+    def toggle(self, run_id: str) -> None:
+        if run_id in self.selected:
+            self.selected.remove(run_id)
+        elif len(self.selected) >= MAX_SELECTED:
+            self.notify(f"At most {MAX_SELECTED} runs on one chart.", severity="warning")
+            return
+        else:
+            self.selected.append(run_id)
+        self.refresh_table()
+        self.refresh_compare()
+
+    def action_clear(self) -> None:
+        self.selected.clear()
+        self.refresh_table()
+        self.refresh_compare()
+
+    def selected_runs(self) -> list:
+        by_id = {r.id: r for r in self.runs}
+        return [by_id[i] for i in self.selected if i in by_id]
+
+    def _metrics(self, runs) -> list[str]:
+        keys: list[str] = []
+        for run in runs or self.runs:
+            for key in run.history.history:
+                if key not in keys:
+                    keys.append(key)
+        order = ["loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae", "mse",
+                 "val_mse"]
+        return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k)) \
+            or ["loss"]
+
+    def refresh_compare(self) -> None:
+        runs = self.selected_runs()
+        metrics = self._metrics(runs)
+        if self.metric not in metrics:
+            self.metric = metrics[0]
+        select = self.query_one("#runs-metric", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(m, m) for m in metrics])
+            select.value = self.metric
+        chart = self.query_one("#runs-chart", CompareChart)
+        chart.empty_text = "Select runs (space) to overlay their curves"
+        chart.set_series([(f"{r.id[:6]} {r.label or r.describe().split(' ')[0]}", *r.curve(self.metric))
+                          for r in runs], metric=self.metric)
+        chart.total_epochs = max((r.fit.get("epochs") or 0 for r in runs), default=None)
+        chart.replot()
+        table = self.query_one("#runs-settings", DataTable)
+        table.clear(columns=True)
+        if not runs:
+            table.add_column("settings")
+            table.add_row("Selected runs' settings show here, side by side.")
+            return
+        table.add_column("", key="setting")
+        for run in runs:
+            table.add_column(run.id[:6], key=run.id)
+        for name, values in settings_rows(runs):
+            differ = len(set(values)) > 1
+            style = "bold yellow" if differ else ""
+            table.add_row(Text(name, style="bold" if differ else "dim"),
+                          *[Text(v, style=style) for v in values])
+
+    @on(Select.Changed, "#runs-metric")
+    def _metric_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.metric:
+            self.metric = event.value
+            self.refresh_compare()
+
+    def action_metric(self) -> None:
+        metrics = self._metrics(self.selected_runs())
+        i = metrics.index(self.metric) if self.metric in metrics else -1
+        self.metric = metrics[(i + 1) % len(metrics)]
+        self.refresh_compare()
+
+    # -- delete -------------------------------------------------------------------------------
+
+    def action_delete(self) -> None:
+        """Delete the selected runs, or the run under the cursor when none is selected."""
+        if self.store is None or self.error is not None:
+            self.notify("The run store is not available.", severity="error")
+            return
+        ids = list(self.selected) or [i for i in [self._cursor_id()] if i is not None]
+        if not ids:
+            self.notify("No run to delete.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(ids)
+
+        self._dialog = True
+        self.app.push_screen(ConfirmDelete(ids), answered)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()

@@ -1,0 +1,72 @@
+"""Several runs' curves of one metric overlaid on one chart, with a legend.
+
+``CompareChart.set_series([(label, epochs, values), ...])`` keeps the curves
+(epochs counted from 1); ``replot()`` draws them. The Runs screen draws the
+selected runs; the Sweep screen redraws its runs from a timer as they train.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from textual_plotext import PlotextPlot
+
+#: One colour per run, in order (plotext colour names).
+PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white",
+           "gray", "violet")
+
+
+class CompareChart(PlotextPlot):
+    """One metric of several runs, one coloured line each, labelled in the legend."""
+
+    def __init__(self, metric: str = "loss", *, id: str | None = None,  # noqa: A002
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.metric = metric
+        self.series: list[tuple[str, list[int], list[float]]] = []
+        self.total_epochs: int | None = None
+        self.empty_text = "Select runs to compare"
+        self.render_cost = 0.0
+
+    def render(self):
+        started = time.perf_counter()
+        try:
+            return super().render()
+        finally:
+            self.render_cost = time.perf_counter() - started
+
+    def set_series(self, series, metric: str | None = None) -> None:
+        """``series``: (label, epochs counted from 1, values) per run."""
+        if metric is not None:
+            self.metric = metric
+        self.series = [(str(label), list(xs), [float(v) for v in ys]) for label, xs, ys in series]
+
+    def drawn_series(self) -> list[str]:
+        """Labels of the runs that have at least one finite point (what the chart shows)."""
+        return [label for label, xs, ys in self.series
+                if any(math.isfinite(v) for v in ys[:len(xs)])]
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.title(self.metric if self.series else self.empty_text)
+        plt.xlabel("epoch")
+        longest = max((max(xs) for _, xs, _ in self.series if xs), default=0)
+        total = max(self.total_epochs or 0, longest, 2)
+        plt.xlim(1, total)
+        from .charts import epoch_ticks
+
+        plt.xticks(epoch_ticks(total))
+        drawn = 0
+        for i, (label, xs, ys) in enumerate(self.series):
+            points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y)]
+            if not points:
+                continue
+            px, py = zip(*points)
+            plt.plot(list(px), list(py), label=label, color=PALETTE[i % len(PALETTE)],
+                     marker="hd")
+            drawn += 1
+        if not drawn:
+            plt.ylim(0, 1)
+        self.refresh()
