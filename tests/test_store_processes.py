@@ -109,6 +109,27 @@ def test_ctrl_c_keeps_the_run_as_stopped_and_exits_130(tmp_path):
     assert run.epochs_done - 1 <= (numbers[-1] if numbers else 3) <= run.epochs_done
 
 
+def test_a_trainer_whose_reader_goes_away_stops_and_keeps_its_run(tmp_path):
+    """`deepterm train ... | head -3`: the pipe closes, training stops (exit 141,
+    as a shell reports SIGPIPE) and the run is kept as stopped."""
+    store = tmp_path / "runs.db"
+    proc = start_training(store, 100_000)
+    try:
+        read_epochs(proc, 2)
+        proc.stdout.close()
+        proc.wait(timeout=60)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == 141, err
+    assert "Traceback" not in err
+    (run,) = RunStore(store).list()
+    assert run.status == "stopped" and 2 <= run.epochs_done < 100_000
+
+
 def test_two_trainers_writing_one_store_at_once_lose_nothing(tmp_path):
     """The test holds the store's write lock until both trainers wait on it, so
     they start together and then write their epochs in turns."""

@@ -14,6 +14,8 @@ Exit status (the same for every command):
          read-only, damaged, written by a newer deepterm, disk full)
     2    bad arguments, with a one-line reason (an unknown run id included)
     130  Ctrl+C; a training run is kept in the store as "stopped"
+    141  stdout's reader went away (`deepterm train ... | head`): training stops,
+         the run is kept as "stopped"
 
 Errors are one line on stderr, never a traceback. The run store is
 ``--store PATH``, else ``$DEEPTERM_STORE``, else ``runs.db`` in the user's data
@@ -39,6 +41,7 @@ from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
 ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks they agree)
 TIMEOUT_ENV_VAR = "DEEPTERM_STORE_TIMEOUT"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE, what a shell reports for `yes | head -1`
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -93,11 +96,24 @@ class DeeptermGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("deepterm: interrupted (Ctrl+C)", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:   # the reader went away (`deepterm runs list | head -1`)
+            silence_stdout()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             mapped = translate(exc)
             if mapped is None:
                 raise
             raise mapped from exc
+
+
+def silence_stdout() -> None:
+    """Send the rest of stdout to /dev/null: its reader has gone (Python's advice
+    for BrokenPipeError, so that the exit does not fail flushing it again)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -346,6 +362,7 @@ class Progress:
         self.terminal = is_terminal() if terminal is None else terminal
         self.title = title
         self.prefix = prefix
+        self.broken_pipe = False   # stdout's reader went away: training was asked to stop
         self._bar = None
         self._task = None
         outer = self
@@ -396,11 +413,17 @@ class Progress:
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=self.epoch, epoch=self.epoch,
                              metrics=fmt_metrics(logs))
-        elif self._bar is None:
+        elif self._bar is None and not self.broken_pipe:
             width = len(str(self.epochs))
             prefix = f"{self.prefix}  " if self.prefix else ""
-            click.echo(f"{prefix}epoch {self.epoch:>{width}}/{self.epochs}  {fmt_metrics(logs)}")
-            sys.stdout.flush()
+            try:
+                click.echo(f"{prefix}epoch {self.epoch:>{width}}/{self.epochs}  "
+                           f"{fmt_metrics(logs)}")
+                sys.stdout.flush()
+            except BrokenPipeError:   # `deepterm train ... | head`: stop, as a writer would
+                self.broken_pipe = True
+                silence_stdout()
+                self.callback.model.stop_training = True
 
 
 # -- the commands ---------------------------------------------------------------------------------
@@ -487,6 +510,8 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
             raise Failure(f"run {run.id} {run.status} but could not be saved: {exc}") from exc
         kept = f"; run {run.id} kept as failed" if store is not None else ""
         raise Failure(f"training failed: {type(exc).__name__}: {exc}{kept}") from exc
+    if progress.broken_pipe:
+        sys.exit(EXIT_BROKEN_PIPE)   # the run is kept as stopped; nobody is reading
     _summary(run, store)
     if run.status == "diverged":
         raise Failure(f"training diverged in epoch {run.epochs_done + 1}: the loss became "
@@ -791,7 +816,10 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         return [current["progress"].callback]
 
     def on_run(variant, run):
-        current.pop("progress").__exit__(None, None, None)
+        progress = current.pop("progress")
+        progress.__exit__(None, None, None)
+        if progress.broken_pipe:
+            current["broken_pipe"] = True
         done.append(run)
         click.echo(f"{variant.label}: run {run.id} {run.status} after {run.epochs_done} epochs, "
                    f"{best_text(run, at=' at epoch ')}")
@@ -801,11 +829,11 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
     try:
         runs = sweeps.run_sweep(spec, ds, setting, values, backend=backend, seed=seed,
                                 store=store, callbacks_for=callbacks_for, on_run=on_run,
-                                group=group, **fit)
+                                should_stop=lambda: "broken_pipe" in current, group=group, **fit)
     except KeyboardInterrupt as exc:
         _close(current, exc)
         run = getattr(exc, "run", None)
-        kept = (f"; {len(done) + (run is not None)} runs kept in group {group}"
+        kept = (f"; {plural(len(done) + (run is not None), 'run')} kept in group {group}"
                 if store is not None else "")
         click.echo(f"deepterm: sweep stopped by Ctrl+C during "
                    f"{run.label if run is not None else 'a run'}{kept}", err=True)
@@ -816,6 +844,8 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         if run is None:
             raise
         raise Failure(f"sweep {group}: {run.label} failed: {type(exc).__name__}: {exc}") from exc
+    if "broken_pipe" in current:
+        sys.exit(EXIT_BROKEN_PIPE)
     click.echo()
     _sweep_table(runs)
     if draw_chart and runs:
