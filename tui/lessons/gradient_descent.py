@@ -65,7 +65,7 @@ class GradientDescentScreen(LessonScreen):
         plt.bar(steps, losses, width=0.4, marker="hd", color="magenta+", reset_ticks=False)
         plt.xticks(steps[::5])
         top = max(losses) if losses and max(losses) > 0 else 1.0
-        plt.yticks([0, top / 2, top], ["0", fmt(top / 2), fmt(top)])
+        plt.yticks([0, top / 2, top], ["0", f"{top / 2:.3g}", f"{top:.3g}"])
         plt.ylim(0, top * 1.05)
         plt.xlim(-0.8, len(losses) - 0.2)
         plt.title(f"squared error at steps 0-{self.LESSON.steps} from here: "
