@@ -440,7 +440,6 @@ def cli(ctx: click.Context, store_path: Path | None) -> None:
 
     Without a command it opens the app (with --store, saving runs there).
     """
-    warnings.showwarning = _show_warning
     if ctx.invoked_subcommand is None:
         from .app import DeeptermApp
 
@@ -901,6 +900,7 @@ def datasets_command() -> None:
 
 def run_cli(args: list[str]) -> int:
     """Run the command line on ``args``; returns the exit status."""
+    warnings.showwarning = _show_warning   # a warning is one line too
     try:
         cli.main(args=args, prog_name="deepterm", standalone_mode=True)
     except SystemExit as exc:
