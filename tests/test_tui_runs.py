@@ -97,7 +97,10 @@ async def test_runs_are_listed_newest_first_and_filtered_as_you_type(tmp_path):
         assert _ids(screen) == ["b2c3d4e5f6"]
         await pilot.press(*["backspace"] * 12, *"learning-rates")   # a sweep's group
         assert _ids(screen) == ["c3d4e5f6a7", "b2c3d4e5f6"]
-        await pilot.press(*"zzz")
+        await pilot.press("enter", "a")        # select the runs shown: the sweep's two
+        assert screen.selected == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        assert len(screen.query_one("#runs-chart").drawn_series()) == 2
+        await pilot.press("slash", *"zzz")
         assert _ids(screen) == [] and "No run matches" in _message(screen)
 
 

@@ -203,11 +203,12 @@ class RunsScreen(Screen):
         Binding("space", "toggle", "Select", id="runs-select"),
         Binding("slash", "filter", "Filter", id="runs-filter"),
         Binding("s", "sort", "Sort", id="runs-sort"),
-        Binding("S", "reverse", "Reverse order", id="runs-reverse"),
+        Binding("S", "reverse", "Reverse", id="runs-reverse"),
         Binding("m", "metric", "Metric", id="runs-metric"),
         Binding("d,delete", "delete", "Delete", id="runs-delete"),
-        Binding("c", "clear", "Clear selection", id="runs-clear"),
-        Binding("r", "reload", "Reload", id="runs-reload"),
+        Binding("a", "select_shown", "Select all", id="runs-select-shown"),
+        Binding("c", "clear", "Clear", id="runs-clear"),
+        Binding("r", "reload", "Reload", id="runs-reload", show=False),
         Binding("escape", "back", "Back", id="runs-back"),
     ]
 
@@ -427,6 +428,17 @@ class RunsScreen(Screen):
             return
         else:
             self.selected.append(run_id)
+        self.refresh_table()
+        self.refresh_compare()
+
+    def action_select_shown(self) -> None:
+        """Select every run the filter shows (a sweep's runs, say), up to MAX_SELECTED."""
+        for run in self.shown:
+            if len(self.selected) >= MAX_SELECTED:
+                self.notify(f"At most {MAX_SELECTED} runs on one chart.", severity="warning")
+                break
+            if run.id not in self.selected:
+                self.selected.append(run.id)
         self.refresh_table()
         self.refresh_compare()
 
