@@ -163,3 +163,56 @@ def test_two_trainers_writing_one_store_at_once_lose_nothing(tmp_path):
         printed = [printed_loss(line) for line in out.splitlines() if line.startswith("epoch ")]
         assert printed == pytest.approx(run.history.history["loss"], abs=5e-5)
     assert runs["writer 1"].history.history != runs["writer 2"].history.history
+
+
+def test_ctrl_c_on_a_terminal_leaves_the_cursor_shown(tmp_path):
+    """On a terminal `train` draws a progress bar, which hides the cursor;
+    after Ctrl+C the last cursor command it wrote shows it again."""
+    import pty
+    import select
+
+    store = tmp_path / "runs.db"
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env.update(XDG_DATA_HOME=str(tmp_path), TERM="xterm-256color", COLUMNS="120", LINES="30")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "train", "--dataset", "circle", "--layers", "16",
+         "--epochs", "100000", "--store", str(store)],
+        cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    os.close(slave)
+    seen = b""
+
+    def read_for(seconds: float, until: bytes | None = None) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (until is None or until not in seen):
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:   # EIO: the child closed the terminal
+                    return
+                if not chunk:
+                    return
+                seen += chunk
+
+    try:
+        read_for(60, until=b"/100000 loss")   # the bar is drawn and training runs
+        assert b"/100000 loss" in seen, seen[-500:]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        read_for(2)
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        proc.stderr.close()
+    assert proc.returncode == 130, err
+    hide, show = b"\x1b[?25l", b"\x1b[?25h"
+    assert hide in seen
+    assert seen.rfind(show) > seen.rfind(hide)
+    (run,) = RunStore(store).list()
+    assert run.status == "stopped" and f"run {run.id} kept as stopped" in err
