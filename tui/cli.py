@@ -558,8 +558,8 @@ def runs_list(store_path, dataset, status, group, limit) -> None:
     store = open_store(store_path)
     runs = store.list(dataset=dataset, status=status, group=group, limit=limit)
     if not runs:
-        click.echo(f"no runs in {store.path}" + ("" if len(store) == 0 and not store.path.exists()
-                                                   else " that match"))
+        filtered = any(v is not None for v in (dataset, status, group))
+        click.echo(f"no runs in {store.path}" + (" that match" if filtered else ""))
         return
     rows = [[r.id, r.created_at[:16].replace("T", " "), r.dataset_name, model_text(r),
              r.fit.get("batch_size"), f"{r.epochs_done}/{r.fit.get('epochs', '?')}", r.status,
