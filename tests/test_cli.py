@@ -392,6 +392,28 @@ def test_the_app_path_stays_light_and_the_cli_loads_only_click_at_import():
     assert proc.stdout.splitlines() == ["[]", "['click']"]
 
 
+def test_the_store_can_be_named_before_the_command_or_by_the_variable(filled, tmp_path,
+                                                                     monkeypatch):
+    from click.testing import CliRunner
+
+    from tui.cli import cli
+
+    store, first, second = filled
+    other = RunStore(tmp_path / "other.db")
+    third = circle_run(other, epochs=1)
+    monkeypatch.setenv(ENV_VAR, str(other.path))
+
+    def ids(args):
+        result = CliRunner().invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return {line.split()[0] for line in result.output.splitlines()[1:]}
+
+    assert ids(["runs", "list"]) == {third.id}                                   # the variable
+    assert ids(["--store", str(store.path), "runs", "list"]) == {first.id, second.id}
+    assert ids(["--store", str(store.path), "runs", "list", "--store", str(other.path)]) \
+        == {third.id}                                                            # nearest wins
+
+
 def test_the_cli_reads_the_store_variable_the_engine_reads():
     from tui import cli
 

@@ -142,11 +142,25 @@ def open_store(path: Path | None, must_exist: bool = False):
             timeout = float(raw)
         except ValueError:
             raise BadInput(f"${TIMEOUT_ENV_VAR} must be a number of seconds, got {raw!r}") from None
-    store = RunStore(path, timeout=timeout)
+    store = RunStore(_store_path(path), timeout=timeout)
     if must_exist and not store.path.exists():
         raise RunNotFound(f"no run store at {store.path} yet: train a run first "
                           f"(deepterm train), or name another with --store")
     return store
+
+
+def _store_path(path: Path | None) -> Path | None:
+    """The command's --store, unless only `deepterm --store PATH cmd` named one."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or ctx.parent is None:
+        return path
+    root = ctx.find_root()
+    if root.get_parameter_source("store_path") == ParameterSource.COMMANDLINE and \
+            ctx.get_parameter_source("store_path") != ParameterSource.COMMANDLINE:
+        return root.params["store_path"]
+    return path
 
 
 def _layers(ctx, param, value: str) -> list[int]:
