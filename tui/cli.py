@@ -17,7 +17,9 @@ Exit status (the same for every command):
     141  stdout's reader went away (`deepterm train ... | head`): training stops,
          the run is kept as "stopped"
 
-Errors are one line on stderr, never a traceback. The run store is
+Every error a user can cause (a bad value, a missing file, an unusable store,
+a training that fails) is one line on stderr, without a traceback; only a bug
+in deepterm shows one. The run store is
 ``--store PATH``, else ``$DEEPTERM_STORE``, else ``runs.db`` in the user's data
 directory; ``$DEEPTERM_STORE_TIMEOUT`` is how many seconds a write waits for
 another process (default 10). Only click and the engine's names load when this
@@ -79,6 +81,9 @@ def translate(exc: BaseException) -> click.ClickException | None:
         return BadInput(exc)
     if isinstance(exc, BackendUnavailable):
         return Failure(exc)
+    if isinstance(exc, MemoryError):
+        return Failure(f"out of memory{': ' + str(exc) if str(exc) else ''}; try a smaller "
+                       f"dataset (--dataset-option n=...) or network")
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return Failure(f"{where}{exc.strerror or exc}")
@@ -445,7 +450,7 @@ class Progress:
 
 @click.group(cls=DeeptermGroup, context_settings=CONTEXT, invoke_without_command=True,
              epilog="Exit status: 0 done, 1 diverged/failed/store unusable, 2 bad arguments, "
-                    "130 Ctrl+C. `deepterm` alone opens the app.")
+                    "130 Ctrl+C, 141 output closed. `deepterm` alone opens the app.")
 @click.version_option(package_name="deepterm", prog_name="deepterm")
 @store_option
 @click.pass_context
@@ -564,7 +569,9 @@ def runs_group() -> None:
 @runs_group.command("list")
 @store_option
 @click.option("--dataset", help="only runs on this dataset")
-@click.option("--status", help="only runs with this status (completed, early_stopped, ...)")
+@click.option("--status", callback=lambda ctx, p, v: _check_status(v),
+              help="only runs with this status: completed, early_stopped, stopped, diverged, "
+                   "failed, running or interrupted")
 @click.option("--group", help="only the runs of one sweep")
 @click.option("--limit", type=click.IntRange(min=1), help="at most this many (newest first)")
 def runs_list(store_path, dataset, status, group, limit) -> None:
@@ -580,6 +587,14 @@ def runs_list(store_path, dataset, status, group, limit) -> None:
              best_text(r), r.label or r.group or ""] for r in runs]
     click.echo(table(["ID", "CREATED (UTC)", "DATASET", "MODEL", "BATCH", "EPOCHS", "STATUS",
                       "BEST", "LABEL"], rows, right={4, 5}))
+
+
+def _check_status(value: str | None) -> str | None:
+    from engine.runs import STATUSES
+
+    if value is not None and value not in STATUSES:
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(STATUSES)}")
+    return value
 
 
 @runs_group.command("show")
@@ -605,7 +620,8 @@ def runs_show(run_id, store_path) -> None:
     lines = [
         ("run", f"{run.id}  {run.status}" + (f"  ({run.error})" if run.error else "")),
         ("created", run.created_at),
-        ("label", run.label or run.group),
+        ("label", run.label),
+        ("group", run.group),
         ("dataset", f"{data} ({', '.join(f for f in facts if f)})"),
         ("layers", " -> ".join(_layer_words(run.spec))),
         ("loss", f"{run.spec.loss}; metrics {', '.join(run.spec.metrics) or 'none'}"),
