@@ -513,7 +513,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
             click.echo("deepterm: interrupted (Ctrl+C) before training began; nothing kept",
                        err=True)
         else:
-            where = f"kept as stopped in {store.path}" if store is not None else "not kept (--no-store)"
+            where = f"kept as stopped in {store.path}" if _kept(store, run) else "not kept"
             click.echo(f"deepterm: stopped by Ctrl+C after {run.epochs_done} of {epochs} epochs; "
                        f"run {run.id} {where}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -534,6 +534,17 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
     if run.status == "diverged":
         raise Failure(f"training diverged in epoch {run.epochs_done + 1}: the loss became "
                       f"infinite or NaN; try a smaller --lr (it was {lr:g})")
+
+
+def _kept(store, run) -> bool:
+    """Whether ``run`` is in ``store`` (Ctrl+C may come before its first write)."""
+    if store is None:
+        return False
+    try:
+        store.resolve(run.id)
+    except Exception:  # noqa: BLE001 - a store that cannot answer did not keep it either
+        return False
+    return True
 
 
 def _layer_words(spec) -> list[str]:
@@ -862,8 +873,8 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
     except KeyboardInterrupt as exc:
         _close(current, exc)
         run = getattr(exc, "run", None)
-        kept = (f"; {plural(len(done) + (run is not None), 'run')} kept in group {group}"
-                if store is not None else "")
+        count = len(done) + (run is not None and _kept(store, run))
+        kept = f"; {plural(count, 'run')} kept in group {group}" if store is not None else ""
         click.echo(f"deepterm: sweep stopped by Ctrl+C during "
                    f"{run.label if run is not None else 'a run'}{kept}", err=True)
         sys.exit(EXIT_INTERRUPTED)
