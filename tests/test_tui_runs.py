@@ -284,6 +284,10 @@ async def test_sweep_dialog_validates_as_you_type():
         assert values.value == "10, 100" and _error(screen) == ""
         assert [v.spec.count_params() for v in screen.plan.variants] == [
             10 * 10 + 10 + 10 * 2 + 2, 10 * 100 + 100 + 100 * 2 + 2]
+        await pilot.pause(0.3)       # the table lists the planned runs with their sizes
+        table = screen.query_one("#sweep-table", DataTable)
+        assert [[str(c) for c in table.get_row_at(i)[:2]] for i in range(table.row_count)] == [
+            ["units=10", "132"], ["units=100", "1,302"]]
         values.value = "10, ten"
         await pilot.pause()
         assert "units values must be numbers, got 'ten'" in _error(screen)
@@ -349,7 +353,7 @@ async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
         await app.push_screen(screen)
         await pilot.pause()
         await pilot.click("#sweep-start-button")
-        await wait_until(pilot, lambda: len(screen.curves["learning_rate=1e-06"][0]) >= 2,
+        await wait_until(pilot, lambda: len(screen.curves.get("learning_rate=1e-06", ([],))[0]) >= 2,
                          what="two epochs")
         assert screen.state == "running"
         await pilot.press("ctrl+x")

@@ -234,11 +234,29 @@ class SweepScreen(Screen):
             self.plan, self.error = None, str(exc)
         else:
             self.plan, self.error = SweepPlan(source, setting, values, found), None
+        if self.state not in ("running", "stopping"):
+            self._show_plan()
         error = self.query_one("#sweep-error", Static)
         error.update(f"✕ {self.error}" if self.error else "")
         self.query_one("#sweep-values", Input).set_class(self.error is not None, "-invalid")
         self._show_buttons()
         return self.error is None
+
+    def _show_plan(self) -> None:
+        """Before a start: the runs the values make, with their parameter counts."""
+        plan = self.plan
+        self.labels = [v.label for v in plan.variants] if plan is not None else []
+        known = plan is not None and (plan.source != "setup" or self._n_features() is not None)
+        self.rows = {v.label: {"label": v.label, "status": "planned",
+                               "n_params": v.spec.count_params() if known else None}
+                     for v in (plan.variants if plan is not None else [])}
+        self.curves = {}
+        self.runs = []
+        if self.state in ("finished", "failed"):
+            self.state = "idle"
+            self._show_status()
+        self._fill_table()
+        self._dirty = True
 
     @on(Input.Changed, "#sweep-values")
     def _values_changed(self) -> None:
@@ -295,12 +313,9 @@ class SweepScreen(Screen):
             return
         plan = self.plan
         self.stop_event = threading.Event()
-        self.curves = {v.label: ([], {}) for v in plan.variants}
-        self.labels = [v.label for v in plan.variants]
-        known = plan.source != "setup" or self._n_features() is not None
-        self.rows = {v.label: {"label": v.label, "status": "waiting",
-                               "n_params": v.spec.count_params() if known else None}
-                     for v in plan.variants}
+        self._show_plan()
+        for row in self.rows.values():
+            row["status"] = "waiting"
         self.runs = []
         self.current = None
         if plan.source == "setup":
@@ -428,13 +443,13 @@ class SweepScreen(Screen):
         is slow) the chart."""
         if not (self._dirty or force):
             return
+        self._fill_table()
         chart = self.query_one("#sweep-chart", CompareChart)
         now = time.perf_counter()
         if not force and now - self._drawn_at < max(CHART_INTERVAL_S, 20 * chart.render_cost):
-            return
+            return    # still dirty: the chart is drawn at a later tick
         self._dirty = False
         self._drawn_at = now
-        self._fill_table()
         metrics = self.metrics()
         if self.metric not in metrics:
             self.metric = metrics[0]
