@@ -216,3 +216,29 @@ def test_ctrl_c_on_a_terminal_leaves_the_cursor_shown(tmp_path):
     assert seen.rfind(show) > seen.rfind(hide)
     (run,) = RunStore(store).list()
     assert run.status == "stopped" and f"run {run.id} kept as stopped" in err
+
+
+def test_ctrl_c_during_a_sweep_keeps_the_run_it_was_training(tmp_path):
+    store = tmp_path / "runs.db"
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "sweep", "--dataset", "circle", "--dataset-option", "n=200",
+         "--layers", "16", "--setting", "units", "--values", "4,8", "--epochs", "100000",
+         "--store", str(store)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]   # the header, then 3 epochs
+        assert lines[-1].startswith("units=4  epoch      3/100000"), lines
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    (run,) = RunStore(store).list()
+    assert run.label == "units=4" and run.status == "stopped" and run.epochs_done >= 3
+    assert err.strip().splitlines() == [
+        f"deepterm: sweep stopped by Ctrl+C during units=4; 1 run kept in group {run.group}"]
