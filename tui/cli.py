@@ -690,7 +690,23 @@ def runs_delete(run_ids, yes, store_path) -> None:
 # -- compare --------------------------------------------------------------------------------------
 
 
-MARKERS = ("•", "x", "+", "o", "*", "#", "%", "@", "=", "~")
+MARKERS = ("•", "x", "+", "o", "*", "#", "%", "@", "=", "~")   # without colour
+#: (plotext colour, click colour) per curve on a colour terminal, on its own background
+COLORS = (("blue+", "bright_blue"), ("red+", "bright_red"), ("green+", "bright_green"),
+          ("magenta+", "bright_magenta"), ("cyan+", "bright_cyan"), ("yellow+", "bright_yellow"),
+          ("blue", "blue"), ("red", "red"), ("green", "green"), ("magenta", "magenta"))
+
+
+def use_color() -> bool:
+    return is_terminal() and not os.environ.get("NO_COLOR")
+
+
+def key_for(i: int, color: bool) -> str:
+    """What marks curve ``i`` in the legend and the table: its marker, or a
+    block in its colour."""
+    if not color:
+        return MARKERS[i % len(MARKERS)]
+    return click.style("■", fg=COLORS[i % len(COLORS)][1])
 
 
 def default_metric(runs) -> str:
@@ -707,13 +723,15 @@ def chart(runs, metric: str, labels: list[str], width: int | None = None,
     size = shutil.get_terminal_size((100, 30))
     plt.clear_figure()
     plt.plotsize(width or min(size.columns, 120), height or max(12, min(size.lines - 8, 24)))
-    if not color:
-        plt.theme("clear")
+    plt.theme("clear")   # the terminal's own background; only the curves are coloured
     longest = max(len(r.curve(metric)[0]) for r in runs)
     for i, (run, label) in enumerate(zip(runs, labels)):
         xs, ys = run.curve(metric)
         ys = [y if math.isfinite(y) else float("nan") for y in ys]
-        plt.plot(xs, ys, label=label, marker=MARKERS[i % len(MARKERS)] if not color else "hd")
+        if color:
+            plt.plot(xs, ys, label=label, marker="hd", color=COLORS[i % len(COLORS)][0])
+        else:
+            plt.plot(xs, ys, label=label, marker=MARKERS[i % len(MARKERS)])
     step = max(1, math.ceil(longest / 8))
     plt.xticks(list(range(1, longest + 1, step)))
     plt.title(f"{metric} per epoch")
@@ -751,19 +769,21 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
             have = ", ".join(run.history.history) or "no epochs"
             raise BadInput(f"run {run.id} has no {metric!r} curve; it has: {have}")
     labels = [f"{r.id[:6]} {r.label or model_text(r)}" for r in runs]
-    color = is_terminal() and not os.environ.get("NO_COLOR")
+    from engine.runs import maximised
+
+    color = use_color()
     click.echo(chart(runs, metric, labels, width, height, color=color))
     rows = []
-    for i, run in enumerate(runs):
+    for run in runs:
         values = [v for v in run.history.history[metric] if math.isfinite(v)]
-        from engine.runs import maximised
-
         best = (max(values) if maximised(metric) else min(values)) if values else None
-        rows.append([MARKERS[i % len(MARKERS)] if not color else str(i + 1), run.id,
-                     run.label or "", model_text(run), run.status, run.epochs_done,
+        rows.append([run.id, run.label or "", model_text(run), run.status, run.epochs_done,
                      run.n_params, best])
-    click.echo(table(["", "ID", "LABEL", "MODEL", "STATUS", "EPOCHS", "PARAMS", f"BEST {metric}"],
-                     rows, right={5, 6, 7}))
+    lines = table(["ID", "LABEL", "MODEL", "STATUS", "EPOCHS", "PARAMS", f"BEST {metric}"],
+                  rows, right={4, 5, 6}).splitlines()
+    click.echo("  " + lines[0])   # the key column is added after aligning: colour codes
+    for i, line in enumerate(lines[1:]):   # have no width
+        click.echo(f"{key_for(i, color)} {line}")
 
 
 # -- sweep ----------------------------------------------------------------------------------------
@@ -894,7 +914,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         if drawable:
             click.echo()
             click.echo(chart(drawable, metric, [r.label or r.id for r in drawable],
-                             color=is_terminal() and not os.environ.get("NO_COLOR")))
+                             color=use_color()))
     if store is not None:
         click.echo(f"\nkept in {store.path}; compare again with: deepterm compare --group {group}")
 
