@@ -414,6 +414,16 @@ def test_the_store_can_be_named_before_the_command_or_by_the_variable(filled, tm
         == {third.id}                                                            # nearest wins
 
 
+def test_help_names_every_command_and_the_exit_codes():
+    result = _invoke(["--help"])
+    assert result.exit_code == 0
+    commands = result.output.split("Commands:")[1]
+    assert [line.split()[0] for line in commands.strip().splitlines()[:5]] == [
+        "compare", "datasets", "runs", "sweep", "train"]
+    words = " ".join(result.output.split())
+    assert "2 bad arguments, 130 Ctrl+C" in words
+
+
 def test_the_cli_reads_the_store_variable_the_engine_reads():
     from tui import cli
 
