@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from _tui_helpers import SIZE, ready, run_async, wait_until
+from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 
 from engine import History, Layer, ModelSpec
@@ -56,10 +57,22 @@ def fixed_store(path) -> RunStore:
     return store
 
 
+class RunsApp(App):
+    """Only the Runs screen over ``store`` (as DeeptermApp keeps it): quicker to start."""
+
+    def __init__(self, store) -> None:
+        super().__init__()
+        self.store = store
+
+    def on_mount(self) -> None:
+        self.push_screen(RunsScreen())
+
+
 async def _open_runs(pilot) -> RunsScreen:
     app = pilot.app
     await pilot.pause()
-    await pilot.press("f3")
+    if isinstance(app, DeeptermApp):
+        await pilot.press("f3")
     await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded,
                      what="the runs screen")
     await pilot.pause()
@@ -81,7 +94,7 @@ def _message(screen) -> str:
 @run_async
 async def test_runs_are_listed_newest_first_and_filtered_as_you_type(tmp_path):
     fixed_store(tmp_path / "runs.db")
-    app = DeeptermApp(store=tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         assert _ids(screen) == ["d4e5f6a7b8", "c3d4e5f6a7", "b2c3d4e5f6", "a1b2c3d4e5"]
@@ -107,7 +120,7 @@ async def test_runs_are_listed_newest_first_and_filtered_as_you_type(tmp_path):
 @run_async
 async def test_sort_by_header_click_and_by_key(tmp_path):
     fixed_store(tmp_path / "runs.db")
-    app = DeeptermApp(store=tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         table = screen.query_one("#runs-table", DataTable)
@@ -135,7 +148,7 @@ async def test_sort_by_header_click_and_by_key(tmp_path):
 @run_async
 async def test_delete_asks_first_and_removes_from_the_store(tmp_path):
     store = fixed_store(tmp_path / "runs.db")
-    app = DeeptermApp(store=tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         await pilot.press("down")           # cursor on c3
@@ -163,7 +176,7 @@ async def test_delete_asks_first_and_removes_from_the_store(tmp_path):
 @run_async
 async def test_selecting_two_runs_overlays_two_curves_and_their_settings(tmp_path):
     fixed_store(tmp_path / "runs.db")
-    app = DeeptermApp(store=tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         chart = screen.query_one("#runs-chart")
@@ -198,13 +211,13 @@ async def test_selecting_two_runs_overlays_two_curves_and_their_settings(tmp_pat
 
 @run_async
 async def test_an_empty_a_damaged_and_no_store_are_shown_in_place(tmp_path):
-    app = DeeptermApp(store=tmp_path / "empty.db")
+    app = RunsApp(tmp_path / "empty.db")
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         assert _ids(screen) == [] and "No runs yet" in _message(screen)
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database at all" * 100)
-    app = DeeptermApp(store=bad)
+    app = RunsApp(bad)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         text = _message(screen)
@@ -213,7 +226,7 @@ async def test_an_empty_a_damaged_and_no_store_are_shown_in_place(tmp_path):
         await wait_until(pilot, lambda: screen.error is not None, what="the reload")
         assert isinstance(app.screen, RunsScreen) and "cannot be read" in _message(screen)
     assert bad.read_bytes() == b"this is not a database at all" * 100
-    app = DeeptermApp(store=False)
+    app = RunsApp(False)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open_runs(pilot)
         assert "not kept" in _message(screen)
@@ -363,3 +376,41 @@ async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
         assert statuses == ["stopped", "not run", "not run"]
         (run,) = RunStore(path).list()
         assert run.status == "stopped" and 2 <= run.epochs_done < 100000
+
+
+@run_async
+async def test_a_damaged_store_does_not_stop_a_sweep(tmp_path):
+    import datasets
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not a database " * 200)
+    app = DeeptermApp(store=bad)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = SweepScreen(_xor_config(epochs=2), dataset=datasets.load("xor", n=100))
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.state == "finished", what="the sweep")
+        assert [screen.rows[label]["status"] for label in screen.labels] == ["completed"] * 3
+        notes = [n.message for n in app._notifications]
+        assert any("not saved" in n and "not a deepterm run store" in n for n in notes)
+    assert bad.read_bytes() == b"not a database " * 200
+
+
+def test_a_sweep_run_of_the_setup_trains_exactly_as_the_training_screen():
+    """Same seed, same standardization of the training rows, same weights: the
+    sweep's run at the setup's learning rate repeats the setup's own run."""
+    import datasets
+    from engine.sweeps import StandardizedDataset, run_sweep
+    from tui.training_worker import prepare, run_training
+
+    config = _xor_config(epochs=3, seed=4)
+    dataset = datasets.load("xor", n=120)
+    _, history = run_training(config, prepare(config, dataset), None)
+    runs = run_sweep(config.spec(2), StandardizedDataset(dataset, config.validation_split),
+                     "learning_rate", [0.5, config.learning_rate], seed=config.seed,
+                     **config.fit_kwargs())
+    assert runs[1].history.history == pytest.approx(history.history)
+    assert runs[0].history.history["loss"] != pytest.approx(history.history["loss"])
+    assert runs[1].dataset["options"] == {"standardize": True}
