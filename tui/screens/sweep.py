@@ -165,18 +165,18 @@ class SweepScreen(Screen):
                     (f"course: {e.title}", e.name) for e in EXPERIMENTS.values()]
                 yield Select(options, value="setup", allow_blank=False, id="sweep-source",
                              compact=True)
-            with Horizontal(classes="sweep-row"):
-                yield Label("over", classes="sweep-label")
-                yield Select([(s, s) for s in SETTINGS], value="learning_rate",
-                             allow_blank=False, id="sweep-setting", compact=True)
-                yield Label("values", classes="sweep-label")
-                yield Input(DEFAULT_VALUES["learning_rate"], id="sweep-values",
-                            placeholder="e.g. 0.001, 0.01, 0.1")
                 with Horizontal(id="sweep-actions"):
                     yield Button("Start", id="sweep-start-button", variant="primary",
                                  compact=True)
                     yield Button("Stop", id="sweep-stop-button", variant="error", compact=True,
                                  disabled=True)
+            with Horizontal(classes="sweep-row"):
+                yield Label(" over", classes="sweep-label")
+                yield Select([(s, s) for s in SETTINGS], value="learning_rate",
+                             allow_blank=False, id="sweep-setting", compact=True)
+                yield Label("values", classes="sweep-label")
+                yield Input(DEFAULT_VALUES["learning_rate"], id="sweep-values",
+                            placeholder="e.g. 0.001, 0.01, 0.1")
             yield Static("", id="sweep-error")
         yield Static("", id="sweep-status")
         with Vertical(id="sweep-body"):
