@@ -414,3 +414,29 @@ def test_a_sweep_run_of_the_setup_trains_exactly_as_the_training_screen():
     assert runs[1].history.history == pytest.approx(history.history)
     assert runs[0].history.history["loss"] != pytest.approx(history.history["loss"])
     assert runs[1].dataset["options"] == {"standardize": True}
+
+
+@run_async
+async def test_a_locked_store_refuses_the_delete_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "runs.db"
+    fixed_store(path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")            # another writer holds the store
+    try:
+        app = RunsApp(RunStore(path, timeout=0.2))
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await _open_runs(pilot)
+            assert len(_ids(screen)) == 4            # WAL: reading still works
+            await pilot.press("d", "y")
+            await wait_until(pilot, lambda: any("locked" in n.message
+                                                for n in app._notifications),
+                             what="the locked message")
+            assert "Nothing more was deleted" in [n.message for n in app._notifications][-1]
+            await wait_until(pilot, lambda: len(_ids(screen)) == 4, what="the reload")
+            assert isinstance(app.screen, RunsScreen) and screen.error is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(RunStore(path)) == 4
