@@ -53,7 +53,8 @@ async def in_app(config, data) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="10 is the preset's own; a longer run shows the steady state")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     config = PRESETS_BY_KEY["3"].config.with_changes(epochs=args.epochs)

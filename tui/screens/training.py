@@ -25,8 +25,14 @@ from ..messages import BatchProgress, EpochEnded, TrainingFinished, TrainingPaus
 from ..training_worker import PreparedData, TrainingControl, UICallback, run_training
 from ..widgets.charts import MetricChart
 
-#: Seconds between chart redraws at most.
+#: Seconds between redraws at most.
 CHART_INTERVAL_S = 0.25
+#: Share of one core that drawing may take while a run trains: the UI thread holds
+#: Python's lock while it draws, so every millisecond it spends is one the training
+#: thread waits. Redraws are spaced out until the UI stays within this share.
+UI_BUDGET = 0.04
+#: ...but the screen is brought up to date at least this often (seconds).
+MAX_REDRAW_INTERVAL_S = 2.0
 
 STOP_WORDS = {
     "completed": "completed every epoch",
@@ -78,6 +84,8 @@ class TrainingScreen(Screen):
         self._pending_rows: list[list[str]] = []
         self._batch: BatchProgress | None = None
         self._charts_drawn_at = 0.0
+        self._drawn_at = 0.0       # perf_counter() and thread_time() at the last redraw
+        self._drawn_cpu = 0.0
         self.metric = config.metrics[0] if config.metrics else None
         self.monitor = "val_loss" if config.validation_split > 0 else "loss"
 
@@ -134,7 +142,7 @@ class TrainingScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def train(self) -> None:
-        callback = UICallback(self, self.control)
+        callback = UICallback(self, self.control, batch_interval_s=CHART_INTERVAL_S)
         model, history = run_training(self.config, self.data, callback, weights=self.weights)
         self.post_message(TrainingFinished(history, model, callback.elapsed_s,
                                            callback._rate(callback.samples_done)))
@@ -156,12 +164,12 @@ class TrainingScreen(Screen):
 
     def on_training_started(self, message: TrainingStarted) -> None:
         self.params = message.params
+        self._drawn_at, self._drawn_cpu = time.perf_counter(), time.thread_time()
         self.state = "paused" if self.control.paused else "running"
         bar = self.query_one("#batch-bar", ProgressBar)
         bar.update(total=max(1, message.params.get("steps", 1)), progress=0)
         self.device = message.device
-        self._show_status()
-        self.refresh_bindings()
+        self._show_status()   # bindings are the same while starting and running: no refresh
 
     def on_batch_progress(self, message: BatchProgress) -> None:
         if self.state not in ("running", "paused"):
@@ -248,10 +256,19 @@ class TrainingScreen(Screen):
     # -- drawing ------------------------------------------------------------------------------
 
     def _redraw(self, force: bool = False) -> None:
-        """Timer tick: show what arrived; charts at most every CHART_INTERVAL_S, and
-        less often when drawing them is slow (under about 5% of the time)."""
+        """Timer tick: show what arrived, at most every CHART_INTERVAL_S, and less often
+        while training when the UI thread's own work (drawing, rendering, messages) since
+        the last redraw would exceed UI_BUDGET of the time; charts follow the same rule
+        with their own render cost."""
         if not (self._dirty or force):
             return
+        now, cpu = time.perf_counter(), time.thread_time()
+        if not force and self.state in ("running", "starting"):
+            spent = cpu - self._drawn_cpu      # this (the UI) thread's CPU since the last redraw
+            wait = min(MAX_REDRAW_INTERVAL_S, max(CHART_INTERVAL_S, spent / UI_BUDGET))
+            if now - self._drawn_at < wait:
+                return
+        self._drawn_at, self._drawn_cpu = now, cpu
         self._dirty = False
         self._flush_progress()
         charts = list(self.query(MetricChart))
