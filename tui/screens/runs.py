@@ -65,6 +65,10 @@ def _num(value: Any) -> str:
     return str(value)
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
 def sort_value(run, key: str):
     """What the ``key`` column sorts by (numbers as numbers; missing values last)."""
     values = {
@@ -160,6 +164,7 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
         ("best epoch", best_epoch),
         ("final loss", lambda r: _num(r.final.get("loss"))),
         ("duration", duration),
+        ("sweep", lambda r: _clip(r.group or "–", 18)),
         ("created (UTC)", lambda r: r.created_at.replace("T", " ")[:16]),
     ]
     return [(name, [get(run) for run in runs]) for name, get in getters]

@@ -505,6 +505,7 @@ class SweepScreen(Screen):
         self.query_one("#sweep-stop-button", Button).disabled = not running
         for widget_id in ("#sweep-source", "#sweep-setting", "#sweep-values"):
             self.query_one(widget_id).disabled = running
+        self.refresh_bindings()
 
     # -- controls ---------------------------------------------------------------------------------
 
