@@ -6,6 +6,9 @@ What happens to the file, in order:
    fine), not binary (no NUL bytes), not empty.
 2. Split into rows (comma, or ';' or tab when the first line has no comma; quoted
    fields; blank lines skipped). Every row must have as many fields as the first.
+   Rows are read in chunks, and a chunk's column whose cells are all numbers is
+   kept as float64 rather than as text, so a big file of numbers takes about six
+   times its size in memory (not twenty).
 3. Header detection: the first line is a header when its text cells stand above
    number columns more often than its numbers stand above numbers (a file of
    text columns: when its values do not recur below), or when it numbers the
@@ -33,6 +36,8 @@ import io
 import math
 import os
 import re
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,9 @@ MAX_CLASSES = 200         # the most classes a classification target may have
 COERCE_TEXT_FRACTION = 0.1
 DEFAULT_MAX_BYTES = 1_000_000_000
 _COLUMNS_PREFIX = 4_000_000   # csv_columns reads at most this much of a file
+HEAD_ROWS = 200           # header detection looks at the first line and the HEAD_ROWS below
+CHUNK_CELLS = 250_000     # rows are read in chunks of about this many cells; a chunk's
+                          # column whose every cell is a number is kept as float64
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -79,9 +87,17 @@ def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
     if size > max_bytes:
         raise DatasetError(f"{path}: the file is {size:,} bytes, above the limit of "
                            f"{max_bytes:,} bytes (max_bytes)")
+    limit = prefix if prefix is not None else max_bytes + 1
     try:
         with open(path, "rb") as fh:
-            data = fh.read(prefix if prefix is not None else max_bytes + 1)
+            # read(limit) would set aside `limit` bytes (1 GB) however small the file
+            blocks = [fh.read(min(limit, size + 1))]
+            total = len(blocks[0])
+            while blocks[-1] and total < limit:    # a file that grew, or not a regular file
+                blocks.append(fh.read(min(limit - total, 1 << 24)))
+                total += len(blocks[-1])
+        data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
+        del blocks
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if prefix is None and len(data) > max_bytes:
@@ -114,38 +130,89 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-@dataclass
-class _Table:
-    path: Path
-    names: list[str]
-    rows: list[list[str]]     # data rows, stripped cells
-    lines: list[int]          # the file line each data row ends on
-    header: bool
-    notes: list[str]
-
-
-def _split_rows(text: str, path: Path) -> tuple[list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text),
+def _iter_rows(text: str, delimiter: str, path: Path):
+    """(line number, stripped cells) for each row that is not blank."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
                         skipinitialspace=True)
-    rows: list[list[str]] = []
-    lines: list[int] = []
     try:
         for row in reader:
             cells = [c.strip() for c in row]
             if any(cells):
-                rows.append(cells)
-                lines.append(reader.line_num)
+                yield reader.line_num, cells
     except csv.Error as exc:
         raise DatasetError(f"{path}: line {reader.line_num}: cannot split into fields ({exc})") \
             from None
-    if not rows:
-        raise DatasetError(f"{path}: the file is empty")
-    width = len(rows[0])
-    for row, line in zip(rows, lines, strict=True):
-        if len(row) != width:
-            raise DatasetError(f"{path}: ragged rows: line {line} has {len(row)} fields, "
-                               f"but line {lines[0]} has {width}")
-    return rows, lines
+
+
+class _Column:
+    """One column's cells, in pieces: lists of text, or float64 arrays for the pieces
+    whose every cell ``float()`` reads (so a big file of numbers is not held as
+    millions of Python strings)."""
+
+    def __init__(self) -> None:
+        self.pieces: list[Any] = []
+
+    def add(self, cells: Sequence[str]) -> None:
+        try:
+            self.pieces.append(np.fromiter(map(float, cells), np.float64, len(cells)))
+        except ValueError:
+            self.pieces.append(list(cells))
+
+    def finish(self) -> None:
+        """Read the first (text) piece as numbers when it can be; merge number pieces."""
+        if self.pieces and isinstance(self.pieces[0], list):
+            first = self.pieces[0]
+            try:
+                self.pieces[0] = np.fromiter(map(float, first), np.float64, len(first))
+            except ValueError:
+                pass
+        if len(self.pieces) > 1 and all(isinstance(p, np.ndarray) for p in self.pieces):
+            self.pieces = [np.concatenate(self.pieces)]
+
+    def parsed(self) -> _Parsed:
+        parts = [_parse_floats(p) if isinstance(p, np.ndarray) else _parse_cells(p)
+                 for p in self.pieces]
+        return parts[0] if len(parts) == 1 else _Parsed.concat(parts)
+
+    def strings(self) -> list[str] | None:
+        """The cells' text, or None when some pieces were kept as numbers only."""
+        if any(isinstance(p, np.ndarray) for p in self.pieces):
+            return None
+        return [c for p in self.pieces for c in p]
+
+
+@dataclass
+class _Table:
+    path: Path
+    names: list[str]
+    columns: list[_Column]
+    lines: np.ndarray         # the file line each data row ends on
+    header: bool
+    notes: list[str]
+    text: str                 # kept to read a column's text again when it is needed
+    delimiter: str
+    first_row: list[str] | None = None    # the first data row, when it was repaired
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lines)
+
+    def parsed(self, j: int) -> _Parsed:
+        return self.columns[j].parsed()
+
+    def strings(self, j: int) -> list[str]:
+        """Column j's cells as text (read from the file again when they were kept as
+        numbers)."""
+        cells = self.columns[j].strings()
+        if cells is not None:
+            return cells
+        rows = _iter_rows(self.text, self.delimiter, self.path)
+        if self.header:
+            next(rows)
+        cells = [row[j] for _, row in rows]
+        if self.first_row is not None:
+            cells[0] = self.first_row[j]
+        return cells
 
 
 def _cell_kind(s: str) -> str:
@@ -178,7 +245,7 @@ def _has_header(rows: list[list[str]]) -> bool:
             return False
         k = len(first)
         return ints == list(range(k)) or ints == list(range(1, k + 1))
-    rest = rows[1:201]
+    rest = rows[1:HEAD_ROWS + 1]
     if not rest:
         return True
     score = 0
@@ -223,12 +290,19 @@ def _demangle(row: list[str]) -> list[str] | None:
     return out
 
 
-def _integral(cells: list[str]) -> bool:
-    try:
-        arr = np.fromiter(map(float, cells), np.float64, len(cells))
-    except ValueError:
-        return False
-    return bool(np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)))
+def _integral(column: _Column, skip_first: bool) -> bool:
+    """Whether every cell of the column (after the first) is an integer."""
+    for k, piece in enumerate(column.pieces):
+        if k == 0 and skip_first:
+            piece = piece[1:]
+        if isinstance(piece, list):
+            try:
+                piece = np.fromiter(map(float, piece), np.float64, len(piece))
+            except ValueError:
+                return False
+        if not (np.all(np.isfinite(piece)) and np.all(piece == np.round(piece))):
+            return False
+    return True
 
 
 def _unique_names(raw: list[str]) -> list[str]:
@@ -245,45 +319,98 @@ def _unique_names(raw: list[str]) -> list[str]:
 
 
 def _table(text: str, path: Path) -> _Table:
-    rows, lines = _split_rows(text, path)
-    width = len(rows[0])
+    delimiter = _delimiter(text)
+    rows = _iter_rows(text, delimiter, path)
+    head: list[list[str]] = []
+    lines = array("q")
+    width = 0
+    columns: list[_Column] = []
+    chunk: list[list[str]] = []
+    chunk_rows = HEAD_ROWS + 1
+    header = False
+
+    for line, cells in rows:
+        if not lines:
+            width = len(cells)
+            columns = [_Column() for _ in range(width)]
+            chunk_rows = max(HEAD_ROWS + 1, CHUNK_CELLS // width)
+        elif len(cells) != width:
+            raise DatasetError(f"{path}: ragged rows: line {line} has {len(cells)} fields, "
+                               f"but line {lines[0]} has {width}")
+        lines.append(line)
+        if len(lines) <= chunk_rows:
+            head.append(cells)        # the first chunk stays text until the header is known
+            continue
+        chunk.append(cells)
+        if len(chunk) == chunk_rows:
+            for col, cells_j in zip(columns, zip(*chunk, strict=True), strict=True):
+                col.add(cells_j)
+            chunk = []
+    if not lines:
+        raise DatasetError(f"{path}: the file is empty")
+    if chunk:
+        for col, cells_j in zip(columns, zip(*chunk, strict=True), strict=True):
+            col.add(cells_j)
+    del chunk
+
     notes: list[str] = []
-    header = _has_header(rows)
+    header = _has_header(head)
+    line_numbers = np.frombuffer(lines, dtype=np.int64)
+    first_row = None
     if header:
-        names = _unique_names(rows[0])
-        rows, lines = rows[1:], lines[1:]
-        if not rows:
+        names = _unique_names(head[0])
+        head = head[1:]
+        line_numbers = line_numbers[1:]
+        if not len(line_numbers):
             raise DatasetError(f"{path}: the file has a header line but no data rows")
     else:
         names = [f"col_{j}" for j in range(width)]
-        fixed = _demangle(rows[0]) if len(rows) > 1 else None
+    for j, col in enumerate(columns):
+        col.pieces.insert(0, [row[j] for row in head])
+    del head
+    if not header and len(line_numbers) > 1:
+        first = [col.pieces[0][0] for col in columns]
+        fixed = _demangle(first)
         if fixed is not None:
-            changed = [j for j in range(width) if fixed[j] != rows[0][j]]
-            if all(_integral([r[j] for r in rows[1:]]) for j in changed):
-                rows[0] = fixed
-                notes.append(f"line {lines[0]} looked like a header that pandas had made "
-                             f"unique ('0.1', '0.2', ...); read its cells as the integers "
-                             f"they were")
+            changed = [j for j in range(width) if fixed[j] != first[j]]
+            if all(_integral(columns[j], skip_first=True) for j in changed):
+                for j in changed:
+                    columns[j].pieces[0][0] = fixed[j]
+                first_row = fixed
+                notes.append(f"line {line_numbers[0]} looked like a header that pandas had "
+                             f"made unique ('0.1', '0.2', ...); read its cells as the "
+                             f"integers they were")
     if width < 2:
         raise DatasetError(f"{path}: the file has a single column; a dataset needs at least "
                            f"one feature column and a target column (separate them with "
                            f"commas)")
-    return _Table(path, names, rows, lines, header, notes)
+    for col in columns:
+        col.finish()
+    return _Table(path, names, columns, line_numbers, header, notes, text, delimiter,
+                  first_row)
 
 
 # ----------------------------------------------------------- parsing columns
 @dataclass
 class _Parsed:
-    values: np.ndarray      # float64, NaN where missing or text
+    values: np.ndarray      # float64, NaN where missing, text or infinite
     missing: np.ndarray     # bool
     text: np.ndarray        # bool: a cell that is neither a number, a bool nor missing
     infinite: np.ndarray    # bool
-    n_bool: int
-    n_number: int
+    boolean: np.ndarray     # bool: a True/False cell
 
     @property
     def n_text(self) -> int:
         return int(self.text.sum())
+
+    @property
+    def n_bool(self) -> int:
+        return int(self.boolean.sum())
+
+    @property
+    def n_number(self) -> int:
+        other = self.missing | self.text | self.infinite | self.boolean
+        return int(len(self.values) - other.sum())
 
     @property
     def kind(self) -> str:
@@ -296,30 +423,41 @@ class _Parsed:
             return "mostly-number"
         return "text"
 
+    def take(self, idx: np.ndarray) -> _Parsed:
+        return _Parsed(self.values[idx], self.missing[idx], self.text[idx],
+                       self.infinite[idx], self.boolean[idx])
 
-def _parse_cells(cells: list[str]) -> _Parsed:
+    @staticmethod
+    def concat(parts: list[_Parsed]) -> _Parsed:
+        return _Parsed(*(np.concatenate([getattr(p, f) for p in parts])
+                         for f in ("values", "missing", "text", "infinite", "boolean")))
+
+
+def _parse_floats(values: np.ndarray) -> _Parsed:
+    nan = np.isnan(values)
+    inf = np.isinf(values)
+    none = np.zeros(len(values), bool)
+    return _Parsed(np.where(nan | inf, np.nan, values), nan, none, inf, none.copy())
+
+
+def _parse_cells(cells: Sequence[str]) -> _Parsed:
     n = len(cells)
     try:   # fast path: every cell a plain number
-        values = np.fromiter(map(float, cells), np.float64, n)
+        return _parse_floats(np.fromiter(map(float, cells), np.float64, n))
     except ValueError:
-        values = None
-    if values is not None:
-        nan = np.isnan(values)
-        inf = np.isinf(values)
-        return _Parsed(np.where(nan | inf, np.nan, values), nan, np.zeros(n, bool), inf,
-                       0, int(n - nan.sum() - inf.sum()))
+        pass
     values = np.full(n, np.nan)
     missing = np.zeros(n, bool)
     text = np.zeros(n, bool)
     inf = np.zeros(n, bool)
-    n_bool = n_number = 0
+    boolean = np.zeros(n, bool)
     for i, s in enumerate(cells):
         low = s.lower()
         if low in MISSING:
             missing[i] = True
         elif low == "true" or low == "false":
             values[i] = 1.0 if low == "true" else 0.0
-            n_bool += 1
+            boolean[i] = True
         else:
             try:
                 v = float(s)
@@ -332,8 +470,7 @@ def _parse_cells(cells: list[str]) -> _Parsed:
                 inf[i] = True
             else:
                 values[i] = v
-                n_number += 1
-    return _Parsed(values, missing, text, inf, n_bool, n_number)
+    return _Parsed(values, missing, text, inf, boolean)
 
 
 def _check_finite(p: _Parsed, table: _Table, name: str, rows: np.ndarray) -> None:
@@ -379,9 +516,8 @@ def _target(table: _Table, j: int, task: str):
     """-> (keep rows, y, task, class_names, notes)"""
     name = table.names[j]
     path = table.path
-    cells = [r[j] for r in table.rows]
-    p = _parse_cells(cells)
-    all_rows = np.arange(len(cells))
+    p = table.parsed(j)
+    all_rows = np.arange(table.n_rows)
     notes = []
     keep = ~p.missing
     if p.n_text == 0:
@@ -393,6 +529,7 @@ def _target(table: _Table, j: int, task: str):
     idx = np.flatnonzero(keep)
 
     if p.n_text > 0:      # text classes
+        cells = table.strings(j)
         labels = [cells[i] for i in idx]
         classes = sorted(set(labels))
         if task == "regression":
@@ -441,7 +578,7 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
     out: list[tuple[str, np.ndarray]] = []
     notes: list[str] = []
     used = {table.names[target_j]}
-    all_rows = len(idx) == len(table.rows)
+    all_rows = len(idx) == table.n_rows
 
     def add(name: str, col: np.ndarray) -> None:
         base, k = name, 2
@@ -453,13 +590,18 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
     for j, name in enumerate(table.names):
         if j == target_j:
             continue
-        cells = [r[j] for r in table.rows] if all_rows else [table.rows[i][j] for i in idx]
-        p = _parse_cells(cells)
+        p = table.parsed(j)
+        if not all_rows:
+            p = p.take(idx)
         kind = p.kind
+        cells = table.strings(j) if kind == "text" else []
+        table.columns[j].pieces = []       # read: let its memory go
         if kind == "empty":
             notes.append(f"dropped column {name!r}: it has no values")
             continue
         if kind == "text":
+            if not all_rows:
+                cells = [cells[i] for i in idx]
             present = [c for c, m in zip(cells, p.missing, strict=True) if not m]
             cats = sorted(set(present))
             if len(cats) > MAX_ONE_HOT:
@@ -517,7 +659,7 @@ def _memory_guard(fn):
         except MemoryError:
             where = os.fspath(path) if isinstance(path, str | os.PathLike) else repr(path)
             raise DatasetError(f"{where}: not enough memory to read this file (reading takes "
-                               f"about 20 times the file's size); use a smaller file") from None
+                               f"several times the file's size); use a smaller file") from None
     return guarded
 
 
@@ -542,7 +684,9 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     j = _resolve_target(target, table.names, p)
     idx, y, task, classes, t_notes = _target(table, j, task)
     features, f_notes = _features(table, j, idx)
-    X = np.column_stack([c for _, c in features])
+    X = np.empty((len(idx), len(features)), np.float32)
+    for k, (_, col) in enumerate(features):
+        X[:, k] = col
     target_name = table.names[j]
     if task == "regression":
         shown = y.astype(np.float64)
@@ -587,13 +731,13 @@ def read_features(path: str | os.PathLike, n_features: int | None = None,
         raise DatasetError(f"{p}: {len(table.names)} columns, but the model takes "
                            f"{n_features} features")
     cols = []
-    rows = np.arange(len(table.rows))
+    rows = np.arange(table.n_rows)
     for j, name in enumerate(table.names):
-        parsed = _parse_cells([r[j] for r in table.rows])
+        parsed = table.parsed(j)
         _check_finite(parsed, table, name, rows)
         bad = np.flatnonzero(parsed.missing | parsed.text)
         if len(bad):
-            cell = table.rows[bad[0]][j]
+            cell = table.strings(j)[bad[0]]
             raise DatasetError(f"{p}: column {name!r} on line {table.lines[bad[0]]} holds "
                                f"{cell!r}, not a number")
         cols.append(parsed.values)

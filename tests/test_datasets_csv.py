@@ -358,6 +358,79 @@ def test_read_features_refuses_text_and_missing_cells(tmp_path):
         datasets.read_features(path)
 
 
+# ------------------------------------------------------------ reading in chunks
+def _random_csv(rng: np.random.Generator, n: int, width: int, header: bool) -> str:
+    """A CSV file whose columns are numbers, integers, booleans, text, or numbers
+    with stray text / missing cells early or late (so chunks of one column differ)."""
+    modes = ["float", "int", "bool", "text", "stray", "missing", "late_text", "inf"]
+    cols = []
+    for _ in range(width):
+        mode = modes[rng.integers(len(modes))]
+        if mode == "float":
+            col = [f"{v:.3f}" for v in rng.normal(size=n)]
+        elif mode == "int":
+            col = [str(v) for v in rng.integers(0, rng.integers(2, 30), size=n)]
+        elif mode == "bool":
+            col = [("True", "False")[v] for v in rng.integers(0, 2, size=n)]
+        elif mode == "text":
+            col = [("red", "green", "blue")[v] for v in rng.integers(0, 3, size=n)]
+        else:
+            col = [str(v) for v in rng.integers(0, 5, size=n)]
+            at = rng.choice(n, size=int(rng.integers(1, n // 4)), replace=False)
+            if mode == "late_text":
+                at = np.arange(n - len(at), n)
+            cell = {"stray": "oops", "missing": "", "late_text": "x", "inf": "inf"}[mode]
+            for i in at:
+                col[i] = cell
+        cols.append(col)
+    lines = [",".join(f"c{j}" for j in range(width))] if header else []
+    lines += [",".join(row) for row in zip(*cols)]
+    return "\n".join(lines) + "\n"
+
+
+def _outcome(call):
+    try:
+        ds = call()
+    except DatasetError as exc:
+        return ("error", str(exc))
+    if isinstance(ds, datasets.Dataset):
+        return (ds.X.tobytes(), ds.y.tobytes(), ds.task, ds.feature_names, ds.target_name,
+                ds.class_names, ds.notes, ds.frame.to_csv())
+    if isinstance(ds, tuple):
+        return (ds[0].tobytes(), ds[1])
+    return ds
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(150, 700), width=st.integers(2, 4),
+       header=st.booleans(), target=st.sampled_from([None, 0]))
+def test_reading_in_chunks_changes_nothing(tmp_path, monkeypatch, seed, n, width, header, target):
+    from datasets import csv_import
+
+    path = write(tmp_path, _random_csv(np.random.default_rng(seed), n, width, header), "gen.csv")
+    calls = (lambda: datasets.from_csv(path, target=target), lambda: datasets.csv_columns(path),
+             lambda: datasets.read_features(path))
+    assert csv_import.CHUNK_CELLS >= 700 * 4           # these files are one chunk by default
+    whole = [_outcome(c) for c in calls]
+    with monkeypatch.context() as patch:               # one example's patch, undone after it
+        patch.setattr(csv_import, "CHUNK_CELLS", 1)    # chunks of HEAD_ROWS + 1 rows
+        assert [_outcome(c) for c in calls] == whole
+
+
+def test_text_late_in_a_big_column_is_read_back_as_text(tmp_path, monkeypatch):
+    from datasets import csv_import
+
+    monkeypatch.setattr(csv_import, "CHUNK_CELLS", 1)
+    codes = [str(i % 3) for i in range(450)] + ["a", "b"] * 75
+    rows = [f"{c},{i % 2}" for i, c in enumerate(codes)]
+    path = write(tmp_path, "code,y\n" + "\n".join(rows) + "\n")
+    ds = datasets.from_csv(path)
+    assert ds.feature_names == ["code_0", "code_1", "code_2", "code_a", "code_b"]
+    assert ds.X.sum(axis=0).tolist() == [150, 150, 150, 75, 75]
+    classes = datasets.from_csv(path, target="code")
+    assert classes.task == "multiclass" and classes.class_names == ["0", "1", "2", "a", "b"]
+
+
 # ------------------------------------------------------- nothing else escapes
 CELLS = st.one_of(
     st.sampled_from(["", "0", "1", "2", "-3.5", "1e3", "True", "false", "nan", "inf", "-inf",
