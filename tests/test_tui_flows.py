@@ -83,7 +83,7 @@ async def test_pause_holds_the_run_and_resume_finishes_it():
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await _pick_dataset(pilot, "circle")
-        await _type_into(pilot, "#epochs", "400")
+        await _type_into(pilot, "#epochs", "5000")
         await _type_into(pilot, "#batch", "8")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen))
