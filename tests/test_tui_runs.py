@@ -440,3 +440,31 @@ async def test_a_locked_store_refuses_the_delete_in_place(tmp_path):
         holder.execute("ROLLBACK")
         holder.close()
     assert len(RunStore(path)) == 4
+
+
+def test_sweep_screen_snapshot(snap_compare):
+    """The Sweep screen after a seeded sweep over learning rates 0.001, 0.05
+    and 1 of an 8-relu network on 200 xor points (8 epochs, nothing saved):
+    three overlaid loss curves with a legend (0.001 stays near 0.69, 0.05
+    falls steadily to about 0.05, 1 starts high under the legend and levels
+    off near 0.47), and the table below: 42 params each (2*8+8+8*2+2), 8
+    epochs, best val_loss 0.6888 / 0.0517 / 0.3741, best epochs 8, 8, 2,
+    final losses and "completed"; the status reads "■ Finished: 3 of 3
+    run(s) trained"."""
+    import datasets
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await ready(pilot)
+        screen = SweepScreen(_xor_config(epochs=8), dataset=datasets.load("xor", n=200))
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.query_one("#sweep-values", Input).value = "0.001, 0.05, 1"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.state == "finished", what="the sweep")
+        await app.workers.wait_for_complete()
+        screen._redraw(force=True)
+        await pilot.pause()
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
