@@ -468,3 +468,22 @@ def test_sweep_screen_snapshot(snap_compare):
         await pilot.pause()
 
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+
+
+@run_async
+async def test_a_sweep_that_cannot_load_its_data_fails_in_place(tmp_path):
+    config = _xor_config(dataset=None, csv_path=str(tmp_path / "gone.csv"))
+    app = RunsApp(False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = SweepScreen(config)
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.state == "failed", what="the failure")
+        await pilot.pause()
+        status = str(screen.query_one("#sweep-status", Static).render())
+        assert "Failed" in status and "gone.csv" in status
+        assert [screen.rows[label]["status"] for label in screen.labels] == ["not run"] * 3
+        assert not screen.query_one("#sweep-start-button").disabled   # try again
+        assert app.screen is screen

@@ -140,7 +140,8 @@ class SweepScreen(Screen):
         self.dataset = dataset
         self.state = "idle"        # idle | running | stopping | finished | failed
         self.plan: SweepPlan | None = None
-        self.error: str | None = None
+        self.error: str | None = None        # what is wrong with the values typed
+        self.error_text = ""                  # why the last sweep failed
         self.stop_event = threading.Event()
         self.curves: dict[str, tuple[list[int], dict[str, list[float]]]] = {}
         self.rows: dict[str, dict] = {}
@@ -493,7 +494,7 @@ class SweepScreen(Screen):
         elif self.state == "stopping":
             text = "[b yellow]Stopping[/] after this batch…"
         elif self.state == "failed":
-            text = f"[b red]✕ Failed:[/] {getattr(self, 'error_text', '')}"
+            text = f"[b red]✕ Failed:[/] {self.error_text}"
         else:
             text = (f"[b green]■ Finished[/]: {len(self.runs)} of {n} run(s) trained; metric "
                     f"[b]{self.metric}[/] (f4 changes it){where}")
