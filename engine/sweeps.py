@@ -187,27 +187,38 @@ def weight_shapes(spec: ModelSpec) -> tuple[tuple[int, ...], ...]:
 # -- data --------------------------------------------------------------------------------
 
 
-class StandardizedDataset:
-    """A dataset whose X is standardized with the mean and scale of its
-    training rows (those ``validation_split`` leaves); every other attribute
-    is the wrapped dataset's. ``options`` records ``standardize: True``."""
+class DatasetView:
+    """A dataset seen through a few changes: every attribute is the wrapped
+    dataset's except ``X`` (when given) and ``options`` (what was done to it:
+    the loader's options, ``standardize``...), which the run records."""
 
-    def __init__(self, dataset: Any, validation_split: float = 0.0) -> None:
-        from datasets import Standardizer, training_rows  # engine never imports datasets on import
-
+    def __init__(self, dataset: Any, X: Any = None, options: dict | None = None) -> None:
         self.dataset = dataset
-        n_train = training_rows(len(dataset.X), validation_split)
-        if n_train == 0:
-            raise SweepError(f"validation_split={validation_split:g} leaves no training rows")
-        self.standardizer = Standardizer(getattr(dataset, "feature_names", None)).fit(
-            dataset.X[:n_train])
-        self.X = self.standardizer.transform(dataset.X)
-        self.options = {**(getattr(dataset, "options", None) or {}), "standardize": True}
+        self.X = dataset.X if X is None else X
+        self.options = {**(getattr(dataset, "options", None) or {}), **(options or {})}
 
     def __getattr__(self, name: str) -> Any:
         if name == "dataset":
             raise AttributeError(name)
         return getattr(self.dataset, name)
+
+
+class StandardizedDataset(DatasetView):
+    """A dataset whose X is standardized with the mean and scale of its
+    training rows (those ``validation_split`` leaves), as the app does;
+    ``options`` records ``standardize: True``."""
+
+    def __init__(self, dataset: Any, validation_split: float = 0.0,
+                 options: dict | None = None) -> None:
+        from datasets import Standardizer, training_rows  # engine never imports datasets on import
+
+        n_train = training_rows(len(dataset.X), validation_split)
+        if n_train == 0:
+            raise SweepError(f"validation_split={validation_split:g} leaves no training rows")
+        self.standardizer = Standardizer(getattr(dataset, "feature_names", None)).fit(
+            dataset.X[:n_train])
+        super().__init__(dataset, self.standardizer.transform(dataset.X),
+                         {**(options or {}), "standardize": True})
 
 
 def load_dataset(dataset: Any, options: dict | None = None) -> Any:
@@ -403,7 +414,7 @@ def format_cell(key: str, value: Any) -> str:
     return str(value)
 
 
-__all__ = ["COLUMNS", "EXPERIMENTS", "MAX_VALUES", "SETTINGS", "Experiment",
+__all__ = ["COLUMNS", "EXPERIMENTS", "MAX_VALUES", "SETTINGS", "DatasetView", "Experiment",
            "StandardizedDataset", "SweepError", "Variant", "coerce_value", "comparison_row",
            "comparison_rows", "format_cell", "format_value",
            "get_experiment", "label_for", "load_dataset", "parse_values", "run_experiment",

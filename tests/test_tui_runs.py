@@ -326,7 +326,8 @@ async def test_a_tiny_sweep_draws_live_and_saves_its_runs(tmp_path):
     app = DeeptermApp(store=path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        screen = SweepScreen(_xor_config(), dataset=datasets.load("xor", n=200))
+        screen = SweepScreen(_xor_config(dataset_options={"n": 200}),
+                             dataset=datasets.load("xor", n=200))
         await app.push_screen(screen)
         await pilot.pause()
         screen.query_one("#sweep-values", Input).value = "0.001, 0.05"
@@ -343,6 +344,8 @@ async def test_a_tiny_sweep_draws_live_and_saves_its_runs(tmp_path):
         assert row[1] == str(2 * 8 + 8 + 8 * 2 + 2) and row[2] == "4" and row[-1] == "completed"
         stored = RunStore(path).list()
         assert sorted(r.label for r in stored) == ["learning_rate=0.001", "learning_rate=0.05"]
+        assert stored[0].dataset["name"] == "xor" and stored[0].dataset["rows"] == 200
+        assert stored[0].dataset["options"] == {"n": 200, "standardize": True}
         assert len({r.group for r in stored}) == 1
         assert len({r.fit["initial_weights"] for r in stored}) == 1
         assert row[3] == f"{min(r for r in stored if r.label.endswith('0.05')).best['val_loss']:.4f}"

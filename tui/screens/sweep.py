@@ -30,6 +30,7 @@ from engine import Callback
 from engine.sweeps import (
     EXPERIMENTS,
     SETTINGS,
+    DatasetView,
     StandardizedDataset,
     SweepError,
     Variant,
@@ -346,8 +347,13 @@ class SweepScreen(Screen):
                                            if config.csv_target else None)
                 else:
                     raise SweepError("the setup's dataset is not loaded; go back and pick one")
+            options = dict(config.dataset_options)
+            if config.csv_target:
+                options["target"] = config.csv_target
             if config.standardize:
-                dataset = StandardizedDataset(dataset, config.validation_split)
+                dataset = StandardizedDataset(dataset, config.validation_split, options)
+            elif options:
+                dataset = DatasetView(dataset, options=options)
             spec = config.spec(dataset.X.shape[1])
             fit = {**config.fit_kwargs(), "patience": config.patience}
             if config.patience is not None:
