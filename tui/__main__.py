@@ -13,9 +13,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     if not args:
-        from .app import DeeptermApp
+        from .app import run_app
 
-        DeeptermApp().run()
+        run_app()
         return 0
     from .cli import run_cli
 

@@ -225,3 +225,12 @@ class DeeptermApp(App):
                   status=history.stop_reason, history=history, device=history.device,
                   duration_s=history.duration_s)
         store.save(run)
+
+
+def run_app(**options: Any) -> None:
+    """Run the app in this terminal (``options`` go to DeeptermApp), with native
+    libraries' log lines sent to a log file instead of across the screen."""
+    from .terminal import native_output_to_log
+
+    with native_output_to_log():
+        DeeptermApp(**options).run()

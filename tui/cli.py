@@ -460,9 +460,9 @@ def cli(ctx: click.Context, store_path: Path | None) -> None:
     Without a command it opens the app (with --store, saving runs there).
     """
     if ctx.invoked_subcommand is None:
-        from .app import DeeptermApp
+        from .app import run_app
 
-        DeeptermApp(store=store_path).run()
+        run_app(store=store_path)
 
 
 @cli.command("train")
