@@ -15,11 +15,18 @@ EXTRA = {
     "Setup": [("↑/↓ in the dataset list", "choose a dataset"),
               ("enter on a button", "press it")],
     "Results": [("←/→ on the digits", "browse the images"), ("m", "next wrong prediction")],
+    "Runs": [("enter", "select the run under the cursor"),
+             ("click a column header", "sort by that column")],
+    "Sweep": [("tab", "choose the source, setting and values")],
+    "Lessons": [("arrow keys", "move between nodes and edges of the drawing"),
+                ("enter or a digit", "edit the value under the cursor"),
+                ("each lesson", "shows its own keys (step, next part…) in the footer")],
 }
 
 
 def _key_name(key: str) -> str:
-    names = {"escape": "esc", "question_mark": "?", "pagedown": "page down", "pageup": "page up"}
+    names = {"escape": "esc", "question_mark": "?", "pagedown": "page down", "pageup": "page up",
+             "slash": "/", "space": "space"}
     return " / ".join(names.get(k, k) for k in key.split(","))
 
 
@@ -47,9 +54,12 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close help", id="help-close")]
 
     def compose(self) -> ComposeResult:
+        from ..lessons.base import LessonScreen
         from ..widgets.digit_browser import DigitBrowser
         from .results import ResultsScreen
+        from .runs import RunsScreen
         from .setup import SetupScreen
+        from .sweep import SweepScreen
         from .training import TrainingScreen
 
         sections = [
@@ -57,6 +67,9 @@ class HelpScreen(ModalScreen[None]):
             ("Setup", SetupScreen.BINDINGS, EXTRA["Setup"]),
             ("Training", TrainingScreen.BINDINGS, ()),
             ("Results", list(ResultsScreen.BINDINGS) + list(DigitBrowser.BINDINGS), EXTRA["Results"]),
+            ("Runs (f3)", RunsScreen.BINDINGS, EXTRA["Runs"]),
+            ("Sweep (w on the setup screen)", SweepScreen.BINDINGS, EXTRA["Sweep"]),
+            ("Lessons (f2)", LessonScreen.BINDINGS, EXTRA["Lessons"]),
         ]
         with VerticalScroll(id="help-box"):
             yield Static("[b]deepterm keys[/]   (esc closes)", classes="dialog-title")
