@@ -12,6 +12,15 @@ import math
 
 import numpy as np
 
+#: An update is a dozen NumPy passes over the variable. A long flat variable is
+#: updated block by block, so that the dozen passes over one block stay in the CPU's
+#: cache instead of each going through memory: on 784-512-512-10 (669k weights) the
+#: optimizer's share of a batch fell by about a third (bench/run.py). Threads did not
+#: help here: the update is bound by memory, not by arithmetic.
+BLOCK = 1 << 14
+#: ... from this length on (smaller models gain nothing and pay the extra calls).
+BLOCKED_MIN = 1 << 17
+
 
 class Optimizer:
     name = ""
@@ -28,12 +37,20 @@ class Optimizer:
     def apply(self, variables: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """One step: update every variable in place from its gradient.
 
-        The gradient arrays serve as scratch space and are overwritten."""
+        The gradient arrays serve as scratch space and are overwritten. Long flat
+        variables are updated in blocks of BLOCK elements: the same arithmetic,
+        element by element, so the result does not depend on the blocking."""
         for i, (var, grad) in enumerate(zip(variables, grads)):
-            self.update(i, var, grad)
+            if var.ndim != 1 or var.size < max(BLOCKED_MIN, 2 * BLOCK):
+                self.update(i, var, grad)
+                continue
+            for start in range(0, var.size, BLOCK):
+                part = slice(start, start + BLOCK)
+                self.update(i, var[part], grad[part], part)
         self.iterations += 1
 
-    def update(self, i: int, var: np.ndarray, grad: np.ndarray) -> None:
+    def update(self, i: int, var: np.ndarray, grad: np.ndarray, part: slice = slice(None)) -> None:
+        """Update ``var`` (variable ``i``, or its elements ``part``) from ``grad``."""
         raise NotImplementedError
 
     # -- state, for save/load and for divergence roll-back -----------------
@@ -63,12 +80,12 @@ class SGD(Optimizer):
         self.slots = ("momentum",) if self.momentum != 0 else ()
         super().__init__(learning_rate, variables)
 
-    def update(self, i, var, grad):
+    def update(self, i, var, grad, part=slice(None)):
         grad *= self.learning_rate  # grad is scratch from here on: it holds lr*g
         if self.momentum == 0:
             var -= grad
             return
-        m = self.state["momentum"][i]
+        m = self.state["momentum"][i][part]
         m *= self.momentum
         m -= grad
         if self.nesterov:
@@ -95,8 +112,8 @@ class Adam(Optimizer):
         self._alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         super().apply(variables, grads)
 
-    def update(self, i, var, grad):
-        m, v, buf = self.state["m"][i], self.state["v"][i], self._buffers[i]
+    def update(self, i, var, grad, part=slice(None)):
+        m, v, buf = self.state["m"][i][part], self.state["v"][i][part], self._buffers[i][part]
         # v += (g*g - v) * (1 - beta_2)
         np.multiply(grad, grad, out=buf)
         buf -= v
@@ -125,8 +142,8 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, variables)
         self._buffers = [np.empty_like(v) for v in variables]
 
-    def update(self, i, var, grad):
-        v, buf = self.state["velocity"][i], self._buffers[i]
+    def update(self, i, var, grad, part=slice(None)):
+        v, buf = self.state["velocity"][i][part], self._buffers[i][part]
         v *= self.rho
         np.multiply(grad, grad, out=buf)
         buf *= 1 - self.rho
@@ -152,8 +169,8 @@ class Adagrad(Optimizer):
     def _initial(self, slot, variable):
         return np.full_like(variable, self.initial_accumulator_value)
 
-    def update(self, i, var, grad):
-        acc, buf = self.state["accumulator"][i], self._buffers[i]
+    def update(self, i, var, grad, part=slice(None)):
+        acc, buf = self.state["accumulator"][i][part], self._buffers[i][part]
         np.multiply(grad, grad, out=buf)
         acc += buf
         np.add(acc, self.epsilon, out=buf)

@@ -134,3 +134,32 @@ def test_full_batch_training_follows_the_update_rule(optimizer, ref):
             v = 0.999 * v + 0.001 * g**2
             w = w - lr * math.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(v) + 1e-7)
     np.testing.assert_allclose(model.get_weights()[0][:, 0], w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [
+    lambda v: SGD(0.1, v), lambda v: SGD(0.1, v, momentum=0.9, nesterov=True),
+    lambda v: Adam(0.01, v), lambda v: RMSprop(0.01, v), lambda v: Adagrad(0.1, v),
+], ids=["sgd", "nesterov", "adam", "rmsprop", "adagrad"])
+def test_block_by_block_updates_equal_whole_array_updates(monkeypatch, make):
+    """Long flat variables are updated in cache-sized blocks: bit for bit the same."""
+    import engine.optimizers as opt
+
+    rng = np.random.default_rng(3)
+    start = rng.normal(size=1003).astype(np.float32)
+    grads = [rng.normal(size=1003).astype(np.float32) for _ in range(4)]
+
+    def run(block, blocked_min):
+        monkeypatch.setattr(opt, "BLOCK", block)
+        monkeypatch.setattr(opt, "BLOCKED_MIN", blocked_min)
+        var = start.copy()
+        o = make([var])
+        for g in grads:
+            o.apply([var], [g.copy()])
+        return var, o.get_state()
+
+    whole, whole_state = run(1 << 20, 1 << 20)
+    blocked, blocked_state = run(64, 128)
+    assert not np.array_equal(whole, start)
+    np.testing.assert_array_equal(blocked, whole)
+    for slot, arrays in whole_state["slots"].items():
+        np.testing.assert_array_equal(blocked_state["slots"][slot][0], arrays[0])
