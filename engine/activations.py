@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .numerics import flush_subnormals
+
 
 def linear(z: np.ndarray) -> np.ndarray:
     return z
@@ -22,7 +24,8 @@ def relu(z: np.ndarray) -> np.ndarray:
 def sigmoid(z: np.ndarray) -> np.ndarray:
     # exp of a non-positive number never overflows
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    a = np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    return flush_subnormals(a)   # far tails: 0, not slow subnormals (see engine.numerics)
 
 
 def tanh(z: np.ndarray) -> np.ndarray:
@@ -31,7 +34,7 @@ def tanh(z: np.ndarray) -> np.ndarray:
 
 def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return flush_subnormals(e / e.sum(axis=-1, keepdims=True))
 
 
 FORWARD = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax}

@@ -163,3 +163,42 @@ def test_block_by_block_updates_equal_whole_array_updates(monkeypatch, make):
     np.testing.assert_array_equal(blocked, whole)
     for slot, arrays in whole_state["slots"].items():
         np.testing.assert_array_equal(blocked_state["slots"][slot][0], arrays[0])
+
+
+def test_flush_below_zeroes_tiny_numbers_with_integer_bit_operations():
+    from engine.numerics import flush_below, flush_subnormals
+
+    for dtype in (np.float32, np.float64):
+        tiny = np.finfo(dtype).tiny
+        values = np.array([0.0, -0.0, tiny / 4, -tiny, 2.0**-100, -(2.0**-101), 1.5, -np.inf,
+                           np.nan], dtype=dtype)
+        out = flush_subnormals(values.copy())
+        np.testing.assert_array_equal(out[[2]], [0.0])
+        np.testing.assert_array_equal(out[[3, 4, 5, 6, 7]], values[[3, 4, 5, 6, 7]])
+        out = flush_below(values.copy(), -100)
+        np.testing.assert_array_equal(out[:6], [0, 0, 0, 0, 2.0**-100, 0])
+        assert out[6] == 1.5 and out[7] == -np.inf and np.isnan(out[8])
+
+
+def test_a_dead_weights_adam_moment_is_flushed_before_it_turns_subnormal():
+    """Zero gradients shrink Adam's m by beta_1 each step: it must reach 0 without
+    ever lingering as a (slow) subnormal number, and live weights are untouched."""
+    var = np.array([1.0, 1.0], dtype=np.float32)
+    o = Adam(0.001, [var])
+    o.apply([var], [np.array([0.5, 0.5], dtype=np.float32)])
+    tiny = np.finfo(np.float32).tiny
+    for step in range(2, 1200):
+        o.apply([var], [np.array([0.0, 0.5], dtype=np.float32)])
+        m = o.state["m"][0]
+        assert not (0 < abs(m[0]) < tiny), f"subnormal m at step {step}"
+    assert m[0] == 0.0 and abs(m[1] - 0.5) < 1e-6
+
+
+def test_softmax_and_sigmoid_tails_are_zero_not_subnormal():
+    from engine import activations
+
+    z = np.array([[0.0, -95.0, -200.0]], dtype=np.float32)
+    p = activations.forward("softmax", z)
+    assert p[0, 1] == 0.0 and p[0, 2] == 0.0 and p[0, 0] == 1.0
+    s = activations.forward("sigmoid", np.array([[-95.0, -50.0]], dtype=np.float32))
+    assert s[0, 0] == 0.0 and 0 < s[0, 1] < 1e-20
