@@ -86,6 +86,7 @@ class TrainingScreen(Screen):
         self._charts_drawn_at = 0.0
         self._drawn_at = 0.0       # perf_counter() and thread_time() at the last redraw
         self._drawn_cpu = 0.0
+        self.charts: list[MetricChart] = []
         self.metric = config.metrics[0] if config.metrics else None
         self.monitor = "val_loss" if config.validation_split > 0 else "loss"
 
@@ -125,7 +126,9 @@ class TrainingScreen(Screen):
                 columns.append(f"val_{self.metric}")
         self.columns = columns
         table.add_columns(*columns)
-        for chart in self.query(MetricChart):
+        # kept: a DOM query costs about a millisecond, and epochs can arrive 50 times a second
+        self.charts = list(self.query(MetricChart))
+        for chart in self.charts:
             chart.total_epochs = self.config.epochs
             chart.replot()
         self.set_interval(CHART_INTERVAL_S, self._redraw)
@@ -188,7 +191,7 @@ class TrainingScreen(Screen):
         """Record one epoch (cheap); the timer puts it in the table, bars and charts."""
         self.epochs.append(epoch)
         self.logs.append(dict(logs))
-        for chart in self.query(MetricChart):
+        for chart in self.charts:
             chart.add_epoch(epoch, logs)
         self._pending_rows.append([str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]])
         if self.config.patience is not None:
@@ -226,7 +229,7 @@ class TrainingScreen(Screen):
         if not finite:
             return
         best = min(finite)[1]
-        for chart in self.query(MetricChart):
+        for chart in self.charts:
             chart.best_epoch = self.epochs[best]
 
     def on_training_paused(self, message: TrainingPaused) -> None:
@@ -240,7 +243,7 @@ class TrainingScreen(Screen):
         self.samples_per_s = message.samples_per_s
         self.state = "finished"
         if self.history.best_epoch is not None and self.config.patience is not None:
-            for chart in self.query(MetricChart):
+            for chart in self.charts:
                 chart.best_epoch = self.history.best_epoch
         self._redraw(force=True)
         self._show_status()
@@ -271,7 +274,7 @@ class TrainingScreen(Screen):
         self._drawn_at, self._drawn_cpu = now, cpu
         self._dirty = False
         self._flush_progress()
-        charts = list(self.query(MetricChart))
+        charts = self.charts
         cost = sum(chart.render_cost for chart in charts)
         now = time.perf_counter()
         if force or now - self._charts_drawn_at >= max(CHART_INTERVAL_S, 20 * cost):
