@@ -1,6 +1,6 @@
 """Training throughput inside the app against headless, MNIST preset, NumPy backend.
 
-    python bench/tui_throughput.py [--epochs 10] [--repeats 3]
+    python bench/tui_throughput.py [--epochs 10] [--repeats 7]
 
 Headless: the same prepared data and config trained by ``run_training``
 without a UI. In the app: a headless Textual app (Pilot) running the
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10,
                         help="10 is the preset's own; a longer run shows the steady state")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     config = PRESETS_BY_KEY["3"].config.with_changes(epochs=args.epochs)
     data = prepare(config, datasets.load("mnist", **config.dataset_options))

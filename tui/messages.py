@@ -38,12 +38,15 @@ class BatchProgress(Message):
 
 @dataclass
 class EpochEnded(Message):
-    """One finished epoch with its logs (loss, val_loss, accuracy...)."""
+    """A finished epoch with its logs (loss, val_loss, accuracy...), and ``earlier``:
+    the epochs that finished since the previous message, oldest first, as
+    ``(epoch, logs)`` (fast epochs are reported a few times a second, not each one)."""
 
     epoch: int
     logs: dict[str, float]
     elapsed_s: float
     samples_per_s: float
+    earlier: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
 
 @dataclass

@@ -61,15 +61,20 @@ class TrainingControl:
 
 class UICallback(Callback):
     """Reports training to ``target`` (anything with a thread-safe
-    ``post_message``): one ``EpochEnded`` per epoch, and ``BatchProgress`` at
-    most every ``batch_interval_s`` seconds. Time spent paused is not counted
-    in ``elapsed_s`` or ``samples_per_s``."""
+    ``post_message``): ``EpochEnded`` at most every ``batch_interval_s`` seconds,
+    carrying every epoch finished since the last one (the first epoch, a pause and
+    the end of training are reported at once), and ``BatchProgress`` at most as
+    often. Each message costs the UI thread, which holds the GIL while it handles
+    it, so fast epochs are not reported one by one. Time spent paused is not
+    counted in ``elapsed_s`` or ``samples_per_s``."""
 
     def __init__(self, target: Any, control: TrainingControl, batch_interval_s: float = 0.1) -> None:
         super().__init__()
         self.target = target
         self.control = control
         self.batch_interval_s = batch_interval_s
+        self._pending: list[tuple[int, dict[str, float]]] = []
+        self._epochs_posted_at = -math.inf
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
@@ -98,6 +103,7 @@ class UICallback(Callback):
             self.model.request_stop("stopped")
             return
         if control.paused:
+            self._post_epochs()
             self.target.post_message(TrainingPaused(True))
             self.paused_s += control.wait_while_paused()
             self.target.post_message(TrainingPaused(False))
@@ -116,9 +122,21 @@ class UICallback(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.samples_done += self.params.get("samples", 0)
-        clean = {k: float(v) for k, v in (logs or {}).items()}
-        self.target.post_message(EpochEnded(epoch, clean, self.elapsed_s,
-                                            self._rate(self.samples_done)))
+        self._pending.append((epoch, {k: float(v) for k, v in (logs or {}).items()}))
+        if time.perf_counter() - self._epochs_posted_at >= self.batch_interval_s:
+            self._post_epochs()
+
+    def on_train_end(self, logs=None):
+        self._post_epochs()
+
+    def _post_epochs(self) -> None:
+        if not self._pending:
+            return
+        *earlier, (epoch, logs) = self._pending
+        self._pending = []
+        self._epochs_posted_at = time.perf_counter()
+        self.target.post_message(EpochEnded(epoch, logs, self.elapsed_s,
+                                            self._rate(self.samples_done), earlier))
 
 
 # -- data -----------------------------------------------------------------------------

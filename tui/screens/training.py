@@ -183,6 +183,8 @@ class TrainingScreen(Screen):
         self._dirty = True      # drawn by the timer: the training thread keeps the CPU
 
     def on_epoch_ended(self, message: EpochEnded) -> None:
+        for epoch, logs in message.earlier:
+            self.add_epoch(epoch, logs)
         self.add_epoch(message.epoch, message.logs)
         self.samples_per_s = message.samples_per_s
         self.elapsed_s = message.elapsed_s
