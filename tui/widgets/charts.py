@@ -13,6 +13,8 @@ import time
 from textual_plotext import PlotextPlot
 
 COLORS = {"train": "cyan", "val": "orange", "best": "green"}
+#: Curves whose values span this ratio or more are drawn on a log scale.
+LOG_SCALE_SPAN = 1e3
 
 
 class MetricChart(PlotextPlot):
@@ -55,6 +57,7 @@ class MetricChart(PlotextPlot):
         if self.total_epochs:
             plt.xlim(1, max(2, self.total_epochs))
             plt.xticks(epoch_ticks(self.total_epochs))
+        log_scale_if_wide(plt, [v for values in self.series.values() for v in values])
         drawn = False
         for key, color in ((self.metric, COLORS["train"]), (f"val_{self.metric}", COLORS["val"])):
             values = self.series.get(key, [])
@@ -85,3 +88,18 @@ def epoch_ticks(total: int, most: int = 8) -> list[int]:
     if ticks[-1] != total and total - ticks[-1] >= step / 2:
         ticks.append(total)
     return ticks
+
+
+def log_scale_if_wide(plt, values) -> bool:
+    """A log y axis, ticked at powers of ten, when the positive ``values`` span
+    LOG_SCALE_SPAN or more (a run that blew up flattens every other curve on a
+    linear axis, and its ticks read 288291046862532096.0)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite or min(finite) <= 0 or max(finite) / min(finite) < LOG_SCALE_SPAN:
+        return False
+    plt.yscale("log")
+    low, high = math.floor(math.log10(min(finite))), math.ceil(math.log10(max(finite)))
+    step = max(1, math.ceil((high - low) / 6))
+    powers = sorted(range(high, low - 1, -step))   # the top decade is always labelled
+    plt.yticks([10.0 ** k for k in powers], [f"1e{k}" for k in powers])
+    return True

@@ -55,9 +55,10 @@ class CompareChart(PlotextPlot):
         longest = max((max(xs) for _, xs, _ in self.series if xs), default=0)
         total = max(self.total_epochs or 0, longest, 2)
         plt.xlim(1, total)
-        from .charts import epoch_ticks
+        from .charts import epoch_ticks, log_scale_if_wide
 
         plt.xticks(epoch_ticks(total))
+        log_scale_if_wide(plt, [y for _, xs, ys in self.series for y in ys[:len(xs)]])
         drawn = 0
         for i, (label, xs, ys) in enumerate(self.series):
             points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y)]
