@@ -100,6 +100,6 @@ def log_scale_if_wide(plt, values) -> bool:
     plt.yscale("log")
     low, high = math.floor(math.log10(min(finite))), math.ceil(math.log10(max(finite)))
     step = max(1, math.ceil((high - low) / 6))
-    powers = sorted(range(high, low - 1, -step))   # the top decade is always labelled
+    powers = sorted(range(high, low - step, -step))   # from the top decade to the bottom one
     plt.yticks([10.0 ** k for k in powers], [f"1e{k}" for k in powers])
     return True
