@@ -16,6 +16,7 @@ CHILD = textwrap.dedent("""
         os.write(2, b"NATIVE-NOISE from C++\\n")     # what TensorFlow does
         sys.__stderr__.write("DRAWN-BY-TEXTUAL\\n")  # where Textual draws
         sys.__stderr__.flush()
+        print("PYTHON-STDERR", file=sys.stderr, flush=True)   # click's error lines
     os.write(2, b"AFTER-THE-APP\\n")                 # the terminal is descriptor 2 again
     print(path)
 """)
@@ -46,6 +47,7 @@ def test_on_a_terminal_native_lines_go_to_the_log_and_the_screen_stays_clean(tmp
     assert done.returncode == 0
     screen = seen.decode()
     assert "DRAWN-BY-TEXTUAL" in screen and "AFTER-THE-APP" in screen
+    assert "PYTHON-STDERR" in screen
     assert "NATIVE-NOISE" not in screen
     assert log.read_text() == "NATIVE-NOISE from C++\n"
     assert done.stdout.strip() == str(log)

@@ -962,8 +962,11 @@ def datasets_command() -> None:
 def run_cli(args: list[str]) -> int:
     """Run the command line on ``args``; returns the exit status."""
     warnings.showwarning = _show_warning   # a warning is one line too
+    from .terminal import native_output_to_log
+
     try:
-        cli.main(args=args, prog_name="deepterm", standalone_mode=True)
+        with native_output_to_log():   # TensorFlow's native lines off the terminal
+            cli.main(args=args, prog_name="deepterm", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

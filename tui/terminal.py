@@ -6,10 +6,11 @@ Python's ``sys.stderr`` is, and no environment variable silences them in
 TensorFlow 2.21. Textual draws the app on that same descriptor, so those lines
 would land in the middle of the screen the first time the Keras backend loads.
 
-While the app runs, ``native_output_to_log`` gives Textual a descriptor of its
-own for the terminal and points descriptor 2 at a log file; afterwards the
-terminal is descriptor 2 again, so anything printed after the app (a traceback
-included) shows as usual.
+While the app (or a command of the command line) runs, ``native_output_to_log``
+gives Textual and Python's ``sys.stderr`` a descriptor of their own for the
+terminal and points descriptor 2 at a log file; afterwards the terminal is
+descriptor 2 again, so anything printed after the app (a traceback included)
+shows as usual.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ def native_output_to_log(path: str | os.PathLike | None = None) -> Iterator[Path
     os.dup2(log_fd, fd)
     os.close(log_fd)
     sys.__stderr__ = terminal
+    swapped = sys.stderr is stderr   # Python's own messages (click's errors) stay on screen
+    if swapped:
+        sys.stderr = terminal
     try:
         yield target
     finally:
@@ -71,5 +75,7 @@ def native_output_to_log(path: str | os.PathLike | None = None) -> Iterator[Path
             terminal.flush()
         os.dup2(terminal_fd, fd)
         sys.__stderr__ = stderr
+        if swapped and sys.stderr is terminal:
+            sys.stderr = stderr
         with contextlib.suppress(OSError):
             terminal.close()
