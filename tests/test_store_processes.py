@@ -109,6 +109,26 @@ def test_ctrl_c_keeps_the_run_as_stopped_and_exits_130(tmp_path):
     assert run.epochs_done - 1 <= (numbers[-1] if numbers else 3) <= run.epochs_done
 
 
+def test_sigterm_keeps_the_run_as_stopped_and_exits_143(tmp_path):
+    """`timeout 60 deepterm train ...` ends with SIGTERM: the same as Ctrl+C."""
+    store = tmp_path / "runs.db"
+    proc = start_training(store, 100_000)
+    try:
+        read_epochs(proc, 2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    (run,) = RunStore(store).list()
+    assert run.status == "stopped" and run.epochs_done >= 2
+    assert err.strip().splitlines() == [
+        f"deepterm: stopped by SIGTERM after {run.epochs_done} of 100000 epochs; run {run.id} "
+        f"kept as stopped in {store}"]
+
+
 def test_a_trainer_whose_reader_goes_away_stops_and_keeps_its_run(tmp_path):
     """`deepterm train ... | head -3`: the pipe closes, training stops (exit 141,
     as a shell reports SIGPIPE) and the run is kept as stopped."""

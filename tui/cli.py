@@ -14,6 +14,7 @@ Exit status (the same for every command):
          read-only, damaged, written by a newer deepterm, disk full)
     2    bad arguments, with a one-line reason (an unknown run id included)
     130  Ctrl+C; a training run is kept in the store as "stopped"
+    143  terminated (SIGTERM, e.g. by `timeout`): the same as Ctrl+C
     141  stdout's reader went away (`deepterm train ... | head`): training stops,
          the run is kept as "stopped"
 
@@ -31,7 +32,9 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,19 @@ ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks 
 TIMEOUT_ENV_VAR = "DEEPTERM_STORE_TIMEOUT"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141   # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+EXIT_TERMINATED = 143    # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so that training stops and its run is
+    kept exactly as on Ctrl+C (engine.train keeps a KeyboardInterrupt as "stopped")."""
+
+
+def _interruption(exc: BaseException) -> tuple[str, int]:
+    """How an interruption is named in messages, and its exit status."""
+    if isinstance(exc, Terminated):
+        return "SIGTERM", EXIT_TERMINATED
+    return "Ctrl+C", EXIT_INTERRUPTED
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -98,9 +114,10 @@ class DeeptermGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("deepterm: interrupted (Ctrl+C)", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt as exc:
+            how, status = _interruption(exc)
+            click.echo(f"deepterm: interrupted ({how})", err=True)
+            ctx.exit(status)
         except BrokenPipeError:   # the reader went away (`deepterm runs list | head -1`)
             silence_stdout()
             ctx.exit(EXIT_BROKEN_PIPE)
@@ -450,7 +467,7 @@ class Progress:
 
 @click.group(cls=DeeptermGroup, context_settings=CONTEXT, invoke_without_command=True,
              epilog="Exit status: 0 done, 1 diverged/failed/store unusable, 2 bad arguments, "
-                    "130 Ctrl+C, 141 output closed. `deepterm` alone opens the app.")
+                    "130 Ctrl+C, 141 output closed, 143 SIGTERM. `deepterm` alone opens the app.")
 @click.version_option(package_name="deepterm", prog_name="deepterm")
 @store_option
 @click.pass_context
@@ -508,15 +525,16 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
                 build_options={"device": device} if device else None,
                 epochs=epochs, batch_size=batch_size, validation_split=validation_split)
     except KeyboardInterrupt as exc:
+        how, status = _interruption(exc)
         run = getattr(exc, "run", None)
         if run is None:
-            click.echo("deepterm: interrupted (Ctrl+C) before training began; nothing kept",
+            click.echo(f"deepterm: interrupted ({how}) before training began; nothing kept",
                        err=True)
         else:
             where = f"kept as stopped in {store.path}" if _kept(store, run) else "not kept"
-            click.echo(f"deepterm: stopped by Ctrl+C after {run.epochs_done} of {epochs} epochs; "
+            click.echo(f"deepterm: stopped by {how} after {run.epochs_done} of {epochs} epochs; "
                        f"run {run.id} {where}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(status)
     except Exception as exc:
         from engine.store import StoreError
 
@@ -895,9 +913,10 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         run = getattr(exc, "run", None)
         count = len(done) + (run is not None and _kept(store, run))
         kept = f"; {plural(count, 'run')} kept in group {group}" if store is not None else ""
-        click.echo(f"deepterm: sweep stopped by Ctrl+C during "
+        how, status = _interruption(exc)
+        click.echo(f"deepterm: sweep stopped by {how} during "
                    f"{run.label if run is not None else 'a run'}{kept}", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(status)
     except BaseException as exc:
         _close(current, exc)
         run = getattr(exc, "run", None)
@@ -964,10 +983,19 @@ def run_cli(args: list[str]) -> int:
     warnings.showwarning = _show_warning   # a warning is one line too
     from .terminal import native_output_to_log
 
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, terminate)
     try:
         with native_output_to_log():   # TensorFlow's native lines off the terminal
             cli.main(args=args, prog_name="deepterm", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
