@@ -31,6 +31,7 @@ from .callbacks import CallbackList, StopSignal
 from .data import check_X, check_y, prepare_fit
 from .errors import BackendUnavailable, FitError, SpecError, choices
 from .history import History
+from .numerics import json_default
 from .spec import ModelSpec
 
 FORMAT = "deepterm-keras-model"
@@ -593,7 +594,7 @@ class KerasModel:
             "history": self.history.to_dict() if self.history is not None else None,
             "metadata": self.metadata, "device": self.device,
         }
-        text = json.dumps(meta, default=_json_default)
+        text = json.dumps(meta, default=json_default)
         tmp = path[: -len(".keras")] + ".tmp.keras"
         try:
             self.keras_model.save(tmp)
@@ -640,12 +641,3 @@ class KerasModel:
         model.metadata = meta.get("metadata") or {}
         return model
 
-
-def _json_default(value: Any):
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in a model file")

@@ -10,10 +10,13 @@ set), so flushing them here also keeps the NumPy backend's numbers with Keras'.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-_LAYOUT = {np.dtype(np.float32): (np.int32, 23, 127),     # int view, mantissa bits, bias
-           np.dtype(np.float64): (np.int64, 52, 1023)}
+#: int view, mantissa bits, exponent bias, exponent mask
+_LAYOUT = {np.dtype(np.float32): (np.int32, 23, 127, 0x7F800000),
+           np.dtype(np.float64): (np.int64, 52, 1023, 0x7FF0000000000000)}
 
 
 def flush_below(array: np.ndarray, power: int) -> np.ndarray:
@@ -25,8 +28,7 @@ def flush_below(array: np.ndarray, power: int) -> np.ndarray:
     layout = _LAYOUT.get(array.dtype)
     if layout is None or not array.flags.c_contiguous:
         return array
-    int_type, mantissa_bits, bias = layout
-    exponent_mask = ((1 << (8 if mantissa_bits == 23 else 11)) - 1) << mantissa_bits
+    int_type, mantissa_bits, bias, exponent_mask = layout
     bits = array.view(int_type)
     bits *= (bits & int_type(exponent_mask)) >= int_type((power + bias) << mantissa_bits)
     return array
@@ -35,3 +37,15 @@ def flush_below(array: np.ndarray, power: int) -> np.ndarray:
 def flush_subnormals(array: np.ndarray) -> np.ndarray:
     """Set the subnormal numbers in ``array`` to zero (see ``flush_below``)."""
     return flush_below(array, 1 - _LAYOUT[array.dtype][2] if array.dtype in _LAYOUT else 0)
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps(..., default=json_default)``: NumPy scalars and arrays as plain
+    numbers and lists; anything else is a TypeError, as json itself would raise."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a model file")

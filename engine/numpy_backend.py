@@ -26,6 +26,7 @@ from .callbacks import CallbackList, StopSignal
 from .data import check_X, check_y, prepare_fit
 from .errors import FitError
 from .history import History
+from .numerics import json_default
 from .optimizers import make_optimizer
 from .spec import ModelSpec
 
@@ -431,7 +432,7 @@ class NumpyModel:
         }
         arrays: dict[str, np.ndarray] = {
             "spec": np.array(self.spec.to_json()),
-            "meta": np.array(json.dumps(meta, default=_json_default)),
+            "meta": np.array(json.dumps(meta, default=json_default)),
         }
         for i, w in enumerate(self._variables()):
             arrays[f"weight_{i}"] = w
@@ -483,12 +484,3 @@ class NumpyModel:
         model.metadata = meta.get("metadata") or {}
         return model
 
-
-def _json_default(value: Any):
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot store {type(value).__name__} in a model file")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .history import History
+from .numerics import json_default
 from .runs import Run, utc_now
 from .spec import ModelSpec
 
@@ -163,13 +164,10 @@ def _dumps(value: Any) -> str:
 
 
 def _json_default(value: Any):
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)   # a run keeps what it can describe, never fails on it
 
 
 class RunStore:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import socket
 import zipfile
 from pathlib import Path
 
@@ -20,15 +19,6 @@ DATA = Path(build_mod.__file__).resolve().parent / "data"
 SHIPPED = ("wages.npz", "titanic.npz", "mnist.npz")
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args!r}")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
 def members(data: bytes) -> dict[str, bytes]:

@@ -3,8 +3,6 @@ shape, columns and class balance; wages equals the course's file value for value
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
@@ -19,15 +17,6 @@ TITANIC_FEATURES = ["pclass", "age", "sibsp", "parch", "fare", "male", "age_was_
 SYNTHETIC = ["circle", "xor", "gauss", "spiral", "plane", "multi_gauss"]
 
 
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args!r}")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
 def test_list_datasets_names_tasks_and_sizes():

@@ -52,6 +52,21 @@ def read_epochs(proc: subprocess.Popen, count: int) -> list[str]:
     return lines
 
 
+def interrupt_training(store: Path, after_epochs: int, signum: int):
+    """Start a long `deepterm train`, send ``signum`` once ``after_epochs`` epochs
+    were printed, and wait for it: (process, stdout, stderr)."""
+    proc = start_training(store, 100_000)
+    try:
+        read_epochs(proc, after_epochs)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc, out, err
+
+
 def printed_loss(line: str) -> float:
     return float(re.search(r" loss (\S+)", line).group(1))
 
@@ -81,15 +96,7 @@ def test_a_killed_trainer_leaves_an_interrupted_run_with_its_epochs(tmp_path):
 
 def test_ctrl_c_keeps_the_run_as_stopped_and_exits_130(tmp_path):
     store = tmp_path / "runs.db"
-    proc = start_training(store, 100_000)
-    try:
-        read_epochs(proc, 3)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc, out, err = interrupt_training(store, 3, signal.SIGINT)
     assert proc.returncode == 130, err
     (run,) = RunStore(store).list()
     assert run.status == "stopped" and run.epochs_done >= 3
@@ -112,15 +119,7 @@ def test_ctrl_c_keeps_the_run_as_stopped_and_exits_130(tmp_path):
 def test_sigterm_keeps_the_run_as_stopped_and_exits_143(tmp_path):
     """`timeout 60 deepterm train ...` ends with SIGTERM: the same as Ctrl+C."""
     store = tmp_path / "runs.db"
-    proc = start_training(store, 100_000)
-    try:
-        read_epochs(proc, 2)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc, _, err = interrupt_training(store, 2, signal.SIGTERM)
     assert proc.returncode == 143, err
     (run,) = RunStore(store).list()
     assert run.status == "stopped" and run.epochs_done >= 2

@@ -17,7 +17,21 @@ COLORS = {"train": "cyan", "val": "orange", "best": "green"}
 LOG_SCALE_SPAN = 1e3
 
 
-class MetricChart(PlotextPlot):
+class TimedPlot(PlotextPlot):
+    """A PlotextPlot that remembers how long its last render took (``render_cost``,
+    plotext's build), so screens can redraw it less often when it is slow."""
+
+    render_cost = 0.0
+
+    def render(self):
+        started = time.perf_counter()
+        try:
+            return super().render()
+        finally:
+            self.render_cost = time.perf_counter() - started
+
+
+class MetricChart(TimedPlot):
     """One metric and its validation twin over the epochs (1-based on the x axis)."""
 
     def __init__(self, metric: str, title: str, *, id: str | None = None,  # noqa: A002
@@ -29,14 +43,6 @@ class MetricChart(PlotextPlot):
         self.series: dict[str, list[float]] = {metric: [], f"val_{metric}": []}
         self.best_epoch: int | None = None
         self.total_epochs: int | None = None
-        self.render_cost = 0.0   # seconds the last render took (plotext's build)
-
-    def render(self):
-        started = time.perf_counter()
-        try:
-            return super().render()
-        finally:
-            self.render_cost = time.perf_counter() - started
 
     def add_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         """Keep one epoch's values (``epoch`` counted from 0)."""

@@ -8,16 +8,15 @@ selected runs; the Sweep screen redraws its runs from a timer as they train.
 from __future__ import annotations
 
 import math
-import time
 
-from textual_plotext import PlotextPlot
+from .charts import TimedPlot, epoch_ticks, log_scale_if_wide
 
 #: One colour per run, in order (plotext colour names).
 PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white",
            "gray", "violet")
 
 
-class CompareChart(PlotextPlot):
+class CompareChart(TimedPlot):
     """One metric of several runs, one coloured line each, labelled in the legend."""
 
     def __init__(self, metric: str = "loss", *, id: str | None = None,  # noqa: A002
@@ -27,14 +26,6 @@ class CompareChart(PlotextPlot):
         self.series: list[tuple[str, list[int], list[float]]] = []
         self.total_epochs: int | None = None
         self.empty_text = "Select runs to compare"
-        self.render_cost = 0.0
-
-    def render(self):
-        started = time.perf_counter()
-        try:
-            return super().render()
-        finally:
-            self.render_cost = time.perf_counter() - started
 
     def set_series(self, series, metric: str | None = None) -> None:
         """``series``: (label, epochs counted from 1, values) per run."""
@@ -55,8 +46,6 @@ class CompareChart(PlotextPlot):
         longest = max((max(xs) for _, xs, _ in self.series if xs), default=0)
         total = max(self.total_epochs or 0, longest, 2)
         plt.xlim(1, total)
-        from .charts import epoch_ticks, log_scale_if_wide
-
         plt.xticks(epoch_ticks(total))
         log_scale_if_wide(plt, [y for _, xs, ys in self.series for y in ys[:len(xs)]])
         drawn = 0
