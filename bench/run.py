@@ -10,7 +10,10 @@ Each figure is the median over several timed epochs after a warm-up epoch
 (Keras' first epoch also traces its graph). GFLOP/s counts the issue's
 definition: 2*m*n*k per matrix product, three products per layer per batch
 (forward, weight gradient, input gradient). The matmul rate is this
-machine's float32 ``A @ B`` rate measured in the same run. Peak RSS is
+machine's float32 ``A @ B`` rate (2048x2048 operands) measured in the same run:
+once at the start for the header, and right after every timed epoch of the large
+workload, whose share is the median over its epochs of (epoch GFLOP/s / the rate
+measured next to it). Peak RSS is
 measured in a fresh subprocess that trains on NumPy with TensorFlow never
 imported.
 """
@@ -101,12 +104,29 @@ def workloads(quick: bool):
     ]
 
 
-def time_epochs(spec, backend, X, y, batch_size, split, epochs) -> float:
+class RateProbe(Callback):
+    """Measures the matmul rate right after each epoch (outside the epoch's timing),
+    so that each epoch is compared with the machine as it was at that moment: on a
+    shared machine the rate alone varied from 130 to 220 GFLOP/s between runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(matmul_rate(repeats=3))
+
+
+def time_epochs(spec, backend, X, y, batch_size, split, epochs, probe: RateProbe | None = None
+                ) -> float:
     """Median seconds per epoch over ``epochs`` epochs after one warm-up epoch."""
     model = build(spec, backend=backend, seed=0)
     timer = EpochTimer()
     model.fit(X, y, epochs=epochs + 1, batch_size=batch_size, validation_split=split,
-              callbacks=[timer])
+              callbacks=[timer] + ([probe] if probe else []))
+    if probe:
+        probe.times = timer.times[1:]
+        probe.rates = probe.rates[1:]
     return statistics.median(timer.times[1:])
 
 
@@ -189,18 +209,27 @@ def main(argv=None) -> int:
     print(header)
     print("-" * len(header))
     for name, source, spec, X, y, bs, split in workloads(args.quick):
-        np_s = time_epochs(spec, "numpy", X, y, bs, split, epochs)
+        large = name.startswith("large")
+        probe = RateProbe() if large else None
+        np_s = time_epochs(spec, "numpy", X, y, bs, split, epochs, probe)
         k_s = None
-        if use_keras and not (args.quick and name.startswith("large")):
+        if use_keras and not (args.quick and large):
             k_s = time_epochs(spec, "keras", X, y, bs, split, max(2, epochs // 2) if
-                              name.startswith("large") else epochs)
+                              large else epochs)
         train_rows = int(np.floor(len(X) * (1 - split)))
         gflops = flops_per_epoch(spec, train_rows) / np_s / 1e9
+        share = None
+        if probe:
+            # each epoch against the rate measured right after it; the median of those
+            share = statistics.median(flops_per_epoch(spec, train_rows) / t / 1e9 / r
+                                      for t, r in zip(probe.times, probe.rates))
+            print(f"  matmul rate next to each large epoch: "
+                  f"{', '.join(f'{r:.0f}' for r in probe.rates)} GFLOP/s")
         row = {"workload": name, "numpy_ms": round(np_s * 1000, 2),
                "keras_ms": None if k_s is None else round(k_s * 1000, 2),
                "speedup": None if k_s is None else round(k_s / np_s, 2),
                "gflops": round(gflops, 2),
-               "matmul_share": round(gflops / peak_gflops, 3) if name.startswith("large") else None,
+               "matmul_share": None if share is None else round(share, 3),
                "peak_rss_mb": None, "data": source}
         rows_out.append(row)
         print_row(row)
