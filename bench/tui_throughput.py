@@ -1,13 +1,16 @@
 """Training throughput inside the app against headless, MNIST preset, NumPy backend.
 
-    python bench/tui_throughput.py [--epochs 10] [--repeats 7]
+    python bench/tui_throughput.py [--epochs 10] [--repeats 15]
 
 Headless: the same prepared data and config trained by ``run_training``
 without a UI. In the app: a headless Textual app (Pilot) running the
 training screen, whose worker posts every epoch and coalesced batch
 progress while the charts redraw. Both measure samples per second from
 ``fit``'s own clock (History.duration_s) and are interleaved so a busy
-machine hurts both alike. Target: in-app >= 90% of headless.
+machine hurts both alike. A 10-epoch run lasts about a third of a second, and on a
+shared machine two such runs back to back differ by up to 30%: hence many repeats,
+and both the ratio of the medians and the median of the pairwise ratios.
+Target: in-app >= 90% of headless.
 """
 
 from __future__ import annotations
@@ -42,10 +45,20 @@ async def in_app(config, data) -> float:
     app = DeeptermApp(store=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        screen = TrainingScreen(config, data)
+        done = asyncio.Event()
+
+        class Screen(TrainingScreen):
+            """Tells the bench when the run ends: a polling loop would wake the UI
+            thread, and take the GIL from training, more often than the app does."""
+
+            def _show_status(self) -> None:
+                super()._show_status()
+                if self.state in ("finished", "failed"):
+                    done.set()
+
+        screen = Screen(config, data)
         await app.push_screen(screen)
-        while screen.state not in ("finished", "failed"):
-            await asyncio.sleep(0.05)
+        await done.wait()
         if screen.state == "failed":
             raise RuntimeError(screen.error)
         return samples_per_s(screen.history)
@@ -55,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10,
                         help="10 is the preset's own; a longer run shows the steady state")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args()
     config = PRESETS_BY_KEY["3"].config.with_changes(epochs=args.epochs)
     data = prepare(config, datasets.load("mnist", **config.dataset_options))
@@ -70,7 +83,9 @@ def main() -> None:
           f"{args.repeats} interleaved repeats, {time.perf_counter() - started:.0f} s in all")
     print(f"headless: median {hm:,.0f} samples/s  ({', '.join(f'{v:,.0f}' for v in h)})")
     print(f"in app:   median {am:,.0f} samples/s  ({', '.join(f'{v:,.0f}' for v in a)})")
-    print(f"in-app / headless: {am / hm:.1%}  (target >= 90%: {'met' if am / hm >= 0.9 else 'NOT met'})")
+    pairwise = statistics.median(x / y for x, y in zip(a, h))
+    print(f"in-app / headless: {am / hm:.1%} (medians), {pairwise:.1%} (median of pairs)  "
+          f"(target >= 90%: {'met' if min(am / hm, pairwise) >= 0.9 else 'NOT met'})")
 
 
 if __name__ == "__main__":

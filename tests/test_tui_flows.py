@@ -68,7 +68,7 @@ async def test_pick_dataset_set_learning_rate_start_and_every_epoch_reaches_the_
             assert chart.epochs == list(range(1, 9))
         loss = screen.query_one("#loss-chart", MetricChart).series["loss"]
         assert loss == pytest.approx(screen.history.history["loss"])
-        assert screen.query_one("#epochs").row_count == 8
+        assert screen.query_one("#epochs").line_count == 8
         assert screen.model.spec.learning_rate == 0.1
         # results open from the finished run
         await pilot.press("r")

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from ..config import TrainConfig
@@ -81,7 +81,7 @@ class TrainingScreen(Screen):
         self.samples_per_s = 0.0
         self.elapsed_s = 0.0
         self._dirty = False
-        self._pending_rows: list[list[str]] = []
+        self._pending_rows: list[str] = []
         self._batch: BatchProgress | None = None
         self._charts_drawn_at = 0.0
         self._drawn_at = 0.0       # perf_counter() and thread_time() at the last redraw
@@ -107,7 +107,8 @@ class TrainingScreen(Screen):
                 yield Label("Batch", id="batch-label")
                 yield ProgressBar(total=1, id="batch-bar", show_eta=False)
                 yield Static("", id="stats")
-                yield DataTable(id="epochs", zebra_stripes=True, cursor_type="row")
+                yield Static("", id="epochs-header")
+                yield Log(id="epochs", max_lines=None)
                 with Horizontal(id="training-actions"):
                     yield Button("Pause", id="pause", compact=True)
                     yield Button("Stop", id="stop", compact=True, variant="error")
@@ -116,7 +117,6 @@ class TrainingScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "training"
-        table = self.query_one("#epochs", DataTable)
         columns = ["epoch", "loss"]
         if self.config.validation_split > 0:
             columns.append("val_loss")
@@ -125,7 +125,8 @@ class TrainingScreen(Screen):
             if self.config.validation_split > 0:
                 columns.append(f"val_{self.metric}")
         self.columns = columns
-        table.add_columns(*columns)
+        self.widths = [6] + [max(8, len(c)) + 2 for c in columns[1:]]
+        self.query_one("#epochs-header", Static).update(_row(columns, self.widths))
         # kept: a DOM query costs about a millisecond, and epochs can arrive 50 times a second
         self.charts = list(self.query(MetricChart))
         for chart in self.charts:
@@ -168,6 +169,9 @@ class TrainingScreen(Screen):
     def on_training_started(self, message: TrainingStarted) -> None:
         self.params = message.params
         self._drawn_at, self._drawn_cpu = time.perf_counter(), time.thread_time()
+        # the (empty) charts were just drawn: their first curves wait out the same
+        # spacing as every later redraw, so a short run is not slowed by them
+        self._charts_drawn_at = self._drawn_at
         self.state = "paused" if self.control.paused else "running"
         bar = self.query_one("#batch-bar", ProgressBar)
         bar.update(total=max(1, message.params.get("steps", 1)), progress=0)
@@ -195,7 +199,8 @@ class TrainingScreen(Screen):
         self.logs.append(dict(logs))
         for chart in self.charts:
             chart.add_epoch(epoch, logs)
-        self._pending_rows.append([str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]])
+        cells = [str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]]
+        self._pending_rows.append(_row(cells, self.widths))
         if self.config.patience is not None:
             self._mark_best()
         self._dirty = True
@@ -204,11 +209,8 @@ class TrainingScreen(Screen):
         """Show what arrived since the last redraw: table rows, bars, labels, speed."""
         total = self.params.get("epochs", self.config.epochs)
         if self._pending_rows:
-            table = self.query_one("#epochs", DataTable)
-            for row in self._pending_rows:
-                table.add_row(*row, key=row[0])
+            self.query_one("#epochs", Log).write_lines(self._pending_rows)
             self._pending_rows.clear()
-            table.move_cursor(row=table.row_count - 1)
             self.query_one("#epoch-bar", ProgressBar).update(progress=len(self.epochs))
         batch = self._batch
         steps = self.params.get("steps") or 1
@@ -389,3 +391,9 @@ def _fmt(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.4f}"
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    """One line of the epoch table (a Log: appending a line draws one line, where a
+    DataTable redrew every visible cell on each new row)."""
+    return "".join(f"{c:<{w}}" for c, w in zip(cells, widths)).rstrip()
