@@ -350,6 +350,7 @@ async def test_try_it_yourself_opens_the_trainer_with_the_edited_network():
         assert (c.dataset, c.hidden, c.output_units, c.output_activation, c.loss, c.optimizer,
                 c.learning_rate, c.standardize) == ("customers", ((2, "relu"),), 1, "linear",
                                                     "mse", "sgd", 0.001, False)
+        assert c.validation_split == 0.0     # all 4 customers train; none held out
         expected = [np.array([[3.0, 4], [4, -5]]).T, np.zeros(2), np.array([[2.0], [7]]),
                     np.zeros(1)]
         assert len(setup.initial_weights) == 4
@@ -366,6 +367,8 @@ async def test_try_it_yourself_opens_the_trainer_with_the_edited_network():
             np.testing.assert_array_equal(got, want)
         await wait_until(pilot, lambda: app.screen.state in ("finished", "failed"), 60, "the run")
         assert app.screen.state == "finished"
+        assert app.screen.history.params["samples"] == 4
+        assert "val_loss" not in app.screen.history.history
 
 
 @run_async
@@ -385,6 +388,7 @@ async def test_try_it_yourself_from_gradient_descent_uses_its_own_rows():
         np.testing.assert_array_equal(setup.dataset.X[0], [1, 2, 3])
         assert setup.dataset.y[0] == 0
         assert setup.config.hidden == () and setup.config.learning_rate == 0.01
+        assert setup.config.validation_split == 0.3     # 64 rows: the usual hold-out
         x = np.array([1.0, 2, 3])
         w1 = np.array([0.0, 2, 1]) - 0.01 * 2 * x * 7
         np.testing.assert_allclose(setup.initial_weights[0][:, 0], w1)

@@ -34,6 +34,25 @@ def describe_devices(devices: list[dict[str, Any]]) -> str:
     return "Keras on the CPU (no GPU found)"
 
 
+#: Datasets with fewer rows than this open in the trainer without a validation split.
+SMALL_DATASET_ROWS = 20
+
+
+def _rows(dataset: Any) -> int | None:
+    """Rows of a Dataset or of a catalog dataset by name (None if it will not load:
+    the setup screen then shows why)."""
+    if not isinstance(dataset, str):
+        return len(dataset.X)
+    if dataset == "mnist":
+        return 2500
+    try:
+        import datasets
+
+        return len(datasets.load(dataset).X)
+    except Exception:  # noqa: BLE001 - shown by the setup screen
+        return None
+
+
 class DeeptermApp(App):
     """The trainer. ``store`` is where finished runs are saved: a path, a
     RunStore, ``None`` for the default ($DEEPTERM_STORE or the user data
@@ -187,13 +206,17 @@ class DeeptermApp(App):
             key = f"custom:{getattr(dataset, 'name', 'data')}"
             setup.add_dataset(key, dataset, label=getattr(dataset, "name", "data"))
         *hidden, out = spec.layers
+        rows = _rows(dataset)
         config = TrainConfig(
             dataset=name, dataset_options={"n": 2500} if name == "mnist" else {},
             hidden=tuple((layer.units, layer.activation) for layer in hidden),
             output_units=out.units, output_activation=out.activation, loss=spec.loss,
             metrics=tuple(spec.metrics), optimizer=spec.optimizer,
             learning_rate=spec.effective_learning_rate,
-            standardize=name not in ("mnist", "customers"))
+            standardize=name not in ("mnist", "customers"),
+            # a handful of rows (the lessons' 4 customers) all train: holding out 30% of
+            # them would leave 2 rows to learn from and 2 noisy ones to validate on
+            validation_split=0.0 if rows is not None and rows < SMALL_DATASET_ROWS else 0.3)
         setup.apply_config(config)
         if name is None:
             setup.dataset_key = None
