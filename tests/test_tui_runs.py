@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.app import App
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 
 from engine import History, Layer, ModelSpec
 from engine.runs import Run
@@ -379,6 +379,41 @@ async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
         assert statuses == ["stopped", "not run", "not run"]
         (run,) = RunStore(path).list()
         assert run.status == "stopped" and 2 <= run.epochs_done < 100000
+
+
+@run_async
+async def test_pause_holds_the_sweep_at_a_batch_and_resume_goes_on(tmp_path):
+    import datasets
+
+    app = DeeptermApp(store=tmp_path / "runs.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = SweepScreen(_xor_config(epochs=100000, batch_size=8),
+                             dataset=datasets.load("xor", n=400))
+        await app.push_screen(screen)
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        first = "learning_rate=1e-06"
+        await wait_until(pilot, lambda: len(screen.curves.get(first, ([],))[0]) >= 1,
+                         what="an epoch")
+        await pilot.press("p")
+        await pilot.pause(0.3)            # the run reaches its next batch boundary and waits
+        held = len(screen.curves[first][0])
+        await pilot.pause(0.5)
+        assert len(screen.curves[first][0]) == held
+        status = str(screen.query_one("#sweep-status", Static).render())
+        assert "Paused" in status and f"run 1/3 ({first}, epoch {held}/100000)" in status
+        assert str(screen.query_one("#sweep-pause-button", Button).label) == "Resume"
+        await pilot.click("#sweep-pause-button")          # the button resumes too
+        await wait_until(pilot, lambda: len(screen.curves[first][0]) > held + 1,
+                         what="more epochs")
+        assert "Sweeping" in str(screen.query_one("#sweep-status", Static).render())
+        await pilot.press("p")                             # a paused sweep still stops
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+x")
+        await wait_until(pilot, lambda: screen.state == "finished", what="the stop")
+        assert [screen.rows[label]["status"] for label in screen.labels] == [
+            "stopped", "not run", "not run"]
 
 
 @run_async

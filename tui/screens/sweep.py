@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +40,7 @@ from engine.sweeps import (
 )
 
 from ..config import TrainConfig
+from ..training_worker import TrainingControl
 from ..widgets.compare_chart import CompareChart
 from .runs import app_store
 
@@ -91,11 +91,12 @@ class SweepRunDone(Message):
 
 
 class SweepCallback(Callback):
-    """Reports one sweep run to the screen and stops it when asked."""
+    """Reports one sweep run to the screen; pauses and stops it when asked (at a
+    batch boundary, through the screen's ``TrainingControl``)."""
 
-    def __init__(self, target: Any, variant: Variant, index: int, stop: threading.Event) -> None:
+    def __init__(self, target: Any, variant: Variant, index: int, control: TrainingControl) -> None:
         super().__init__()
-        self.target, self.variant, self.index, self.stop = target, variant, index, stop
+        self.target, self.variant, self.index, self.control = target, variant, index, control
 
     def on_train_begin(self, logs=None):
         self.target.post_message(SweepRunStarted(self.variant.label, self.index,
@@ -103,7 +104,9 @@ class SweepCallback(Callback):
                                                  self.variant.spec.count_params()))
 
     def on_batch_end(self, batch, logs=None):
-        if self.stop.is_set():
+        if self.control.paused:
+            self.control.wait_while_paused()
+        if self.control.stop_requested:
             self.model.request_stop("stopped")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -131,6 +134,7 @@ class SweepScreen(Screen):
     BINDINGS = [
         Binding("ctrl+s", "start", "Start", id="sweep-start"),
         Binding("ctrl+x", "stop", "Stop", id="sweep-stop"),
+        Binding("p", "pause", "Pause/Resume", id="sweep-pause"),
         Binding("f4", "metric", "Metric", id="sweep-metric"),
         Binding("escape", "back", "Back", id="sweep-back"),
     ]
@@ -143,7 +147,7 @@ class SweepScreen(Screen):
         self.plan: SweepPlan | None = None
         self.error: str | None = None        # what is wrong with the values typed
         self.error_text = ""                  # why the last sweep failed
-        self.stop_event = threading.Event()
+        self.control = TrainingControl()
         self.curves: dict[str, tuple[list[int], dict[str, list[float]]]] = {}
         self.rows: dict[str, dict] = {}
         self.runs: list = []
@@ -170,6 +174,8 @@ class SweepScreen(Screen):
                 with Horizontal(id="sweep-actions"):
                     yield Button("Start", id="sweep-start-button", variant="primary",
                                  compact=True)
+                    yield Button("Pause", id="sweep-pause-button", compact=True,
+                                 disabled=True)
                     yield Button("Stop", id="sweep-stop-button", variant="error", compact=True,
                                  disabled=True)
             with Horizontal(classes="sweep-row"):
@@ -302,7 +308,7 @@ class SweepScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start":
             return True if self.state != "running" and self.plan is not None else None
-        if action == "stop":
+        if action in ("stop", "pause"):
             return True if self.state == "running" else None
         return True
 
@@ -314,7 +320,7 @@ class SweepScreen(Screen):
             self.notify(f"Cannot start the sweep: {self.error}", severity="error")
             return
         plan = self.plan
-        self.stop_event = threading.Event()
+        self.control = TrainingControl()
         self._show_plan()
         for row in self.rows.values():
             row["status"] = "waiting"
@@ -376,15 +382,16 @@ class SweepScreen(Screen):
                     severity="warning", timeout=8)
                 store = None
         self.saved_to = store
+        control = self.control
         index = {v.label: i for i, v in enumerate(plan.variants)}
         group = f"{plan.source if plan.source != 'setup' else 'sweep'}-{os.urandom(4).hex()}"
         return run_sweep(
             spec, dataset, plan.setting, plan.values, backend=config.backend, seed=config.seed,
             store=store, group=group,
-            callbacks_for=lambda v: [SweepCallback(self, v, index[v.label], self.stop_event)],
+            callbacks_for=lambda v: [SweepCallback(self, v, index[v.label], control)],
             on_run=lambda v, run: self.post_message(SweepRunDone(v.label, comparison_row(run),
                                                                  run)),
-            should_stop=self.stop_event.is_set, **fit)
+            should_stop=lambda: control.stop_requested, **fit)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -494,9 +501,15 @@ class SweepScreen(Screen):
             text = ("Pick what to vary and its values, then Start (ctrl+s). Every run starts "
                     "from the same initial weights where the shapes allow.")
         elif self.state == "running":
-            text = (f"[b green]● Sweeping[/]: run {min(done + 1, n)}/{n}"
-                    f"{f' ({self.current})' if self.current else ''}; metric [b]{self.metric}[/]"
-                    f" (f4 changes it); ctrl+x stops")
+            at = f"run {min(done + 1, n)}/{n}"
+            if self.current:
+                epochs = self.rows.get(self.current, {}).get("epochs") or 0
+                at += f" ({self.current}, epoch {epochs}/{self.total_epochs})"
+            if self.control.paused:
+                text = f"[b yellow]❚❚ Paused[/] at {at}: p resumes, ctrl+x stops"
+            else:
+                text = (f"[b green]● Sweeping[/]: {at}; metric [b]{self.metric}[/]"
+                        f" (f4 changes it); p pauses, ctrl+x stops")
         elif self.state == "stopping":
             text = "[b yellow]Stopping[/] after this batch…"
         elif self.state == "failed":
@@ -510,6 +523,9 @@ class SweepScreen(Screen):
         running = self.state in ("running", "stopping")
         self.query_one("#sweep-start-button", Button).disabled = running or self.plan is None
         self.query_one("#sweep-stop-button", Button).disabled = not running
+        pause = self.query_one("#sweep-pause-button", Button)
+        pause.disabled = self.state != "running"
+        pause.label = "Resume" if self.control.paused and running else "Pause"
         for widget_id in ("#sweep-source", "#sweep-setting", "#sweep-values"):
             self.query_one(widget_id).disabled = running
         self.refresh_bindings()
@@ -519,9 +535,22 @@ class SweepScreen(Screen):
     @on(Button.Pressed, "#sweep-stop-button")
     def action_stop(self) -> None:
         if self.state == "running":
-            self.stop_event.set()
+            self.control.stop()
             self.state = "stopping"
             self._show_status()
+            self._show_buttons()
+
+    @on(Button.Pressed, "#sweep-pause-button")
+    def action_pause(self) -> None:
+        """Pause the sweep at the next batch boundary, or resume it."""
+        if self.state != "running":
+            return
+        if self.control.paused:
+            self.control.resume()
+        else:
+            self.control.pause()
+        self._show_status()
+        self._show_buttons()
 
     def action_metric(self) -> None:
         metrics = self.metrics()
@@ -530,11 +559,11 @@ class SweepScreen(Screen):
         self._redraw(force=True)
 
     def action_back(self) -> None:
-        self.stop_event.set()
+        self.control.stop()
         self.app.pop_screen()
 
     def on_unmount(self) -> None:
-        self.stop_event.set()
+        self.control.stop()
 
 
 def app_store_or_none(app: Any):
