@@ -402,7 +402,7 @@ async def test_pause_holds_the_sweep_at_a_batch_and_resume_goes_on(tmp_path):
         await pilot.pause(0.5)
         assert len(screen.curves[first][0]) == held
         status = str(screen.query_one("#sweep-status", Static).render())
-        assert "Paused" in status and f"run 1/3 ({first}, epoch {held}/100000)" in status
+        assert "Paused" in status and f"run 1/3 ({first}, epoch {held + 1}/100000)" in status
         assert str(screen.query_one("#sweep-pause-button", Button).label) == "Resume"
         await pilot.click("#sweep-pause-button")          # the button resumes too
         await wait_until(pilot, lambda: len(screen.curves[first][0]) > held + 1,

@@ -503,8 +503,9 @@ class SweepScreen(Screen):
         elif self.state == "running":
             at = f"run {min(done + 1, n)}/{n}"
             if self.current:
-                epochs = self.rows.get(self.current, {}).get("epochs") or 0
-                at += f" ({self.current}, epoch {epochs}/{self.total_epochs})"
+                done_epochs = self.rows.get(self.current, {}).get("epochs") or 0
+                epoch = min(done_epochs + 1, self.total_epochs)   # the one training now
+                at += f" ({self.current}, epoch {epoch}/{self.total_epochs})"
             if self.control.paused:
                 text = f"[b yellow]❚❚ Paused[/] at {at}: p resumes, ctrl+x stops"
             else:
