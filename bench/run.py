@@ -204,6 +204,12 @@ def main(argv=None) -> int:
     peak_gflops = matmul_rate()
     rows_out = []
     print(f"float32 matmul rate (2048^3, median of 5): {peak_gflops:.1f} GFLOP/s")
+    from engine import kernels
+
+    fused = kernels.get()
+    print("fused optimizer kernels (large models): "
+          + (f"on, numba {__import__('numba').__version__}" if fused else
+             "off (pip install deepterm[fast] for Numba)"))
     header = f"{'workload':32} {'data':9} {'numpy ms':>9} {'keras ms':>9} {'speedup':>8} " \
              f"{'GFLOP/s':>8} {'matmul%':>8} {'peak RSS':>9}"
     print(header)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .numerics import flush_below
 
 #: An update is a dozen NumPy passes over the variable. A long flat variable is
@@ -25,6 +26,9 @@ from .numerics import flush_below
 BLOCK = 1 << 16
 #: ... from this length on (smaller models gain nothing and pay the extra calls).
 BLOCKED_MIN = 1 << 17
+#: From this length on a variable is updated by a fused kernel when Numba is
+#: installed (engine.kernels): one pass instead of a dozen.
+FUSED_MIN = 1 << 17
 
 
 #: Every this many steps, optimizer state below 2**FLUSH_POWER in size is set to zero.
@@ -56,7 +60,16 @@ class Optimizer:
         The gradient arrays serve as scratch space and are overwritten. Long flat
         variables are updated in blocks of BLOCK elements: the same arithmetic,
         element by element, so the result does not depend on the blocking."""
+        fused = kernels.get() if any(v.size >= FUSED_MIN for v in variables) else None
         for i, (var, grad) in enumerate(zip(variables, grads)):
+            if (fused is not None and var.size >= FUSED_MIN and var.flags.c_contiguous
+                    and grad.flags.c_contiguous):
+                try:
+                    self.fused(fused, i, var.reshape(-1), grad.reshape(-1), var.dtype.type)
+                    continue
+                except Exception:  # noqa: BLE001 - it could not compile (before touching anything)
+                    kernels.disable()
+                    fused = None
             if var.ndim != 1 or var.size < max(BLOCKED_MIN, 2 * BLOCK):
                 self.update(i, var, grad)
                 continue
@@ -71,6 +84,12 @@ class Optimizer:
 
     def update(self, i: int, var: np.ndarray, grad: np.ndarray, part: slice = slice(None)) -> None:
         """Update ``var`` (variable ``i``, or its elements ``part``) from ``grad``."""
+        raise NotImplementedError
+
+    def fused(self, k, i: int, var: np.ndarray, grad: np.ndarray, scalar) -> None:
+        """``update`` in one pass by a compiled kernel of ``k`` (engine.kernels), with
+        the same float operations; ``scalar`` makes a Python number the variable's
+        dtype, as NumPy does with a Python number in an array operation."""
         raise NotImplementedError
 
     # -- state, for save/load and for divergence roll-back -----------------
@@ -113,6 +132,13 @@ class SGD(Optimizer):
         else:
             var += m
 
+    def fused(self, k, i, var, grad, scalar):
+        if self.momentum == 0:
+            k.sgd(var, grad, scalar(self.learning_rate))
+        else:
+            k.momentum(var, grad, self.state["momentum"][i].reshape(-1),
+                       scalar(self.learning_rate), scalar(self.momentum), self.nesterov)
+
 
 class Adam(Optimizer):
     """Keras' Adam with the epsilon-hat form:
@@ -150,6 +176,11 @@ class Adam(Optimizer):
         grad /= buf
         var -= grad
 
+    def fused(self, k, i, var, grad, scalar):
+        k.adam(var, grad, self.state["m"][i].reshape(-1), self.state["v"][i].reshape(-1),
+               scalar(self._alpha), scalar(1 - self.beta_1), scalar(1 - self.beta_2),
+               scalar(self.epsilon))
+
 
 class RMSprop(Optimizer):
     """``v = rho*v + (1-rho)*g^2``; ``w -= lr*g/sqrt(v+epsilon)``."""
@@ -173,6 +204,10 @@ class RMSprop(Optimizer):
         grad *= self.learning_rate
         grad /= buf
         var -= grad
+
+    def fused(self, k, i, var, grad, scalar):
+        k.rmsprop(var, grad, self.state["velocity"][i].reshape(-1), scalar(self.learning_rate),
+                  scalar(self.rho), scalar(1 - self.rho), scalar(self.epsilon))
 
 
 class Adagrad(Optimizer):
@@ -198,6 +233,10 @@ class Adagrad(Optimizer):
         grad *= self.learning_rate
         grad /= buf
         var -= grad
+
+    def fused(self, k, i, var, grad, scalar):
+        k.adagrad(var, grad, self.state["accumulator"][i].reshape(-1),
+                  scalar(self.learning_rate), scalar(self.epsilon))
 
 
 def make_optimizer(spec, variables: list[np.ndarray]) -> Optimizer:

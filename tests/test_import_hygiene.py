@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FORBIDDEN = ("tensorflow", "keras", "textual", "textual_plotext", "plotext")
+#: numba too: only long variables (large models) compile the fused optimizer kernels
+FORBIDDEN = ("tensorflow", "keras", "textual", "textual_plotext", "plotext", "numba")
 
 
 def _loaded_after(code: str) -> list[str]:

@@ -1,0 +1,121 @@
+"""The fused optimizer kernels (engine.kernels, with Numba) give bit for bit the
+numbers of the NumPy passes they replace, and training uses them for long
+variables only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from engine import kernels  # noqa: E402
+from engine import optimizers as opt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MAKERS = {
+    "sgd": lambda v: opt.SGD(0.1, v),
+    "momentum": lambda v: opt.SGD(0.05, v, momentum=0.9),
+    "nesterov": lambda v: opt.SGD(0.05, v, momentum=0.9, nesterov=True),
+    "adam": lambda v: opt.Adam(0.01, v),
+    "rmsprop": lambda v: opt.RMSprop(0.01, v),
+    "adagrad": lambda v: opt.Adagrad(0.1, v),
+}
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    k = kernels.get()
+    if k is None:
+        pytest.fail("numba is installed but engine.kernels did not build its kernels")
+    return k
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_fused_update_equals_the_numpy_passes_bit_for_bit(monkeypatch, compiled, name, dtype):
+    rng = np.random.default_rng(11)
+    n = opt.FUSED_MIN + 1001
+    start = rng.normal(size=n).astype(dtype)
+    # gradients over many scales, with exact zeros (a dead unit's weights)
+    grads = []
+    for _ in range(6):
+        g = (rng.normal(size=n) * 10.0 ** rng.integers(-8, 2, size=n)).astype(dtype)
+        g[rng.random(n) < 0.1] = 0
+        grads.append(g)
+
+    def run(use_kernels: bool):
+        monkeypatch.setattr(kernels, "get", lambda: compiled if use_kernels else None)
+        var = start.copy()
+        o = MAKERS[name]([var])
+        for g in grads:
+            o.apply([var], [g.copy()])
+        return var, o.get_state()
+
+    numpy_var, numpy_state = run(False)
+    fused_var, fused_state = run(True)
+    assert np.abs(numpy_var - start).max() > 0
+    np.testing.assert_array_equal(fused_var, numpy_var)
+    assert fused_var.dtype == dtype
+    for slot, arrays in numpy_state["slots"].items():
+        np.testing.assert_array_equal(fused_state["slots"][slot][0], arrays[0])
+
+
+def test_training_a_large_model_uses_the_kernel_and_a_small_one_does_not(monkeypatch, compiled):
+    from engine import Layer, ModelSpec, build
+
+    calls = []
+
+    class Spy:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(compiled, name)
+
+    monkeypatch.setattr(kernels, "get", lambda: Spy())
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 300)).astype(np.float32), rng.integers(0, 3, 64)
+    small = ModelSpec(input_dim=300, layers=[Layer(4, "relu"), Layer(3, "softmax")],
+                      loss="sparse_categorical_crossentropy", optimizer="adam")
+    build(small, seed=0).fit(X, y, epochs=1, batch_size=32)
+    assert calls == []
+    large = ModelSpec(input_dim=300, layers=[Layer(512, "relu"), Layer(3, "softmax")],
+                      loss="sparse_categorical_crossentropy", optimizer="adam")
+    assert build(large, seed=0).count_params() >= opt.FUSED_MIN
+    build(large, seed=0).fit(X, y, epochs=1, batch_size=32)
+    assert calls == ["adam", "adam"]
+
+
+def test_deepterm_no_numba_turns_the_kernels_off():
+    probe = ("from engine import kernels\nimport sys\n"
+             "print(kernels.get() is None, 'numba' in sys.modules)")
+    env = {**os.environ, "DEEPTERM_NO_NUMBA": "1"}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
+
+
+def test_a_kernel_that_cannot_compile_leaves_the_numpy_passes_to_do_the_step(monkeypatch):
+    rng = np.random.default_rng(2)
+    start = rng.normal(size=opt.FUSED_MIN).astype(np.float32)
+    grad = rng.normal(size=opt.FUSED_MIN).astype(np.float32)
+    expected = start.copy()
+    monkeypatch.setattr(kernels, "get", lambda: None)
+    opt.Adam(0.01, [expected]).apply([expected], [grad.copy()])
+
+    class Broken:
+        def adam(self, *args):
+            raise RuntimeError("cannot cache function 'adam': no locator available")
+
+    disabled = []
+    monkeypatch.setattr(kernels, "get", lambda: Broken())
+    monkeypatch.setattr(kernels, "disable", lambda: disabled.append(True))
+    var = start.copy()
+    opt.Adam(0.01, [var]).apply([var], [grad.copy()])
+    assert disabled == [True]
+    np.testing.assert_array_equal(var, expected)
