@@ -1,6 +1,6 @@
-"""Optimizer updates fused into one pass, compiled by Numba when it is installed
-(``pip install deepterm[fast]``); without Numba the optimizers use their NumPy
-passes, with the same results.
+"""Optimizer updates, and ReLU with its bias and its derivative, fused into one pass,
+compiled by Numba when it is installed (``pip install deepterm[fast]``); without
+Numba the NumPy passes do the work, with the same results.
 
 Each NumPy update is a dozen whole-array passes (Adam: 12), each reading and
 writing the variable's length of memory; the fused loop reads every element
@@ -12,8 +12,8 @@ NumPy's error model (a division by zero gives inf, never an exception). The
 results are bit-identical to the NumPy passes (tests/test_engine_kernels.py).
 
 Kernels are compiled on first use (about a second each) and cached on disk.
-Only long variables use them (``engine.optimizers.FUSED_MIN``), so small
-models never import Numba. ``DEEPTERM_NO_NUMBA=1`` turns them off.
+Only models of at least ``FUSED_MIN`` weights use them, so small models never
+import Numba. ``DEEPTERM_NO_NUMBA=1`` turns them off.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import os
 import threading
 from types import SimpleNamespace
 
+#: Models (and optimizer variables) of at least this many weights use the kernels.
+FUSED_MIN = 1 << 17
+
 _lock = threading.Lock()
 _kernels: SimpleNamespace | None = None
 _tried = False
@@ -29,7 +32,8 @@ _tried = False
 
 def get() -> SimpleNamespace | None:
     """The compiled kernels (``adam``, ``sgd``, ``momentum``, ``rmsprop``,
-    ``adagrad``), or None when Numba is missing, broken or turned off."""
+    ``adagrad``, ``bias_relu``, ``relu_backward``), or None when Numba is missing,
+    broken or turned off."""
     global _kernels, _tried
     if _tried:
         return _kernels
@@ -44,6 +48,20 @@ def get() -> SimpleNamespace | None:
                     _kernels = None
             _tried = True
     return _kernels
+
+
+def call(k: SimpleNamespace | None, name: str, *args) -> bool:
+    """Run kernel ``name`` of ``k``; False when there is none or it cannot compile
+    (kernels are then off, and the caller does the NumPy passes: a kernel that fails
+    to compile has not touched its arrays)."""
+    if k is None:
+        return False
+    try:
+        getattr(k, name)(*args)
+    except Exception:  # noqa: BLE001 - e.g. no writable cache: NumPy does the work
+        disable()
+        return False
+    return True
 
 
 def disable() -> None:
@@ -106,5 +124,26 @@ def _build() -> SimpleNamespace:
             acc[i] = a
             var[i] -= (g * learning_rate) / np.sqrt(a + epsilon)
 
+    @jit
+    def bias_relu(z, bias, out):
+        # z += bias; out = np.maximum(z, 0): NaN stays NaN, -0.0 becomes 0.0, as NumPy's
+        rows, cols = z.shape
+        zero = out.dtype.type(0)
+        for r in range(rows):
+            for c in range(cols):
+                value = z[r, c] + bias[c]
+                z[r, c] = value
+                out[r, c] = value if value > 0 or value != value else zero
+
+    @jit
+    def relu_backward(da, z):
+        # da *= (z > 0), in place: a multiply by 1 or 0, as NumPy's, so that inf and
+        # NaN in da still turn into NaN
+        rows, cols = da.shape
+        one, zero = da.dtype.type(1), da.dtype.type(0)
+        for r in range(rows):
+            for c in range(cols):
+                da[r, c] = da[r, c] * (one if z[r, c] > 0 else zero)
+
     return SimpleNamespace(adam=adam, sgd=sgd, momentum=momentum, rmsprop=rmsprop,
-                           adagrad=adagrad)
+                           adagrad=adagrad, bias_relu=bias_relu, relu_backward=relu_backward)

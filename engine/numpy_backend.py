@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, initializers, losses, metrics
+from . import activations, initializers, kernels, losses, metrics
 from .callbacks import CallbackList, StopSignal
 from .data import check_X, check_y, prepare_fit
 from .errors import FitError
@@ -106,6 +106,7 @@ class NumpyModel:
         self.device = "CPU"
         self.history: History | None = None
         self.metadata: dict[str, Any] = {}
+        self._fused = None   # engine.kernels while a large model trains (see _fit)
 
     # -- variables -----------------------------------------------------------
 
@@ -168,25 +169,40 @@ class NumpyModel:
 
     # -- the passes ------------------------------------------------------------
 
-    def forward(self, X: np.ndarray) -> Pass:
-        """Every layer's weighted sums ``z`` and node values ``a`` for rows X."""
+    def forward(self, X: np.ndarray, fused=None) -> Pass:
+        """Every layer's weighted sums ``z`` and node values ``a`` for rows X.
+        ``fused``: engine.kernels, to add a ReLU layer's bias and apply it in one pass."""
         zs, as_ = [], []
         a = X
         for kernel, bias, layer in zip(self.kernels, self.biases, self.spec.layers):
             z = a @ kernel
-            if bias is not None:
-                z += bias
-            a = activations.forward(layer.activation, z)
+            a = self._bias_and_activation(z, bias, layer.activation, fused)
             zs.append(z)
             as_.append(a)
         return Pass(X, zs, as_)
 
+    @staticmethod
+    def _bias_and_activation(z: np.ndarray, bias: np.ndarray | None, activation: str,
+                             fused) -> np.ndarray:
+        """``z += bias``, then the node values f(z); one fused pass for ReLU when
+        ``fused`` (a kernel that cannot compile has not touched z)."""
+        if fused is not None and activation == "relu" and bias is not None:
+            a = np.empty_like(z)
+            if kernels.call(fused, "bias_relu", z, bias, a):
+                return a
+        if bias is not None:
+            z += bias
+        return activations.forward(activation, z)
+
     def backward(self, fwd: Pass, dz_out: np.ndarray, da_out: np.ndarray | None = None,
-                 need_input_grad: bool = False, into_buffers: bool = False) -> Backward:
+                 need_input_grad: bool = False, into_buffers: bool = False,
+                 fused=None) -> Backward:
         """Backpropagate dL/dz of the output layer through every layer.
 
         With ``into_buffers`` the weight gradients are written into the
-        model's flat gradient array (what training uses) instead of new arrays."""
+        model's flat gradient array (what training uses) instead of new arrays,
+        and with ``fused`` (engine.kernels) a ReLU's derivative is applied to
+        dL/da in place, in one pass."""
         n_layers = len(self.kernels)
         das: list[np.ndarray | None] = [None] * n_layers
         dzs: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
@@ -209,8 +225,12 @@ class NumpyModel:
                 da = dz @ self.kernels[i].T
                 if i > 0:
                     das[i - 1] = da
-                    dz = activations.backward(self.spec.layers[i - 1].activation,
-                                              fwd.z[i - 1], fwd.a[i - 1], da)
+                    activation = self.spec.layers[i - 1].activation
+                    if (fused is not None and into_buffers and activation == "relu"
+                            and kernels.call(fused, "relu_backward", da, fwd.z[i - 1])):
+                        dz = da   # in place: training keeps no dL/da
+                    else:
+                        dz = activations.backward(activation, fwd.z[i - 1], fwd.a[i - 1], da)
                 else:
                     self._input_grad = da
         return Backward(das, dzs, kgrads, bgrads)
@@ -218,10 +238,11 @@ class NumpyModel:
     def _train_step(self, X: np.ndarray, y: np.ndarray):
         """Forward and backward for one batch; the gradients land in the flat
         gradient array. Returns the forward pass and the per-sample losses."""
-        fwd = self.forward(X)
+        fused = self._fused
+        fwd = self.forward(X, fused)
         out = self.spec.layers[-1].activation
         sample_losses, dz = losses.loss_and_grad(self.spec.loss, out, y, fwd.a[-1], fwd.z[-1])
-        self.backward(fwd, dz, into_buffers=True)
+        self.backward(fwd, dz, into_buffers=True, fused=fused)
         return fwd, sample_losses
 
     def _loss_step(self, X: np.ndarray, y: np.ndarray):
@@ -317,6 +338,9 @@ class NumpyModel:
         history.device = self.device
         self.history = history
         self._stop.clear()
+        # fused passes for large models only: small ones gain little and Numba's import
+        # and first compile would cost more than their whole run
+        self._fused = kernels.get() if self.count_params() >= kernels.FUSED_MIN else None
         cbs = CallbackList(callbacks, self, params)
         metric_names = self.spec.metrics
         flat, grad_flat = [self._flat], [self._grad_flat]

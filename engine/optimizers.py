@@ -28,7 +28,7 @@ BLOCK = 1 << 16
 BLOCKED_MIN = 1 << 17
 #: From this length on a variable is updated by a fused kernel when Numba is
 #: installed (engine.kernels): one pass instead of a dozen.
-FUSED_MIN = 1 << 17
+FUSED_MIN = kernels.FUSED_MIN
 
 
 #: Every this many steps, optimizer state below 2**FLUSH_POWER in size is set to zero.

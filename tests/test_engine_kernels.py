@@ -88,7 +88,36 @@ def test_training_a_large_model_uses_the_kernel_and_a_small_one_does_not(monkeyp
                       loss="sparse_categorical_crossentropy", optimizer="adam")
     assert build(large, seed=0).count_params() >= opt.FUSED_MIN
     build(large, seed=0).fit(X, y, epochs=1, batch_size=32)
-    assert calls == ["adam", "adam"]
+    assert calls == ["bias_relu", "relu_backward", "adam"] * 2   # two batches
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "mse"])
+def test_training_with_the_kernels_gives_the_numpy_numbers_bit_for_bit(monkeypatch, compiled,
+                                                                      loss):
+    """Forward (bias and ReLU), backward (ReLU's derivative) and the optimizer fused:
+    the same weights and losses, epoch by epoch, as without them."""
+    from engine import Layer, ModelSpec, build
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(96, 200)).astype(np.float32)
+    X[:, :20] = 0          # columns that leave some units at exactly z == 0
+    y = rng.integers(0, 4, 96) if loss.startswith("sparse") else rng.normal(size=(96, 4))
+    out = "softmax" if loss.startswith("sparse") else "linear"
+    spec = ModelSpec(input_dim=200, layers=[Layer(400, "relu"), Layer(300, "relu"), Layer(4, out)],
+                     loss=loss, optimizer="rmsprop")
+    assert spec.count_params() >= opt.FUSED_MIN
+
+    def train(use_kernels):
+        monkeypatch.setattr(kernels, "get", lambda: compiled if use_kernels else None)
+        model = build(spec, seed=3)
+        history = model.fit(X, y, epochs=3, batch_size=32, validation_split=0.25)
+        return model.get_weights(), history.history
+
+    numpy_weights, numpy_history = train(False)
+    fused_weights, fused_history = train(True)
+    assert fused_history == numpy_history
+    for got, want in zip(fused_weights, numpy_weights):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_deepterm_no_numba_turns_the_kernels_off():
