@@ -26,6 +26,7 @@ def deepterm(*args: str, store: Path | None = None, env: dict | None = None,
     """Run the CLI; never lets it near the user's own store."""
     full_env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     full_env["XDG_DATA_HOME"] = str(store.parent if store else ROOT / ".no-store-here")
+    full_env["DEEPTERM_LOG"] = os.devnull   # TensorFlow's native lines: not in the user's log
     full_env.update(env or {})
     extra = ["--store", str(store)] if store is not None else []
     return subprocess.run([sys.executable, "-m", "tui", *args, *extra], cwd=ROOT, env=full_env,

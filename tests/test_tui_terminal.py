@@ -12,7 +12,7 @@ import textwrap
 CHILD = textwrap.dedent("""
     import os, sys
     from tui.terminal import native_output_to_log
-    with native_output_to_log(sys.argv[1]) as path:
+    with native_output_to_log(sys.argv[1], terminal_only=sys.argv[2] == "app") as path:
         os.write(2, b"NATIVE-NOISE from C++\\n")     # what TensorFlow does
         sys.__stderr__.write("DRAWN-BY-TEXTUAL\\n")  # where Textual draws
         sys.__stderr__.flush()
@@ -22,8 +22,8 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _run_with_stderr(stderr, log):
-    return subprocess.run([sys.executable, "-c", CHILD, str(log)], stdout=subprocess.PIPE,
+def _run_with_stderr(stderr, log, who="app"):
+    return subprocess.run([sys.executable, "-c", CHILD, str(log), who], stdout=subprocess.PIPE,
                           stderr=stderr, text=True, timeout=60)
 
 
@@ -53,7 +53,16 @@ def test_on_a_terminal_native_lines_go_to_the_log_and_the_screen_stays_clean(tmp
     assert done.stdout.strip() == str(log)
 
 
-def test_without_a_terminal_nothing_is_redirected(tmp_path):
+def test_the_command_line_through_a_pipe_keeps_only_its_own_lines(tmp_path):
+    log = tmp_path / "native.log"
+    done = _run_with_stderr(subprocess.PIPE, log, who="cli")
+    assert done.returncode == 0
+    assert "NATIVE-NOISE" not in done.stderr
+    assert "PYTHON-STDERR" in done.stderr and "AFTER-THE-APP" in done.stderr
+    assert log.read_text() == "NATIVE-NOISE from C++\n"
+
+
+def test_without_a_terminal_the_app_redirects_nothing(tmp_path):
     log = tmp_path / "native.log"
     done = _run_with_stderr(subprocess.PIPE, log)
     assert done.returncode == 0

@@ -990,7 +990,8 @@ def run_cli(args: list[str]) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        with native_output_to_log():   # TensorFlow's native lines off the terminal
+        # TensorFlow's native lines to the log file, on a terminal and through a pipe
+        with native_output_to_log(terminal_only=False):
             cli.main(args=args, prog_name="deepterm", standalone_mode=True)
     except SystemExit as exc:
         code = exc.code

@@ -35,17 +35,20 @@ def log_path() -> Path:
 
 
 @contextlib.contextmanager
-def native_output_to_log(path: str | os.PathLike | None = None) -> Iterator[Path | None]:
+def native_output_to_log(path: str | os.PathLike | None = None, *,
+                         terminal_only: bool = True) -> Iterator[Path | None]:
     """Inside the block, descriptor 2 writes to ``path`` (default ``log_path()``) and
     ``sys.__stderr__`` (what Textual draws on) is a new descriptor for the terminal.
 
-    Does nothing (yields None) when stderr is not a terminal or the log cannot be
-    opened: then nothing can be garbled, or nothing better can be done.
+    Does nothing (yields None) when the log cannot be opened, and, with
+    ``terminal_only`` (the app), when stderr is not a terminal: then nothing can be
+    garbled. The command line passes False, so that a script reading its stderr
+    through a pipe gets deepterm's own lines only.
     """
     stderr = sys.__stderr__
     try:
         fd = stderr.fileno() if stderr is not None else -1
-        usable = fd >= 0 and os.isatty(fd)
+        usable = fd >= 0 and (os.isatty(fd) or not terminal_only)
     except (OSError, ValueError):
         usable = False
     if not usable:
