@@ -356,18 +356,24 @@ async def test_a_tiny_sweep_draws_live_and_saves_its_runs(tmp_path):
         assert len(_ids(app.screen)) == 2
 
 
-@run_async
-async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
+async def _endless_sweep(pilot) -> SweepScreen:
+    """A Sweep screen whose runs would last 100000 epochs: the test stops them."""
     import datasets
 
+    await pilot.pause()
+    screen = SweepScreen(_xor_config(epochs=100000, batch_size=8),
+                         dataset=datasets.load("xor", n=400))
+    await pilot.app.push_screen(screen)
+    await pilot.pause()
+    return screen
+
+
+@run_async
+async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
     path = tmp_path / "runs.db"
     app = DeeptermApp(store=path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        screen = SweepScreen(_xor_config(epochs=100000, batch_size=8),
-                             dataset=datasets.load("xor", n=400))
-        await app.push_screen(screen)
-        await pilot.pause()
+        screen = await _endless_sweep(pilot)
         await pilot.click("#sweep-start-button")
         await wait_until(pilot, lambda: len(screen.curves.get("learning_rate=1e-06", ([],))[0]) >= 2,
                          what="two epochs")
@@ -383,15 +389,9 @@ async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
 
 @run_async
 async def test_pause_holds_the_sweep_at_a_batch_and_resume_goes_on(tmp_path):
-    import datasets
-
     app = DeeptermApp(store=tmp_path / "runs.db")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        screen = SweepScreen(_xor_config(epochs=100000, batch_size=8),
-                             dataset=datasets.load("xor", n=400))
-        await app.push_screen(screen)
-        await pilot.pause()
+        screen = await _endless_sweep(pilot)
         await pilot.press("ctrl+s")
         first = "learning_rate=1e-06"
         await wait_until(pilot, lambda: len(screen.curves.get(first, ([],))[0]) >= 1,
