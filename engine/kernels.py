@@ -28,6 +28,7 @@ FUSED_MIN = 1 << 17
 _lock = threading.Lock()
 _kernels: SimpleNamespace | None = None
 _tried = False
+_disabled = False   # a kernel failed: kernels a caller already holds are not run again
 
 
 def get() -> SimpleNamespace | None:
@@ -54,7 +55,7 @@ def call(k: SimpleNamespace | None, name: str, *args) -> bool:
     """Run kernel ``name`` of ``k``; False when there is none or it cannot compile
     (kernels are then off, and the caller does the NumPy passes: a kernel that fails
     to compile has not touched its arrays)."""
-    if k is None:
+    if k is None or _disabled:
         return False
     try:
         getattr(k, name)(*args)
@@ -66,9 +67,9 @@ def call(k: SimpleNamespace | None, name: str, *args) -> bool:
 
 def disable() -> None:
     """NumPy passes from now on (a kernel failed to compile, e.g. no writable cache)."""
-    global _kernels, _tried
+    global _kernels, _tried, _disabled
     with _lock:
-        _kernels, _tried = None, True
+        _kernels, _tried, _disabled = None, True, True
 
 
 def _build() -> SimpleNamespace:

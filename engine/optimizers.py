@@ -63,13 +63,10 @@ class Optimizer:
         fused = kernels.get() if any(v.size >= FUSED_MIN for v in variables) else None
         for i, (var, grad) in enumerate(zip(variables, grads)):
             if (fused is not None and var.size >= FUSED_MIN and var.flags.c_contiguous
-                    and grad.flags.c_contiguous):
-                try:
-                    self.fused(fused, i, var.reshape(-1), grad.reshape(-1), var.dtype.type)
-                    continue
-                except Exception:  # noqa: BLE001 - it could not compile (before touching anything)
-                    kernels.disable()
-                    fused = None
+                    and grad.flags.c_contiguous
+                    and kernels.call(fused, *self.kernel_call(i, var.reshape(-1),
+                                                              grad.reshape(-1), var.dtype.type))):
+                continue
             if var.ndim != 1 or var.size < max(BLOCKED_MIN, 2 * BLOCK):
                 self.update(i, var, grad)
                 continue
@@ -86,10 +83,10 @@ class Optimizer:
         """Update ``var`` (variable ``i``, or its elements ``part``) from ``grad``."""
         raise NotImplementedError
 
-    def fused(self, k, i: int, var: np.ndarray, grad: np.ndarray, scalar) -> None:
-        """``update`` in one pass by a compiled kernel of ``k`` (engine.kernels), with
-        the same float operations; ``scalar`` makes a Python number the variable's
-        dtype, as NumPy does with a Python number in an array operation."""
+    def kernel_call(self, i: int, var: np.ndarray, grad: np.ndarray, scalar) -> tuple:
+        """``(name, *arguments)`` of the engine.kernels kernel that does ``update`` in
+        one pass with the same float operations; ``scalar`` makes a Python number the
+        variable's dtype, as NumPy does with a Python number in an array operation."""
         raise NotImplementedError
 
     # -- state, for save/load and for divergence roll-back -----------------
@@ -132,12 +129,11 @@ class SGD(Optimizer):
         else:
             var += m
 
-    def fused(self, k, i, var, grad, scalar):
+    def kernel_call(self, i, var, grad, scalar):
         if self.momentum == 0:
-            k.sgd(var, grad, scalar(self.learning_rate))
-        else:
-            k.momentum(var, grad, self.state["momentum"][i].reshape(-1),
-                       scalar(self.learning_rate), scalar(self.momentum), self.nesterov)
+            return "sgd", var, grad, scalar(self.learning_rate)
+        return ("momentum", var, grad, self.state["momentum"][i].reshape(-1),
+                scalar(self.learning_rate), scalar(self.momentum), self.nesterov)
 
 
 class Adam(Optimizer):
@@ -176,10 +172,10 @@ class Adam(Optimizer):
         grad /= buf
         var -= grad
 
-    def fused(self, k, i, var, grad, scalar):
-        k.adam(var, grad, self.state["m"][i].reshape(-1), self.state["v"][i].reshape(-1),
-               scalar(self._alpha), scalar(1 - self.beta_1), scalar(1 - self.beta_2),
-               scalar(self.epsilon))
+    def kernel_call(self, i, var, grad, scalar):
+        return ("adam", var, grad, self.state["m"][i].reshape(-1), self.state["v"][i].reshape(-1),
+                scalar(self._alpha), scalar(1 - self.beta_1), scalar(1 - self.beta_2),
+                scalar(self.epsilon))
 
 
 class RMSprop(Optimizer):
@@ -205,9 +201,10 @@ class RMSprop(Optimizer):
         grad /= buf
         var -= grad
 
-    def fused(self, k, i, var, grad, scalar):
-        k.rmsprop(var, grad, self.state["velocity"][i].reshape(-1), scalar(self.learning_rate),
-                  scalar(self.rho), scalar(1 - self.rho), scalar(self.epsilon))
+    def kernel_call(self, i, var, grad, scalar):
+        return ("rmsprop", var, grad, self.state["velocity"][i].reshape(-1),
+                scalar(self.learning_rate), scalar(self.rho), scalar(1 - self.rho),
+                scalar(self.epsilon))
 
 
 class Adagrad(Optimizer):
@@ -234,9 +231,9 @@ class Adagrad(Optimizer):
         grad /= buf
         var -= grad
 
-    def fused(self, k, i, var, grad, scalar):
-        k.adagrad(var, grad, self.state["accumulator"][i].reshape(-1),
-                  scalar(self.learning_rate), scalar(self.epsilon))
+    def kernel_call(self, i, var, grad, scalar):
+        return ("adagrad", var, grad, self.state["accumulator"][i].reshape(-1),
+                scalar(self.learning_rate), scalar(self.epsilon))
 
 
 def make_optimizer(spec, variables: list[np.ndarray]) -> Optimizer:

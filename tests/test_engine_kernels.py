@@ -148,3 +148,27 @@ def test_a_kernel_that_cannot_compile_leaves_the_numpy_passes_to_do_the_step(mon
     opt.Adam(0.01, [var]).apply([var], [grad.copy()])
     assert disabled == [True]
     np.testing.assert_array_equal(var, expected)
+
+
+def test_after_a_failed_compile_a_training_run_stops_trying_the_kernels(monkeypatch, compiled):
+    from engine import Layer, ModelSpec, build
+
+    tries = []
+
+    class FailsOnce:
+        def __getattr__(self, name):
+            def kernel(*args):
+                tries.append(name)
+                raise RuntimeError("cannot cache function: no locator available")
+            return kernel
+
+    for name in ("_kernels", "_tried", "_disabled"):   # the real disable() runs: undo it after
+        monkeypatch.setattr(kernels, name, getattr(kernels, name))
+    monkeypatch.setattr(kernels, "get", lambda: FailsOnce())
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(96, 300)).astype(np.float32), rng.integers(0, 3, 96)
+    spec = ModelSpec(input_dim=300, layers=[Layer(512, "relu"), Layer(3, "softmax")],
+                     loss="sparse_categorical_crossentropy", optimizer="adam")
+    history = build(spec, seed=0).fit(X, y, epochs=2, batch_size=32)
+    assert len(history) == 2 and np.isfinite(history.history["loss"]).all()
+    assert tries == ["bias_relu"]          # one failure, then NumPy for every batch after
