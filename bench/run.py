@@ -210,7 +210,7 @@ def main(argv=None) -> int:
     fused = kernels.get()
     print("fused optimizer kernels (large models): "
           + (f"on, numba {__import__('numba').__version__}" if fused else
-             "off (pip install deepterm[fast] for Numba)"))
+             "off (Numba missing or DEEPTERM_NO_NUMBA set)"))
     header = f"{'workload':32} {'data':9} {'numpy ms':>9} {'keras ms':>9} {'speedup':>8} " \
              f"{'GFLOP/s':>8} {'matmul%':>8} {'peak RSS':>9}"
     print(header)

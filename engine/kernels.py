@@ -1,6 +1,6 @@
 """Optimizer updates, and ReLU with its bias and its derivative, fused into one pass,
-compiled by Numba when it is installed (``pip install deepterm[fast]``); without
-Numba the NumPy passes do the work, with the same results.
+compiled by Numba (a dependency); where Numba cannot load or compile, the NumPy
+passes do the work, with the same results.
 
 Each NumPy update is a dozen whole-array passes (Adam: 12), each reading and
 writing the variable's length of memory; the fused loop reads every element

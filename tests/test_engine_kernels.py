@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
-
-from engine import kernels  # noqa: E402
-from engine import optimizers as opt  # noqa: E402
+from engine import kernels
+from engine import optimizers as opt
 
 ROOT = Path(__file__).resolve().parent.parent
 
