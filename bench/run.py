@@ -105,8 +105,8 @@ def workloads(quick: bool):
     ]
 
 
-class RateProbe(Callback):
-    """Measures the matmul rate right after each epoch (outside the epoch's timing),
+class RateProbe(EpochTimer):
+    """Times each epoch and then measures the matmul rate (outside the epoch's timing),
     so that each epoch is compared with the machine as it was at that moment: on a
     shared machine the rate alone varied from 130 to 220 GFLOP/s between runs."""
 
@@ -115,19 +115,18 @@ class RateProbe(Callback):
         self.rates: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
         self.rates.append(matmul_rate(repeats=3))
 
 
-def time_epochs(spec, backend, X, y, batch_size, split, epochs, probe: RateProbe | None = None
+def time_epochs(spec, backend, X, y, batch_size, split, epochs, timer: EpochTimer | None = None
                 ) -> float:
-    """Median seconds per epoch over ``epochs`` epochs after one warm-up epoch."""
+    """Median seconds per epoch over ``epochs`` epochs after one warm-up epoch
+    (``timer``, e.g. a RateProbe, keeps every epoch's figures)."""
     model = build(spec, backend=backend, seed=0)
-    timer = EpochTimer()
+    timer = timer or EpochTimer()
     model.fit(X, y, epochs=epochs + 1, batch_size=batch_size, validation_split=split,
-              callbacks=[timer] + ([probe] if probe else []))
-    if probe:
-        probe.times = timer.times[1:]
-        probe.rates = probe.rates[1:]
+              callbacks=[timer])
     return statistics.median(timer.times[1:])
 
 
@@ -238,10 +237,12 @@ def main(argv=None) -> int:
         share = None
         if probe:
             # each epoch against the rate measured right after it; the median of those
+            # after the warm-up epoch
+            times, rates = probe.times[1:], probe.rates[1:]
             share = statistics.median(flops_per_epoch(spec, train_rows) / t / 1e9 / r
-                                      for t, r in zip(probe.times, probe.rates))
+                                      for t, r in zip(times, rates))
             print(f"  matmul rate next to each large epoch: "
-                  f"{', '.join(f'{r:.0f}' for r in probe.rates)} GFLOP/s")
+                  f"{', '.join(f'{r:.0f}' for r in rates)} GFLOP/s")
         row = {"workload": name, "numpy_ms": round(np_s * 1000, 2),
                "keras_ms": None if k_s is None else round(k_s * 1000, 2),
                "speedup": None if k_s is None else round(k_s / np_s, 2),

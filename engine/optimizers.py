@@ -26,9 +26,6 @@ from .numerics import flush_below
 BLOCK = 1 << 16
 #: ... from this length on (smaller models gain nothing and pay the extra calls).
 BLOCKED_MIN = 1 << 17
-#: From this length on a variable is updated by a fused kernel when Numba is
-#: installed (engine.kernels): one pass instead of a dozen.
-FUSED_MIN = kernels.FUSED_MIN
 
 
 #: Every this many steps, optimizer state below 2**FLUSH_POWER in size is set to zero.
@@ -60,9 +57,10 @@ class Optimizer:
         The gradient arrays serve as scratch space and are overwritten. Long flat
         variables are updated in blocks of BLOCK elements: the same arithmetic,
         element by element, so the result does not depend on the blocking."""
-        fused = kernels.get() if any(v.size >= FUSED_MIN for v in variables) else None
+        # from kernels.FUSED_MIN elements on, a fused kernel: one pass instead of a dozen
+        fused = kernels.get() if any(v.size >= kernels.FUSED_MIN for v in variables) else None
         for i, (var, grad) in enumerate(zip(variables, grads)):
-            if (fused is not None and var.size >= FUSED_MIN and var.flags.c_contiguous
+            if (fused is not None and var.size >= kernels.FUSED_MIN and var.flags.c_contiguous
                     and grad.flags.c_contiguous
                     and kernels.call(fused, *self.kernel_call(i, var.reshape(-1),
                                                               grad.reshape(-1), var.dtype.type))):

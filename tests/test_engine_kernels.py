@@ -39,7 +39,7 @@ def compiled():
 @pytest.mark.parametrize("name", list(MAKERS))
 def test_fused_update_equals_the_numpy_passes_bit_for_bit(monkeypatch, compiled, name, dtype):
     rng = np.random.default_rng(11)
-    n = opt.FUSED_MIN + 1001
+    n = kernels.FUSED_MIN + 1001
     start = rng.normal(size=n).astype(dtype)
     # gradients over many scales, with exact zeros (a dead unit's weights)
     grads = []
@@ -84,7 +84,7 @@ def test_training_a_large_model_uses_the_kernel_and_a_small_one_does_not(monkeyp
     assert calls == []
     large = ModelSpec(input_dim=300, layers=[Layer(512, "relu"), Layer(3, "softmax")],
                       loss="sparse_categorical_crossentropy", optimizer="adam")
-    assert build(large, seed=0).count_params() >= opt.FUSED_MIN
+    assert build(large, seed=0).count_params() >= kernels.FUSED_MIN
     build(large, seed=0).fit(X, y, epochs=1, batch_size=32)
     assert calls == ["bias_relu", "relu_backward", "adam"] * 2   # two batches
 
@@ -103,7 +103,7 @@ def test_training_with_the_kernels_gives_the_numpy_numbers_bit_for_bit(monkeypat
     out = "softmax" if loss.startswith("sparse") else "linear"
     spec = ModelSpec(input_dim=200, layers=[Layer(400, "relu"), Layer(300, "relu"), Layer(4, out)],
                      loss=loss, optimizer="rmsprop")
-    assert spec.count_params() >= opt.FUSED_MIN
+    assert spec.count_params() >= kernels.FUSED_MIN
 
     def train(use_kernels):
         monkeypatch.setattr(kernels, "get", lambda: compiled if use_kernels else None)
@@ -129,8 +129,8 @@ def test_deepterm_no_numba_turns_the_kernels_off():
 
 def test_a_kernel_that_cannot_compile_leaves_the_numpy_passes_to_do_the_step(monkeypatch):
     rng = np.random.default_rng(2)
-    start = rng.normal(size=opt.FUSED_MIN).astype(np.float32)
-    grad = rng.normal(size=opt.FUSED_MIN).astype(np.float32)
+    start = rng.normal(size=kernels.FUSED_MIN).astype(np.float32)
+    grad = rng.normal(size=kernels.FUSED_MIN).astype(np.float32)
     expected = start.copy()
     monkeypatch.setattr(kernels, "get", lambda: None)
     opt.Adam(0.01, [expected]).apply([expected], [grad.copy()])

@@ -44,6 +44,14 @@ class TrainingControl:
     def resume(self) -> None:
         self._running.set()
 
+    def toggle_pause(self) -> bool:
+        """Pause if running, resume if paused; returns whether it is paused now."""
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+        return self.paused
+
     def stop(self) -> None:
         self._stop.set()
         self._running.set()  # a paused run wakes up to stop

@@ -546,10 +546,7 @@ class SweepScreen(Screen):
         """Pause the sweep at the next batch boundary, or resume it."""
         if self.state != "running":
             return
-        if self.control.paused:
-            self.control.resume()
-        else:
-            self.control.pause()
+        self.control.toggle_pause()
         self._show_status()
         self._show_buttons()
 

@@ -344,12 +344,7 @@ class TrainingScreen(Screen):
     def action_pause(self) -> None:
         if self.state not in ("starting", "running", "paused"):
             return
-        if self.control.paused:
-            self.control.resume()
-            self.state = "running"
-        else:
-            self.control.pause()
-            self.state = "paused"
+        self.state = "paused" if self.control.toggle_pause() else "running"
         self._show_status()
 
     @on(Button.Pressed, "#stop")
