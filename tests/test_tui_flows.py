@@ -243,9 +243,12 @@ async def test_a_diverging_run_stops_and_says_so():
 
 @run_async
 async def test_an_exception_in_training_is_shown_and_the_app_stays_usable(monkeypatch):
+    """In the worker thread (Keras, or NumPy where no child process can start);
+    test_tui_train_process.py has the child process's own failures."""
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")
 
+    monkeypatch.setenv("DEEPTERM_NO_CHILD", "1")
     monkeypatch.setattr("tui.screens.training.run_training", broken)
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:

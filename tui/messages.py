@@ -78,3 +78,13 @@ class BackendFailed(Message):
     """TensorFlow could not be loaded; ``reason`` says why."""
 
     reason: str
+
+
+#: What the training callback's events become on the UI side (``UICallback.send``).
+EVENTS = {"started": TrainingStarted, "batch": BatchProgress, "epochs": EpochEnded,
+          "paused": TrainingPaused}
+
+
+def message_for(kind: str, *args: Any) -> Message:
+    """The message for one event of the training callback, e.g. ("paused", True)."""
+    return EVENTS[kind](*args)

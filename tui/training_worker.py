@@ -1,9 +1,11 @@
 """Training off the UI thread: a control object, the callback that reports to
 the UI, and the data preparation that turns a TrainConfig into arrays.
 
-Nothing here touches a widget. The callback posts messages (thread-safe) and
-checks the ``TrainingControl`` at every batch boundary: pause blocks the
-training thread there, stop asks the model to stop after the current batch.
+Nothing here touches a widget, and nothing imports Textual at import time: the
+NumPy backend's child process (``tui.train_process``) runs this callback too.
+The callback reports through ``send`` (messages posted to the UI, thread-safe)
+and checks its control at every batch boundary: pause blocks training there,
+stop asks the model to stop after the current batch.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import numpy as np
 from engine import Callback, EarlyStopping, ModelSpec
 
 from .config import TrainConfig
-from .messages import BatchProgress, EpochEnded, TrainingPaused, TrainingStarted
 
 
 class TrainingControl:
@@ -72,9 +73,13 @@ class UICallback(Callback):
     ``post_message``): ``EpochEnded`` at most every ``batch_interval_s`` seconds,
     carrying every epoch finished since the last one (the first epoch, a pause and
     the end of training are reported at once), and ``BatchProgress`` at most as
-    often. Each message costs the UI thread, which holds the GIL while it handles
-    it, so fast epochs are not reported one by one. Time spent paused is not
-    counted in ``elapsed_s`` or ``samples_per_s``."""
+    often. Each message costs the UI thread, so fast epochs are not reported one
+    by one. Time spent paused is not counted in ``elapsed_s`` or ``samples_per_s``.
+
+    ``control`` is a ``TrainingControl`` or anything with its ``paused``,
+    ``stop_requested`` and ``wait_while_paused``; ``send(kind, *args)`` reports one
+    event (see ``tui.messages.message_for``), posted to ``target`` here and sent
+    down a pipe in the child process."""
 
     def __init__(self, target: Any, control: TrainingControl, batch_interval_s: float = 0.1) -> None:
         super().__init__()
@@ -90,8 +95,7 @@ class UICallback(Callback):
         self.samples_done = 0
         self.epoch = 0
         self.last_post = 0.0
-        self.target.post_message(TrainingStarted(dict(self.params),
-                                                 getattr(self.model, "device", None)))
+        self.send("started", dict(self.params), getattr(self.model, "device", None))
 
     @property
     def elapsed_s(self) -> float:
@@ -112,9 +116,9 @@ class UICallback(Callback):
             return
         if control.paused:
             self._post_epochs()
-            self.target.post_message(TrainingPaused(True))
+            self.send("paused", True)
             self.paused_s += control.wait_while_paused()
-            self.target.post_message(TrainingPaused(False))
+            self.send("paused", False)
             if control.stop_requested:
                 self.model.request_stop("stopped")
                 return
@@ -124,9 +128,8 @@ class UICallback(Callback):
             steps = self.params.get("steps", 0)
             batch_size = self.params.get("batch_size", 0)
             samples = min(self.params.get("samples", 0), (batch + 1) * batch_size)
-            self.target.post_message(BatchProgress(
-                self.epoch, batch, steps, dict(logs or {}),
-                self._rate(self.samples_done + samples), self.elapsed_s))
+            self.send("batch", self.epoch, batch, steps, dict(logs or {}),
+                      self._rate(self.samples_done + samples), self.elapsed_s)
 
     def on_epoch_end(self, epoch, logs=None):
         self.samples_done += self.params.get("samples", 0)
@@ -143,8 +146,13 @@ class UICallback(Callback):
         *earlier, (epoch, logs) = self._pending
         self._pending = []
         self._epochs_posted_at = time.perf_counter()
-        self.target.post_message(EpochEnded(epoch, logs, self.elapsed_s,
-                                            self._rate(self.samples_done), earlier))
+        self.send("epochs", epoch, logs, self.elapsed_s, self._rate(self.samples_done), earlier)
+
+    def send(self, kind: str, *args: Any) -> None:
+        """Report one event to the UI as a message posted to ``target``."""
+        from .messages import message_for
+
+        self.target.post_message(message_for(kind, *args))
 
 
 # -- data -----------------------------------------------------------------------------
@@ -212,13 +220,9 @@ def make_callbacks(config: TrainConfig, ui: Callback | None) -> list[Callback]:
     return out
 
 
-def run_training(config: TrainConfig, data: PreparedData, callback: Callback | None,
-                 weights=None):
-    """Build, (optionally) load ``weights`` and fit; returns (model, history).
-
-    Runs on the training thread: for the Keras backend this is where
-    TensorFlow is imported if it was not yet.
-    """
+def build_model(config: TrainConfig, data: PreparedData, weights=None):
+    """The run's model, with ``weights`` loaded when given, and the metadata that
+    results and the run store read (preprocessing, dataset)."""
     from engine import build
 
     model = build(data.spec, backend=config.backend, seed=config.seed)
@@ -227,6 +231,17 @@ def run_training(config: TrainConfig, data: PreparedData, callback: Callback | N
     if data.preprocessing is not None:
         model.metadata["preprocessing"] = data.preprocessing
     model.metadata["dataset"] = config.dataset_label
+    return model
+
+
+def run_training(config: TrainConfig, data: PreparedData, callback: Callback | None,
+                 weights=None):
+    """Build, (optionally) load ``weights`` and fit; returns (model, history).
+
+    Runs on the training thread (or in the NumPy backend's child process): for
+    the Keras backend this is where TensorFlow is imported if it was not yet.
+    """
+    model = build_model(config, data, weights)
     history = model.fit(data.X, data.y, callbacks=make_callbacks(config, callback),
                         shuffle=True, **data.fit_kwargs)
     return model, history

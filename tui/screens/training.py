@@ -2,12 +2,15 @@
 
 Training runs in a thread worker. The worker's callback posts messages; this
 screen keeps the numbers and a timer redraws the charts a few times a second
-at most, so the training thread keeps the CPU.
+at most. With the NumPy backend the worker hands the fit to a child process
+(``tui.train_process``) and relays its events, so drawing and training do not
+take turns at Python's lock; Keras trains in the worker thread itself.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any
 
@@ -15,16 +18,28 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from .. import train_process
 from ..config import TrainConfig
-from ..messages import BatchProgress, EpochEnded, TrainingFinished, TrainingPaused, TrainingStarted
+from ..messages import (
+    BatchProgress,
+    EpochEnded,
+    TrainingFinished,
+    TrainingPaused,
+    TrainingStarted,
+    message_for,
+)
 from ..training_worker import PreparedData, TrainingControl, UICallback, run_training
 from ..widgets.charts import MetricChart
 
+#: Training starts this long after the screen's first frame, once the footer has laid out
+#: its keys: those layout passes would otherwise compete with the run's first epochs.
+START_DELAY_S = 0.15
 #: Seconds between redraws at most.
 CHART_INTERVAL_S = 0.25
 #: Share of one core that drawing may take while a run trains: the UI thread holds
@@ -86,6 +101,7 @@ class TrainingScreen(Screen):
         self._charts_drawn_at = 0.0
         self._drawn_at = 0.0       # perf_counter() and thread_time() at the last redraw
         self._drawn_cpu = 0.0
+        self._status_text = ""
         self.charts: list[MetricChart] = []
         self.metric = config.metrics[0] if config.metrics else None
         self.monitor = "val_loss" if config.validation_split > 0 else "loss"
@@ -135,7 +151,7 @@ class TrainingScreen(Screen):
         self.set_interval(CHART_INTERVAL_S, self._redraw)
         self._show_status()
         if self.autostart:
-            self.call_after_refresh(self.start)   # the screen is drawn before training takes the CPU
+            self.call_after_refresh(self.set_timer, START_DELAY_S, self.start)
 
     def start(self) -> None:
         self.state = "starting"
@@ -146,10 +162,24 @@ class TrainingScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def train(self) -> None:
+        if self.config.backend == "numpy" and os.environ.get(train_process.NO_CHILD_ENV) != "1":
+            try:
+                model, history, elapsed_s, samples_per_s = train_process.train_in_child(
+                    self.config, self.data, self.control, self._relay, weights=self.weights,
+                    batch_interval_s=CHART_INTERVAL_S)
+            except train_process.NoChild:
+                pass    # trains in this thread instead
+            else:
+                self.post_message(TrainingFinished(history, model, elapsed_s, samples_per_s))
+                return
         callback = UICallback(self, self.control, batch_interval_s=CHART_INTERVAL_S)
         model, history = run_training(self.config, self.data, callback, weights=self.weights)
         self.post_message(TrainingFinished(history, model, callback.elapsed_s,
                                            callback._rate(callback.samples_done)))
+
+    def _relay(self, kind: str, args: tuple) -> None:
+        """An event of the child process's callback, posted as the thread's would be."""
+        self.post_message(message_for(kind, *args))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -304,7 +334,15 @@ class TrainingScreen(Screen):
             reason = self.history.stop_reason
             colour = "red" if reason == "diverged" else "green"
             text = f"[b {colour}]■ Finished:[/] {STOP_WORDS.get(reason, reason)}"
-        status.update(text)
+        # A layout pass costs the UI thread, and so the training thread, about 10 ms:
+        # none while the old and the new status both fit on one line.
+        width = status.content_size.width
+
+        def one_line(markup: str) -> bool:
+            return 0 < Content.from_markup(markup).cell_length <= width
+
+        status.update(text, layout=not (one_line(text) and one_line(self._status_text)))
+        self._status_text = text
         pause = self.query_one("#pause", Button)
         pause.label = "Resume" if self.state == "paused" else "Pause"
         running = self.state in ("starting", "running", "paused")
