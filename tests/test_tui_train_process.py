@@ -167,3 +167,16 @@ async def test_where_no_child_can_start_the_run_trains_in_the_thread(titanic, mo
         assert screen.state == "finished" and len(screen.history) == 3
         _, expected = run_training(config, data, None)
         assert screen.history.history == expected.history
+
+
+@run_async
+async def test_the_app_starts_a_training_process_while_the_learner_sets_up(monkeypatch):
+    monkeypatch.setattr(train_process, "_idle", [])
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: bool(train_process._idle), 20, "a waiting child")
+        child = train_process._idle[0]
+        assert child.process.poll() is None
+    child.close()
+    assert child.process.poll() == 0

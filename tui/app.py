@@ -48,6 +48,10 @@ def _rows(dataset: Any) -> int | None:
     return next((info.rows for info in datasets.list_datasets() if info.name == dataset), None)
 
 
+#: Seconds after start-up when the NumPy backend's training process is started.
+PRESTART_AFTER_S = 1.0
+
+
 class DeeptermApp(App):
     """The trainer. ``store`` is where finished runs are saved: a path, a
     RunStore, ``None`` for the default ($DEEPTERM_STORE or the user data
@@ -73,6 +77,15 @@ class DeeptermApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(SetupScreen())
+        # the NumPy backend's training process imports while the learner sets up a run,
+        # once the first frame and the dataset catalog have had the CPU
+        self.set_timer(PRESTART_AFTER_S, self._prestart_trainer)
+
+    @work(thread=True, exit_on_error=False, group="trainer")
+    def _prestart_trainer(self) -> None:
+        from . import train_process
+
+        train_process.prestart()
 
     @property
     def setup_screen(self) -> SetupScreen:
