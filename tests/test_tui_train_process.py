@@ -180,3 +180,14 @@ async def test_the_app_starts_a_training_process_while_the_learner_sets_up(monke
         assert child.process.poll() is None
     child.close()
     assert child.process.poll() == 0
+
+
+def test_a_waiting_child_that_was_killed_is_replaced_before_the_run(titanic):
+    config, data = titanic
+    train_process.prestart()
+    waiting = train_process._idle[0]
+    waiting.process.kill()
+    waiting.process.wait()
+    _, history, _, _ = train_process.train_in_child(config, data, TrainingControl(),
+                                                    lambda k, a: None)
+    assert len(history) == 3 and train_process._idle[0] is not waiting

@@ -63,6 +63,8 @@ class Child:
     """One training process and the parent's ends of its two pipes."""
 
     def __init__(self) -> None:
+        if not sys.executable:   # an embedded interpreter: nothing to start
+            raise NoChild("cannot start a training process: no Python executable")
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         root = str(Path(__file__).resolve().parent.parent)   # where ``tui`` and ``engine`` live
@@ -163,11 +165,16 @@ def train_in_child(config, data, control, post: Callable[[str, tuple], None], we
     """
     from .training_worker import build_model
 
+    # the Dataset (a DataFrame and more) stays here: the child needs the arrays
+    job = ("job", config, replace(data, dataset=None), weights, batch_interval_s)
     child = _acquire()
     try:
-        # the Dataset (a DataFrame and more) stays here: the child needs the arrays
-        child.commands.send(("job", config, replace(data, dataset=None), weights,
-                             batch_interval_s))
+        child.commands.send(job)
+    except OSError:   # the waiting child was gone (killed, or out of memory): a new one
+        child.close(0)
+        child = Child()
+        child.commands.send(job)
+    try:
         sent = (False, False)
         while True:
             state = (control.paused, control.stop_requested)
