@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -181,6 +182,7 @@ async def test_architecture_editor_adds_moves_and_removes_layers_with_a_live_par
         await pilot.press("1")                                   # wages: 9 -> 50 -> 32 -> 1
         await pilot.pause(0.2)
         assert setup.config.hidden == ((50, "relu"), (32, "relu"))
+        await pilot.pause()   # the rows finish mounting before the app closes
         assert "2,165" in str(setup.query_one("#params", Static).render())
         await pilot.click("#add-layer")
         await pilot.pause(0.2)
@@ -419,3 +421,21 @@ def test_stop_requested_before_a_batch_stops_with_reason_stopped():
     history = model.fit(np.ones((64, 1)), np.ones(64), epochs=50, batch_size=8,
                         callbacks=[training_worker.UICallback(Sink(), control)])
     assert history.stop_reason == "stopped" and len(history) <= 1
+
+
+@run_async
+async def test_start_right_after_a_preset_reads_the_new_layers_activations():
+    """The preset's layer rows are mounting when Start comes at once (a fast typist,
+    a slow machine): their activations are the preset's, not an unset Select's."""
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        setup = app.screen
+        setup.action_preset("1")      # wages: two new rows, 50 and 32 relu
+        seen = set()
+        for _ in range(200):          # every step of the rows' mounting
+            assert setup.validate(), setup.errors
+            assert setup.config.hidden == ((50, "relu"), (32, "relu"))
+            seen.add(tuple(type(s.value).__name__ for s in setup.query(".activation")))
+            await asyncio.sleep(0)
+        assert len(seen) > 1          # the Selects were caught before and after they mounted

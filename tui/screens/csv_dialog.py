@@ -149,7 +149,7 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
         task = str(self.query_one("#csv-task", Select).value)
         self.query_one("#csv-load", Button).disabled = True
         self.show_error("[i]Reading…[/]")
-        self._load(path, None if target is Select.BLANK else str(target), task)
+        self._load(path, None if target is Select.NULL else str(target), task)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="csv")
     def _load(self, path: str, target: str | None, task: str):

@@ -360,7 +360,7 @@ class SetupScreen(Screen):
     @on(Select.Changed, "#loss")
     def _loss_changed(self, event: Select.Changed) -> None:
         ds = self.dataset
-        if ds is None or event.value is Select.BLANK:
+        if ds is None or event.value is Select.NULL:
             return
         _, activation, _, _ = output_for(ds.task, ds.n_classes, str(event.value))
         with self.prevent(Select.Changed):
@@ -374,9 +374,9 @@ class SetupScreen(Screen):
         n_classes = ds.n_classes if ds is not None else 0
         loss = self.query_one("#loss", Select).value
         units, activation, loss, metrics = output_for(task, n_classes,
-                                                      None if loss is Select.BLANK else str(loss))
+                                                      None if loss is Select.NULL else str(loss))
         chosen = self.query_one("#out-activation", Select).value
-        if chosen is not Select.BLANK:
+        if chosen is not Select.NULL:
             activation = str(chosen)
         return units, activation, loss, metrics
 
@@ -475,7 +475,7 @@ class SetupScreen(Screen):
 
     @on(Select.Changed, "#lr-pick")
     def _lr_picked(self, event: Select.Changed) -> None:
-        if event.value is not Select.BLANK:
+        if event.value is not Select.NULL:
             self.query_one("#lr", Input).value = _lr_label(float(event.value))
             with self.prevent(Select.Changed):
                 event.select.clear()

@@ -52,8 +52,12 @@ class LayerRow(Horizontal):
 
     @property
     def activation(self) -> str:
+        """The chosen activation; the one the row was made with until its Select has
+        mounted (before that its value is Select.NULL: a Start pressed right after a
+        preset read it as an activation named 'Select.NULL')."""
         found = self.query(".activation")
-        return str(found.first(Select).value) if found else self._activation
+        value = found.first(Select).value if found else None
+        return value if isinstance(value, str) else self._activation
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
