@@ -42,9 +42,10 @@ from ..widgets.charts import MetricChart
 START_DELAY_S = 0.15
 #: Seconds between redraws at most.
 CHART_INTERVAL_S = 0.25
-#: Share of one core that drawing may take while a run trains: the UI thread holds
-#: Python's lock while it draws, so every millisecond it spends is one the training
-#: thread waits. Redraws are spaced out until the UI stays within this share.
+#: Share of one core that drawing may take while a run trains. Training in this
+#: process (Keras) waits for Python's lock while the UI thread draws; the NumPy
+#: backend's child process does not, but on a small machine it shares the CPU with
+#: the drawing all the same. Redraws are spaced out until the UI stays within this share.
 UI_BUDGET = 0.04
 #: ...but the screen is brought up to date at least this often (seconds).
 MAX_REDRAW_INTERVAL_S = 2.0
