@@ -63,7 +63,8 @@ class MetricChart(TimedPlot):
         if self.total_epochs:
             plt.xlim(1, max(2, self.total_epochs))
             plt.xticks(epoch_ticks(self.total_epochs))
-        log_scale_if_wide(plt, [v for values in self.series.values() for v in values])
+        every = [v for series in self.series.values() for v in series]
+        log = log_scale_if_wide(plt, every)
         drawn = False
         for key, color in ((self.metric, COLORS["train"]), (f"val_{self.metric}", COLORS["val"])):
             values = self.series.get(key, [])
@@ -72,6 +73,10 @@ class MetricChart(TimedPlot):
                 xs, ys = zip(*points)
                 plt.plot(list(xs), list(ys), label=key, color=color, marker="hd")
                 drawn = True
+        if drawn:
+            legend_headroom(plt, every, legend_rows=sum(
+                any(math.isfinite(v) for v in vs) for vs in self.series.values()),
+                height=self.size.height, log=log)
         if self.best_epoch is not None and drawn:
             plt.vertical_line(self.best_epoch + 1, color=COLORS["best"])
             plt.text(f" best {self.best_epoch + 1}", self.best_epoch + 1,
@@ -109,3 +114,24 @@ def log_scale_if_wide(plt, values) -> bool:
     powers = sorted(range(high, low - step, -step))   # from the top decade to the bottom one
     plt.yticks([10.0 ** k for k in powers], [f"1e{k}" for k in powers])
     return True
+
+
+def legend_headroom(plt, values, legend_rows: int, height: int, log: bool = False) -> None:
+    """Raise the top of the y axis so the legend (one row per curve, top left) sits
+    above the data: loss curves start high at the left, where the legend would hide
+    the first epochs. ``height`` is the chart's height in rows (its title, axes and
+    frame take about five)."""
+    finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
+    if not finite or legend_rows <= 0:
+        return
+    rows = max(6, height - 5) if height > 0 else 12
+    share = min(0.5, (legend_rows + 0.5) / rows)   # of the plot's height, for the legend
+    low, high = min(finite), max(finite)
+    if log:
+        low, high = math.log10(low), math.log10(high)
+    span = high - low or max(abs(high), 1.0) * 0.1
+    top = high + span * share / (1 - share)
+    if log:
+        plt.ylim(10.0 ** low, 10.0 ** top)
+    else:
+        plt.ylim(low, top)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .charts import TimedPlot, epoch_ticks, log_scale_if_wide
+from .charts import TimedPlot, epoch_ticks, legend_headroom, log_scale_if_wide
 
 #: One colour per run, in order (plotext colour names).
 PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white",
@@ -47,7 +47,8 @@ class CompareChart(TimedPlot):
         total = max(self.total_epochs or 0, longest, 2)
         plt.xlim(1, total)
         plt.xticks(epoch_ticks(total))
-        log_scale_if_wide(plt, [y for _, xs, ys in self.series for y in ys[:len(xs)]])
+        values = [y for _, xs, ys in self.series for y in ys[:len(xs)]]
+        log = log_scale_if_wide(plt, values)
         drawn = 0
         for i, (label, xs, ys) in enumerate(self.series):
             points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y)]
@@ -57,6 +58,8 @@ class CompareChart(TimedPlot):
             plt.plot(list(px), list(py), label=label, color=PALETTE[i % len(PALETTE)],
                      marker="hd")
             drawn += 1
-        if not drawn:
+        if drawn:
+            legend_headroom(plt, values, drawn, self.size.height, log)
+        else:
             plt.ylim(0, 1)
         self.refresh()
