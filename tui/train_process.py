@@ -110,6 +110,9 @@ _idle_lock = threading.Lock()
 
 
 def _acquire() -> Child:
+    """A waiting child, or a new one; NoChild where none may or can start."""
+    if os.environ.get(NO_CHILD_ENV) == "1":
+        raise NoChild(f"{NO_CHILD_ENV}=1: training stays in the app's thread")
     with _idle_lock:
         while _idle:
             child = _idle.pop()
@@ -130,13 +133,8 @@ def _release(child: Child) -> None:
 def prestart() -> None:
     """Start a child now (when none is waiting), so the next run need not wait for
     its imports. Quietly does nothing where children cannot be started."""
-    if os.environ.get(NO_CHILD_ENV) == "1":
-        return
-    with _idle_lock:
-        if _idle:
-            return
     try:
-        _release(Child())
+        _release(_acquire())
     except NoChild:
         pass
 
@@ -283,7 +281,7 @@ def _child_job(job: tuple, commands: Connection, events: Connection) -> None:
     try:
         model, history = run_training(config, data, callback, weights=weights)
         result = ("done", history, model.get_weights(), callback.elapsed_s,
-                  callback._rate(callback.samples_done))
+                  callback.samples_per_s)
     except Exception as error:  # noqa: BLE001 - every failure goes back to the UI
         text = traceback.format_exc()
         try:

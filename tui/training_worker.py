@@ -101,6 +101,11 @@ class UICallback(Callback):
     def elapsed_s(self) -> float:
         return time.perf_counter() - self.started - self.paused_s
 
+    @property
+    def samples_per_s(self) -> float:
+        """Over the epochs finished so far, pauses left out."""
+        return self._rate(self.samples_done)
+
     def _rate(self, samples: int) -> float:
         elapsed = self.elapsed_s
         return samples / elapsed if elapsed > 0 else 0.0
@@ -146,7 +151,7 @@ class UICallback(Callback):
         *earlier, (epoch, logs) = self._pending
         self._pending = []
         self._epochs_posted_at = time.perf_counter()
-        self.send("epochs", epoch, logs, self.elapsed_s, self._rate(self.samples_done), earlier)
+        self.send("epochs", epoch, logs, self.elapsed_s, self.samples_per_s, earlier)
 
     def send(self, kind: str, *args: Any) -> None:
         """Report one event to the UI as a message posted to ``target``."""

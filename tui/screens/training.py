@@ -10,7 +10,6 @@ take turns at Python's lock; Keras trains in the worker thread itself.
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any
 
@@ -163,20 +162,20 @@ class TrainingScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def train(self) -> None:
-        if self.config.backend == "numpy" and os.environ.get(train_process.NO_CHILD_ENV) != "1":
+        if self.config.backend == "numpy":
             try:
                 model, history, elapsed_s, samples_per_s = train_process.train_in_child(
                     self.config, self.data, self.control, self._relay, weights=self.weights,
                     batch_interval_s=CHART_INTERVAL_S)
             except train_process.NoChild:
-                pass    # trains in this thread instead
+                pass    # trains in this thread instead (or DEEPTERM_NO_CHILD=1)
             else:
                 self.post_message(TrainingFinished(history, model, elapsed_s, samples_per_s))
                 return
         callback = UICallback(self, self.control, batch_interval_s=CHART_INTERVAL_S)
         model, history = run_training(self.config, self.data, callback, weights=self.weights)
         self.post_message(TrainingFinished(history, model, callback.elapsed_s,
-                                           callback._rate(callback.samples_done)))
+                                           callback.samples_per_s))
 
     def _relay(self, kind: str, args: tuple) -> None:
         """An event of the child process's callback, posted as the thread's would be."""

@@ -65,18 +65,16 @@ class MetricChart(TimedPlot):
             plt.xticks(epoch_ticks(self.total_epochs))
         every = [v for series in self.series.values() for v in series]
         log = log_scale_if_wide(plt, every)
-        drawn = False
+        drawn = 0
         for key, color in ((self.metric, COLORS["train"]), (f"val_{self.metric}", COLORS["val"])):
             values = self.series.get(key, [])
             points = [(e, v) for e, v in zip(self.epochs, values) if math.isfinite(v)]
             if points:
                 xs, ys = zip(*points)
                 plt.plot(list(xs), list(ys), label=key, color=color, marker="hd")
-                drawn = True
+                drawn += 1
         if drawn:
-            legend_headroom(plt, every, legend_rows=sum(
-                any(math.isfinite(v) for v in vs) for vs in self.series.values()),
-                height=self.size.height, log=log)
+            legend_headroom(plt, every, drawn, self.size.height, log)
         if self.best_epoch is not None and drawn:
             plt.vertical_line(self.best_epoch + 1, color=COLORS["best"])
             plt.text(f" best {self.best_epoch + 1}", self.best_epoch + 1,
