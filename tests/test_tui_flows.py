@@ -376,7 +376,10 @@ async def test_finished_runs_are_saved_to_the_run_store(tmp_path):
     assert runs[0].status == "completed" and runs[0].epochs_done == 3
 
 
-def test_the_ui_callback_posts_every_epoch_and_coalesces_batches():
+@pytest.mark.parametrize("uptime_s", [None, 0.5], ids=["this-clock", "just-booted"])
+def test_the_ui_callback_posts_every_epoch_and_coalesces_batches(uptime_s, monkeypatch):
+    """The first batch and epoch are reported at once however long ago the clock's
+    origin was: perf_counter starts near 0 on a machine booted a moment ago."""
     from engine import Layer, ModelSpec, build
     from tui.messages import BatchProgress, EpochEnded, TrainingStarted
 
@@ -392,6 +395,11 @@ def test_the_ui_callback_posts_every_epoch_and_coalesces_batches():
     X = rng.normal(size=(256, 3))
     y = X.sum(axis=1)
     model = build(ModelSpec(input_dim=3, layers=[Layer(4, "relu"), Layer(1)]), seed=0)
+    if uptime_s is not None:
+        import time
+
+        real, origin = time.perf_counter, time.perf_counter()
+        monkeypatch.setattr(time, "perf_counter", lambda: real() - origin + uptime_s)
     sink = Sink()
     cb = training_worker.UICallback(sink, training_worker.TrainingControl(), batch_interval_s=3600)
     model.fit(X, y, epochs=5, batch_size=8, callbacks=[cb])

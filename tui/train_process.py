@@ -29,6 +29,7 @@ before, and a child that dies mid-run fails the run with its exit code.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import pickle
 import subprocess
@@ -230,7 +231,7 @@ class PipeControl:
         self._commands = commands
         self._paused = False
         self._stop = False
-        self._checked = 0.0
+        self._checked = -math.inf
 
     def _read(self, block: bool = False) -> None:
         if not block:

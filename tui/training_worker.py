@@ -94,7 +94,7 @@ class UICallback(Callback):
         self.paused_s = 0.0
         self.samples_done = 0
         self.epoch = 0
-        self.last_post = 0.0
+        self.last_post = -math.inf   # no clock origin assumed: perf_counter may start near 0 at boot
         self.send("started", dict(self.params), getattr(self.model, "device", None))
 
     @property

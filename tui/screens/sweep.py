@@ -156,7 +156,7 @@ class SweepScreen(Screen):
         self.metric = "loss"
         self.total_epochs = config.epochs
         self._dirty = False
-        self._drawn_at = 0.0
+        self._drawn_at = -math.inf
         self.saved_to = None
 
     # -- layout -----------------------------------------------------------------------------------

@@ -98,8 +98,8 @@ class TrainingScreen(Screen):
         self._dirty = False
         self._pending_rows: list[str] = []
         self._batch: BatchProgress | None = None
-        self._charts_drawn_at = 0.0
-        self._drawn_at = 0.0       # perf_counter() and thread_time() at the last redraw
+        self._charts_drawn_at = -math.inf
+        self._drawn_at = -math.inf  # perf_counter() and thread_time() at the last redraw
         self._drawn_cpu = 0.0
         self._status_text = ""
         self.charts: list[MetricChart] = []
