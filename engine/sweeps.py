@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import choices
+from .formatting import format_metric
 from .runs import Run, new_run_id, train
 from .spec import OPTIMIZERS, Layer, ModelSpec
 
@@ -404,11 +405,12 @@ def comparison_rows(runs: Iterable[Run]) -> list[dict[str, Any]]:
 
 
 def format_cell(key: str, value: Any) -> str:
-    """A table cell as text: losses to 4 decimals, counts with thousands commas."""
+    """A table cell as text: losses as ``format_metric`` writes them, counts with
+    thousands commas."""
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.4f}" if math.isfinite(value) else str(value)
+        return format_metric(value)
     if key == "n_params" and isinstance(value, int):
         return f"{value:,}"
     return str(value)

@@ -42,6 +42,7 @@ from typing import Any
 import click
 
 from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
+from engine.formatting import format_metric
 
 ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks they agree)
 TIMEOUT_ENV_VAR = "DEEPTERM_STORE_TIMEOUT"
@@ -337,11 +338,7 @@ def fmt(value: Any) -> str:
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
-    if not math.isfinite(value):
-        return str(value)
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.4g}"
-    return f"{value:.4f}"
+    return format_metric(value)
 
 
 def fmt_metrics(logs: dict[str, float]) -> str:

@@ -16,6 +16,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from engine.formatting import format_metric
+
 from ..config import TrainConfig
 from ..training_worker import PreparedData
 from ..widgets.confusion import confusion_matrix, confusion_table
@@ -222,4 +224,4 @@ class ResultsScreen(Screen):
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.4f}" if math.isfinite(value) else str(value)
+    return format_metric(value)

@@ -21,6 +21,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from engine.formatting import format_metric
+
 from ..widgets.compare_chart import CompareChart
 
 #: The table's columns: (key, heading).
@@ -58,11 +60,7 @@ def time_text(created_at: str) -> str:
 
 
 def _num(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4f}" if math.isfinite(value) else str(value)
-    return str(value)
+    return format_metric(value)
 
 
 def _clip(text: str, width: int) -> str:

@@ -23,6 +23,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from engine.formatting import WIDTH, format_metric
+
 from .. import train_process
 from ..config import TrainConfig
 from ..messages import (
@@ -48,6 +50,9 @@ CHART_INTERVAL_S = 0.25
 UI_BUDGET = 0.04
 #: ...but the screen is brought up to date at least this often (seconds).
 MAX_REDRAW_INTERVAL_S = 2.0
+
+#: The epoch table's narrower headings.
+SHORT_HEADINGS = {"accuracy": "acc", "val_accuracy": "val_acc"}
 
 STOP_WORDS = {
     "completed": "completed every epoch",
@@ -141,8 +146,9 @@ class TrainingScreen(Screen):
             if self.config.validation_split > 0:
                 columns.append(f"val_{self.metric}")
         self.columns = columns
-        self.widths = [6] + [max(8, len(c)) + 2 for c in columns[1:]]
-        self.query_one("#epochs-header", Static).update(_row(columns, self.widths))
+        headings = [SHORT_HEADINGS.get(c, c) for c in columns]
+        self.widths = [6] + [max(WIDTH, len(h)) + 1 for h in headings[1:]]
+        self.query_one("#epochs-header", Static).update(_row(headings, self.widths))
         # kept: a DOM query costs about a millisecond, and epochs can arrive 50 times a second
         self.charts = list(self.query(MetricChart))
         for chart in self.charts:
@@ -248,12 +254,12 @@ class TrainingScreen(Screen):
             self.query_one("#batch-bar", ProgressBar).update(total=max(1, batch.steps),
                                                              progress=batch.batch + 1)
             self.query_one("#batch-label", Label).update(
-                f"Batch {batch.batch + 1}/{batch.steps}   loss {batch.logs.get('loss', math.nan):.4f}")
+                f"Batch {batch.batch + 1}/{batch.steps}   loss {_fmt(batch.logs.get('loss', math.nan))}")
             self.query_one("#epoch-label", Label).update(f"Epoch {batch.epoch + 1}/{total}")
         elif self.logs:
             self.query_one("#batch-bar", ProgressBar).update(total=steps, progress=steps)
             self.query_one("#batch-label", Label).update(
-                f"Batch {steps}/{steps}   loss {self.logs[-1].get('loss', math.nan):.4f}")
+                f"Batch {steps}/{steps}   loss {_fmt(self.logs[-1].get('loss', math.nan))}")
             self.query_one("#epoch-label", Label).update(f"Epoch {len(self.epochs)}/{total}")
         self._show_stats()
 
@@ -363,7 +369,7 @@ class TrainingScreen(Screen):
         finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
         if finite:
             value, i = min(finite)
-            best = f"\nbest {self.monitor} [b]{value:.4f}[/] at epoch {self.epochs[i] + 1}"
+            best = f"\nbest {self.monitor} [b]{_fmt(value)}[/] at epoch {self.epochs[i] + 1}"
         self.query_one("#stats", Static).update(
             f"[b]{self.samples_per_s:,.0f}[/] samples/s · elapsed {format_duration(self.elapsed_s)}"
             f" · ETA {format_duration(eta)}{best}")
@@ -421,9 +427,7 @@ class RunFinished(Message):
 
 
 def _fmt(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4f}"
+    return format_metric(value, missing="")
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
