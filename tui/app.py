@@ -134,6 +134,8 @@ class DeeptermApp(App):
         except (ImportError, AttributeError):
             self.notify(f"{what} are not available in this build yet.", severity="warning")
             return
+        if isinstance(self.screen, screen_class):
+            return    # already there (f3 on the Runs screen)
         self.push_screen(screen_class(*args))
 
     def action_lessons(self) -> None:

@@ -74,7 +74,7 @@ class ResultsScreen(Screen):
     ]
 
     def __init__(self, config: TrainConfig, data: PreparedData, model: Any, history: Any) -> None:
-        super().__init__(id="results")
+        super().__init__()
         self.config = config
         self.data = data
         self.model = model

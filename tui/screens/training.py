@@ -85,7 +85,7 @@ class TrainingScreen(Screen):
 
     def __init__(self, config: TrainConfig, data: PreparedData, weights=None,
                  autostart: bool = True) -> None:
-        super().__init__(id="training")
+        super().__init__()   # no id: "train again" puts a second one in the stack
         self.config = config
         self.data = data
         self.weights = weights

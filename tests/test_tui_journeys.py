@@ -1,0 +1,68 @@
+"""The learner's everyday journeys through the app, driven with keys as a learner
+drives them, asserting what the learner sees (issue: train again, the course
+experiments' charts, import notes, keys, layouts)."""
+
+from __future__ import annotations
+
+import pytest
+from _tui_helpers import SIZE, ready, run_async, wait_until
+from textual.widgets import Log, Static
+
+from tui.app import DeeptermApp
+from tui.screens.setup import SetupScreen
+from tui.screens.training import TrainingScreen
+
+
+def _text(widget) -> str:
+    return str(widget.render())
+
+
+async def _train(pilot, timeout: float = 60) -> TrainingScreen:
+    """ctrl+s, then wait until the run ends; returns its training screen."""
+    before = pilot.app.screen
+    await pilot.press("ctrl+s")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, TrainingScreen)
+                     and pilot.app.screen is not before, what="the training screen")
+    screen = pilot.app.screen
+    await wait_until(pilot, lambda: screen.state in ("finished", "failed"), timeout, "the run")
+    await pilot.pause(0.3)
+    return screen
+
+
+@pytest.mark.parametrize("key, dataset", [("1", "wages"), ("2", "titanic"), ("3", "mnist")])
+@run_async
+async def test_each_preset_trains_shows_results_goes_back_and_trains_again(key, dataset):
+    """Preset -> train -> results -> back -> train again (n) -> another preset -> train."""
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press(key)
+        await pilot.pause(0.3)
+        first = await _train(pilot)
+        assert first.state == "finished" and first.config.dataset == dataset
+        assert "Finished" in _text(first.query_one("#status", Static))
+        epochs = first.config.epochs
+        assert first.query_one("#epochs", Log).line_count == epochs
+        await pilot.press("r")
+        await pilot.pause(0.3)
+        assert type(app.screen).__name__ == "ResultsScreen"
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.screen is first
+        await pilot.press("n")            # train again: a new screen, the same setup
+        await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen)
+                         and app.screen is not first, what="the second run's screen")
+        again = app.screen
+        await wait_until(pilot, lambda: again.state == "finished", 60, "the second run")
+        assert again.config == first.config
+        # same seed, same data, fresh weights: the same numbers again
+        assert again.history.history["loss"] == pytest.approx(first.history.history["loss"])
+        assert again.query_one("#epochs", Log).line_count == epochs
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, SetupScreen)
+        other = "2" if key != "2" else "1"
+        await pilot.press(other)
+        await pilot.pause(0.3)
+        third = await _train(pilot)
+        assert third.state == "finished" and third.config.dataset != dataset
