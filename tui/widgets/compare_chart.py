@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .charts import TimedPlot, epoch_ticks, legend_headroom, log_scale_if_wide
+from .charts import BOUNDED_METRICS, TimedPlot, YAxis, epoch_ticks
 
 #: One colour per run, in order (plotext colour names).
 PALETTE = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white",
@@ -47,19 +47,17 @@ class CompareChart(TimedPlot):
         total = max(self.total_epochs or 0, longest, 2)
         plt.xlim(1, total)
         plt.xticks(epoch_ticks(total))
-        values = [y for _, xs, ys in self.series for y in ys[:len(xs)]]
-        log = log_scale_if_wide(plt, values)
-        drawn = 0
-        for i, (label, xs, ys) in enumerate(self.series):
-            points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y)]
-            if not points:
-                continue
-            px, py = zip(*points)
-            plt.plot(list(px), list(py), label=label, color=PALETTE[i % len(PALETTE)],
-                     marker="hd")
-            drawn += 1
-        if drawn:
-            legend_headroom(plt, values, drawn, self.size.height, log)
-        else:
+        curves = [(label, xs, ys[:len(xs)], PALETTE[i % len(PALETTE)])
+                  for i, (label, xs, ys) in enumerate(self.series)]
+        curves = [c for c in curves if any(math.isfinite(v) for v in c[2])]
+        if not curves:
             plt.ylim(0, 1)
+            self.refresh()
+            return
+        axis = YAxis.plan([ys for _, _, ys, _ in curves], legend_rows=len(curves),
+                          height=self.size.height,
+                          ceiling=BOUNDED_METRICS.get(self.metric.removeprefix("val_")))
+        axis.apply(plt)
+        for label, xs, ys, color in curves:
+            axis.plot(plt, xs, ys, label=label, color=color)
         self.refresh()
