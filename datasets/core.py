@@ -161,6 +161,14 @@ class Dataset:
             return self.y.astype(np.float64)
         return np.asarray(self.class_names, dtype=object)[self.y]
 
+    @property
+    def standardize_by_default(self) -> bool:
+        """Whether features should be standardized unless the learner says otherwise:
+        not for images, whose pixels are already scaled to [0, 1] (the course trains
+        MNIST as it is); yes for everything else, whose columns come on different
+        scales (a CSV of 0-255 pixels included: it has no ``image_shape``)."""
+        return self.image_shape is None
+
     def class_balance(self) -> dict[str, int]:
         """Class name -> number of rows, in class-index order ({} for regression)."""
         if self.task == "regression":

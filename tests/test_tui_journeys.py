@@ -66,3 +66,48 @@ async def test_each_preset_trains_shows_results_goes_back_and_trains_again(key, 
         await pilot.pause(0.3)
         third = await _train(pilot)
         assert third.state == "finished" and third.config.dataset != dataset
+
+
+@run_async
+async def test_a_preset_keeps_the_chosen_backend_and_says_so():
+    from textual.widgets import Select
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        app.keras_state, app.keras_status = "ready", "Keras on the CPU (no GPU found)"
+        setup = app.screen
+        setup.query_one("#backend", Select).value = "keras"
+        await pilot.pause()
+        assert "Keras on the CPU" in _text(setup.query_one("#device", Static))
+        for key in ("1", "3", "2"):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert setup.query_one("#backend", Select).value == "keras"
+            assert setup.config is not None and setup.config.backend == "keras"
+            assert "Keras on the CPU" in _text(setup.query_one("#device", Static))
+        assert any("on Keras" in n.message for n in app._notifications)
+
+
+@run_async
+async def test_a_dataset_change_sets_its_own_standardize_default_and_mnist_says_its_rows():
+    from textual.widgets import Checkbox, OptionList
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        setup = app.screen
+        standardize = setup.query_one("#standardize", Checkbox)
+        await pilot.press("3")                     # MNIST preset: pixels as they are
+        await pilot.pause(0.3)
+        assert standardize.value is False
+        assert "rows 2500 of 5000 shipped" in _text(setup.query_one("#dataset-info", Static))
+        options = setup.query_one("#datasets", OptionList)
+        options.focus()
+        await pilot.press("up")                    # the dataset above mnist in the list
+        await pilot.pause(0.3)
+        assert setup.dataset.name != "mnist" and setup.dataset.image_shape is None
+        assert standardize.value is True and setup.config.standardize is True
+        await pilot.press("down")                  # back to mnist, from the list: its default
+        await pilot.pause(0.3)
+        assert setup.dataset.name == "mnist" and standardize.value is False

@@ -230,7 +230,7 @@ class DeeptermApp(App):
         setup.apply_config(config)
         if name is None:
             setup.dataset_key = None
-            setup.select_dataset(key, loss=spec.loss)
+            setup.select_dataset(key, loss=spec.loss, standardize=config.standardize)
         setup.set_initial_weights(weights, note="from the lesson")
         return setup
 

@@ -234,13 +234,15 @@ class SetupScreen(Screen):
         if self.dataset_key is not None:   # a lesson's open_trainer came first
             key = self.dataset_key
             self.dataset_key = None
-            self.select_dataset(key, self.dataset_options, loss=self._output()[2])
+            self.select_dataset(key, self.dataset_options, loss=self._output()[2],
+                                standardize=self.query_one("#standardize", Checkbox).value)
             return
         first = self._initial
         if first.dataset is not None:
             if ds is not None:
                 self.datasets[first.dataset] = ds
-            self.select_dataset(first.dataset, first.dataset_options or None, loss=first.loss)
+            self.select_dataset(first.dataset, first.dataset_options or None, loss=first.loss,
+                                standardize=first.standardize)
             with self.prevent(Select.Changed):
                 self.query_one("#out-activation", Select).value = first.output_activation
             self._show_output()
@@ -291,8 +293,11 @@ class SetupScreen(Screen):
         if key is not None and key != self.dataset_key:
             self.select_dataset(key)
 
-    def select_dataset(self, key: str, options: dict | None = None, loss: str | None = None) -> None:
-        """Make ``key`` the dataset; the output layer follows its task."""
+    def select_dataset(self, key: str, options: dict | None = None, loss: str | None = None,
+                       standardize: bool | None = None) -> None:
+        """Make ``key`` the dataset; the output layer follows its task, and "Standardize
+        features" the dataset's own default unless ``standardize`` says otherwise (a
+        preset's or a lesson's config)."""
         if key == "mnist" and options is None:
             options = {"n": 2500}
         self.dataset_key = key
@@ -308,6 +313,11 @@ class SetupScreen(Screen):
         except Exception as exc:  # noqa: BLE001 - shown in place
             self.dataset = None
             self.dataset_error = str(exc)
+        if self.dataset is not None:
+            if standardize is None:
+                standardize = self.dataset.standardize_by_default
+            with self.prevent(Checkbox.Changed):
+                self.query_one("#standardize", Checkbox).value = standardize
         self._show_dataset()
         self._set_output(loss)
         self.validate()
@@ -320,8 +330,12 @@ class SetupScreen(Screen):
         if ds is None:
             info.update(f"[b red]Cannot load {self.dataset_key}:[/] {self.dataset_error}")
             return
+        rows = f"rows [b]{len(ds.X)}[/]"
+        shipped = next((info.rows for info in self.catalog if info.name == self.dataset_key), None)
+        if shipped is not None and shipped > len(ds.X):
+            rows += f" of {shipped} shipped (n={len(ds.X)})"
         lines = [f"[b]{ds.name}[/]: {getattr(ds, 'description', '')}",
-                 f"rows [b]{len(ds.X)}[/] · features [b]{ds.X.shape[1]}[/] · task [b]{ds.task}[/]"
+                 f"{rows} · features [b]{ds.X.shape[1]}[/] · task [b]{ds.task}[/]"
                  f" · target [b]{ds.target_name}[/]"]
         balance = ds.class_balance() if ds.task != "regression" else {}
         if balance:
@@ -454,17 +468,21 @@ class SetupScreen(Screen):
         self.set_layers(config.hidden)
         if config.dataset is not None:
             self.dataset_key = None
-            self.select_dataset(config.dataset, config.dataset_options or None, loss=config.loss)
+            self.select_dataset(config.dataset, config.dataset_options or None, loss=config.loss,
+                                standardize=config.standardize)
         with self.prevent(Select.Changed):
             self.query_one("#out-activation", Select).value = config.output_activation
         self._show_output()
         self.validate()
 
     def action_preset(self, key: str) -> None:
+        """Fill the form with a course exercise; the backend the learner chose stays."""
         preset = PRESETS_BY_KEY[key]
         self.initial_weights = None
-        self.apply_config(preset.config)
-        self.notify(f"Preset {preset.title}: {preset.blurb}", timeout=3)
+        backend = str(self.query_one("#backend", Select).value)
+        self.apply_config(preset.config.with_changes(backend=backend))
+        where = " (on Keras)" if backend == "keras" else ""
+        self.notify(f"Preset {preset.title}{where}: {preset.blurb}", timeout=3)
 
     @on(Button.Pressed, "#presets Button")
     def _preset_button(self, event: Button.Pressed) -> None:
