@@ -111,3 +111,69 @@ async def test_a_dataset_change_sets_its_own_standardize_default_and_mnist_says_
         await pilot.press("down")                  # back to mnist, from the list: its default
         await pilot.pause(0.3)
         assert setup.dataset.name == "mnist" and standardize.value is False
+
+
+async def _type_into(pilot, selector: str, text: str) -> None:
+    from textual.widgets import Input
+
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    await pilot.pause()
+    await pilot.press("end", *["backspace"] * len(field.value), *text)
+    await pilot.pause()
+
+
+@run_async
+async def test_the_epoch_table_follows_the_newest_epoch_unless_scrolled_up():
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("1")                     # wages
+        await pilot.pause(0.3)
+        await _type_into(pilot, "#epochs", "2000")
+        screen = await _train(pilot, timeout=120)
+        table = screen.query_one("#epochs", Log)
+        await pilot.pause(0.3)
+        assert table.line_count == 2000
+        assert table.scroll_offset.y == table.max_scroll_y > 0
+        last = table.lines[-1].split()[0]
+        assert last == "2000"
+        # the last rows are the ones in view
+        shown = table.size.height
+        assert table.scroll_offset.y + shown >= 2000
+
+
+@run_async
+async def test_the_epoch_log_stays_where_the_learner_scrolled_and_follows_again_at_the_end():
+    from textual.app import App
+    from textual.containers import Vertical
+
+    from tui.widgets.epoch_log import EpochLog
+
+    class Table(App):
+        def compose(self):
+            with Vertical():
+                yield Static("one line", id="above")
+                yield EpochLog(id="log")
+
+    app = Table()
+    async with app.run_test(size=(40, 12)) as pilot:
+        log = app.query_one(EpochLog)
+        log.append([f"{i}" for i in range(1, 51)])
+        await pilot.pause()
+        assert log.scroll_offset.y == log.max_scroll_y
+        app.query_one("#above", Static).update("two\nlines")    # the table gets shorter
+        await pilot.pause()
+        log.append(["51"])
+        await pilot.pause()
+        assert log.scroll_offset.y == log.max_scroll_y and log.lines[-1] == "51"
+        log.scroll_to(y=5, animate=False)                       # the learner reads back
+        await pilot.pause()
+        log.append(["52", "53"])
+        await pilot.pause()
+        assert log.scroll_offset.y == 5
+        log.scroll_end(animate=False)                           # ...and returns to the end
+        await pilot.pause()
+        log.append(["54"])
+        await pilot.pause()
+        assert log.scroll_offset.y == log.max_scroll_y

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Label, Log, ProgressBar, Static
+from textual.widgets import Button, Footer, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from engine.formatting import WIDTH, format_metric
@@ -37,6 +37,7 @@ from ..messages import (
 )
 from ..training_worker import PreparedData, TrainingControl, UICallback, run_training
 from ..widgets.charts import MetricChart
+from ..widgets.epoch_log import EpochLog
 
 #: Training starts this long after the screen's first frame, once the footer has laid out
 #: its keys: those layout passes would otherwise compete with the run's first epochs.
@@ -129,7 +130,7 @@ class TrainingScreen(Screen):
                 yield ProgressBar(total=1, id="batch-bar", show_eta=False)
                 yield Static("", id="stats")
                 yield Static("", id="epochs-header")
-                yield Log(id="epochs", max_lines=None)
+                yield EpochLog(id="epochs")
                 with Horizontal(id="training-actions"):
                     yield Button("Pause", id="pause", compact=True)
                     yield Button("Stop", id="stop", compact=True, variant="error")
@@ -245,7 +246,7 @@ class TrainingScreen(Screen):
         """Show what arrived since the last redraw: table rows, bars, labels, speed."""
         total = self.params.get("epochs", self.config.epochs)
         if self._pending_rows:
-            self.query_one("#epochs", Log).write_lines(self._pending_rows)
+            self.query_one("#epochs", EpochLog).append(self._pending_rows)
             self._pending_rows.clear()
             self.query_one("#epoch-bar", ProgressBar).update(progress=len(self.epochs))
         batch = self._batch
