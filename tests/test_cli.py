@@ -165,14 +165,33 @@ def test_runs_list_show_and_export(filled, tmp_path):
     assert csv_text.returncode == 0, csv_text.stderr
     assert csv_text.stdout.splitlines()[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
     assert len(csv_text.stdout.splitlines()) == 5
-    assert csv_text.stdout.splitlines()[4].startswith("3,")
+    assert csv_text.stderr == ""
+
+
+def test_runs_export_counts_epochs_from_1_and_confirms_a_file_on_stdout(filled, tmp_path):
+    """As runs show and the progress lines do; stderr stays for errors."""
+    store, first, second = filled
+    csv_text = deepterm("runs", "export", first.id, store=store.path)
+    rows = [line.split(",") for line in csv_text.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["1", "2", "3", "4"]
+    assert [float(row[2]) for row in rows] == first.history.history["loss"]
+    assert [float(row[4]) for row in rows] == first.history.history["val_loss"]
 
     out = tmp_path / "second.json"
     exported = deepterm("runs", "export", second.id, "-o", str(out), store=store.path)
     assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == f"wrote {out}\n" and exported.stderr == ""
     data = json.loads(out.read_text())
     assert data["id"] == second.id and data["label"] == "sgd"
     assert data["history"]["history"]["loss"] == second.history.history["loss"]
+    assert data["history"]["epoch"] == [1, 2, 3, 4, 5, 6]
+    assert data["best_epoch"] == second.best_epoch + 1
+    assert data["epochs_done"] == 6
+
+    out_csv = tmp_path / "first.csv"
+    written = deepterm("runs", "export", first.id, "-o", str(out_csv), store=store.path)
+    assert written.stdout == f"wrote {out_csv}\n" and written.stderr == ""
+    assert out_csv.read_text().splitlines() == csv_text.stdout.splitlines()
 
 
 def test_runs_delete_asks_first_unless_yes(filled):

@@ -679,11 +679,51 @@ def runs_show(run_id, store_path) -> None:
 def runs_export(run_id, fmt_name, output, store_path) -> None:
     """Export one run's history (CSV) or everything about it (JSON)."""
     store = open_store(store_path, must_exist=True)
+    run = store.get(run_id)
+    if fmt_name is None:
+        fmt_name = "json" if output is not None and output.suffix.lower() == ".json" else "csv"
+    text = export_text(run, fmt_name)
     if output is None:
-        click.echo(store.export(run_id, format=fmt_name or "csv"), nl=False)
+        click.echo(text, nl=False)
         return
-    store.export(run_id, output, format=fmt_name)
-    click.echo(f"wrote {output}", err=True)
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, newline="")
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise Failure(f"{output}: cannot write the export ({exc.strerror or exc})") from None
+    click.echo(f"wrote {output}")   # stdout: stderr carries errors only
+
+
+def export_text(run, fmt_name: str) -> str:
+    """A stored run as `runs export` writes it: the store's layouts (CSV as Keras'
+    CSVLogger writes it, JSON with every field), but with epochs counted from 1 as
+    everywhere else on the command line (progress lines, runs show, compare). The
+    library's RunStore.export keeps Keras' count from 0."""
+    import dataclasses
+    import json
+
+    from engine.history import History
+    from engine.numerics import json_default
+    from engine.store import run_to_csv
+
+    data = run.history.to_dict()
+    data["epoch"] = [e + 1 for e in data["epoch"]]
+    for key in ("stopped_epoch", "best_epoch"):
+        if data[key] is not None:
+            data[key] += 1
+    shifted = dataclasses.replace(run, history=History.from_dict(data))  # best_epoch follows
+    if fmt_name == "csv":
+        return run_to_csv(shifted)
+
+    def default(value: Any) -> Any:
+        try:
+            return json_default(value)
+        except TypeError:
+            return str(value)
+
+    return json.dumps(shifted.to_dict(), indent=2, default=default)
 
 
 @runs_group.command("delete")
