@@ -135,6 +135,22 @@ def test_bad_arguments_exit_2_with_a_one_line_reason(tmp_path, args, words):
     assert [r.epochs_done for r in RunStore(store).list()] == [1]  # nothing trained or kept
 
 
+@pytest.mark.parametrize("layers", ["0", "8,0", "0,8", "-4", "8,-1", "", "8,,4", "abc"])
+def test_layers_refuses_0_and_negatives_with_a_one_line_reason(layers):
+    proc = deepterm("train", *CIRCLE[:4], "--layers", layers, "--epochs", "1", "--no-store")
+    assert proc.returncode == 2
+    assert one_line_error(proc) == (
+        f"Error: --layers takes hidden layer sizes, whole numbers >= 1 separated by commas "
+        f"(e.g. 50,32), or 'none' for no hidden layer; got {layers!r}")
+    assert proc.stdout == ""     # refused before anything trained
+
+
+def test_layers_none_trains_without_a_hidden_layer():
+    proc = deepterm("train", *CIRCLE[:4], "--layers", "None", "--epochs", "1", "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert "training circle (100 rows): 2 -> 2 softmax;" in proc.stdout
+
+
 def test_click_usage_errors_exit_2():
     proc = deepterm("train", "--dataset", "titanic", "--optimizer", "nadam")
     assert proc.returncode == 2 and "'nadam' is not one of" in proc.stderr

@@ -187,15 +187,18 @@ def _store_path(path: Path | None) -> Path | None:
 
 
 def _layers(ctx, param, value: str) -> list[int]:
+    """Hidden layer sizes: whole numbers >= 1, comma-separated, or 'none'. A 0
+    is refused, not read as 'no hidden layer' (the app refuses 0 units too)."""
     text = value.strip().lower()
-    if text in ("", "none", "0"):
+    if text == "none":
         return []
     try:
         units = [int(part) for part in text.split(",")]
     except ValueError:
-        raise click.BadParameter(f"give hidden layer sizes like 50,32, got {value!r}") from None
-    if any(u < 1 for u in units):
-        raise click.BadParameter(f"layer sizes must be whole numbers >= 1, got {value!r}")
+        units = None
+    if units is None or any(u < 1 for u in units):
+        raise BadInput(f"--layers takes hidden layer sizes, whole numbers >= 1 separated by "
+                       f"commas (e.g. 50,32), or 'none' for no hidden layer; got {value!r}")
     return units
 
 
