@@ -488,6 +488,9 @@ def _fmt_class(v: float) -> str:
 
 
 # ---------------------------------------------------------------- the target
+_INDEX = re.compile(r"\s*-?\d+\s*")   # a target given as text that reads as a column index
+
+
 def _resolve_target(target: Any, names: list[str], path: Path) -> int:
     cols = ", ".join(repr(n) for n in names[:30]) + (" ..." if len(names) > 30 else "")
     if target is None:
@@ -506,6 +509,13 @@ def _resolve_target(target: Any, names: list[str], path: Path) -> int:
         folded = [n.lower() for n in names]
         if folded.count(target.strip().lower()) == 1:
             return folded.index(target.strip().lower())
+        if _INDEX.fullmatch(target):      # "0" from a command line: a name wins, else an index
+            t = int(target)
+            if -len(names) <= t < len(names):
+                return t % len(names)
+            raise DatasetError(f"{path}: target column {target!r} does not exist: no column has "
+                               f"that name, and the file has {len(names)} columns "
+                               f"(0..{len(names) - 1}): {cols}")
         raise DatasetError(f"{path}: target column {target!r} does not exist; the columns "
                            f"are: {cols}")
     raise DatasetError(f"{path}: target must be a column name or index, got "
@@ -671,7 +681,8 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     Args:
         path: the file.
         target: the target column, by name or 0-based index (negative counts from the
-            end); default the last column.
+            end); text that reads as a whole number (``"0"``) is an index unless a column
+            has that name; default the last column.
         task: "auto" (inferred from the target), "regression", "binary" or "multiclass".
         max_bytes: files larger than this are refused (default 1 GB).
         name: the dataset's name (default the file name without its extension).

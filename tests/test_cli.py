@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import engine
@@ -149,6 +150,24 @@ def test_layers_none_trains_without_a_hidden_layer():
     proc = deepterm("train", *CIRCLE[:4], "--layers", "None", "--epochs", "1", "--no-store")
     assert proc.returncode == 0, proc.stderr
     assert "training circle (100 rows): 2 -> 2 softmax;" in proc.stdout
+
+
+def test_target_0_picks_the_first_column_of_a_file_without_a_header(tmp_path):
+    data = tmp_path / "headerless.csv"
+    rng = np.random.default_rng(3)
+    rows = [(int(label), *rng.integers(0, 9, size=3)) for label in np.arange(60) % 3]
+    data.write_text("".join(",".join(map(str, row)) + "\n" for row in rows))
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", str(data), "--target", "0", "--layers", "4",
+                    "--epochs", "1", store=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "training headerless (60 rows): 3 -> 4 relu -> 3 softmax;" in proc.stdout
+    run = RunStore(store).get(run_id_of(proc.stdout))
+    assert run.dataset["target_name"] == "col_0" and run.dataset["n_classes"] == 3
+    out_of_range = deepterm("train", "--dataset", str(data), "--target", "4", "--no-store")
+    assert out_of_range.returncode == 2
+    assert "target column '4' does not exist: no column has that name, and the file has 4 " \
+        "columns (0..3)" in one_line_error(out_of_range)
 
 
 def test_click_usage_errors_exit_2():

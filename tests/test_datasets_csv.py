@@ -242,6 +242,28 @@ def test_target_by_name_or_index(tmp_path):
     assert datasets.from_csv(path, target=1).target_name == "rooms"
 
 
+def test_a_target_as_text_that_reads_as_a_number_is_an_index_unless_a_column_has_that_name(
+        tmp_path):
+    headerless = write(tmp_path, "5,1,2\n3,4,1\n7,2,2\n5,6,1\n", "headerless.csv")
+    assert datasets.csv_columns(headerless) == ["col_0", "col_1", "col_2"]
+    for target, name in (("0", "col_0"), (" 1 ", "col_1"), ("-1", "col_2")):
+        ds = datasets.from_csv(headerless, target=target)
+        assert ds.target_name == name
+    first = datasets.from_csv(headerless, target="0")
+    assert first.y.tolist() == [1, 0, 2, 1] and first.class_names == ["3", "5", "7"]
+    assert first.X.tolist() == [[1, 2], [4, 1], [2, 2], [6, 1]]
+    with pytest.raises(DatasetError, match=r"headerless.csv: target column '3' does not exist: no "
+                                           r"column has that name, and the file has 3 columns "
+                                           r"\(0..2\): 'col_0', 'col_1', 'col_2'"):
+        datasets.from_csv(headerless, target="3")
+    # a column literally named "0" wins over the index 0
+    named = write(tmp_path, "a,0,y\n1.5,10,0\n2.5,20,1\n3.5,30,0\n", "named.csv")
+    assert datasets.csv_columns(named) == ["a", "0", "y"]
+    ds = datasets.from_csv(named, target="0")
+    assert ds.target_name == "0" and ds.feature_names == ["a", "y"]
+    assert datasets.from_csv(named, target=0).target_name == "a"     # an int is an index
+
+
 def test_csv_columns_reads_only_the_start_of_a_big_file(tmp_path):
     body = "".join(f"{i},{i * 2},{i % 2}\n" for i in range(300_000))
     path = write(tmp_path, "a,b,label\n" + body)
