@@ -170,6 +170,23 @@ def test_target_0_picks_the_first_column_of_a_file_without_a_header(tmp_path):
         "columns (0..3)" in one_line_error(out_of_range)
 
 
+@pytest.mark.parametrize("name, target, output", [
+    ("hourly_wages.csv", "wage_per_hour", "9 -> 4 relu -> 1 linear; mse"),
+    ("titanic_all_numeric.csv", "survived", "10 -> 4 relu -> 2 softmax"),
+    ("mnist.csv", "col_0", "784 -> 4 relu -> 10 softmax"),   # no header row: the label first
+])
+def test_without_target_the_course_files_train_on_their_own_target(course_data, tmp_path, name,
+                                                                   target, output):
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", str(course_data / name), "--layers", "4",
+                    "--epochs", "1", store=store)
+    assert proc.returncode == 0, proc.stderr
+    training = next(line for line in proc.stdout.splitlines() if line.startswith("training "))
+    assert output in training
+    run = RunStore(store).get(run_id_of(proc.stdout))
+    assert run.dataset["target_name"] == target
+
+
 def test_click_usage_errors_exit_2():
     proc = deepterm("train", "--dataset", "titanic", "--optimizer", "nadam")
     assert proc.returncode == 2 and "'nadam' is not one of" in proc.stderr

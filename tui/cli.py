@@ -229,7 +229,9 @@ def train_options(func):
                      help="a catalog name (deepterm datasets) or a CSV file"),
         click.option("--target", metavar="COL",
                      help="a CSV file's target column: its name, or its 0-based index when no "
-                          "column has that name (default: the last)"),
+                          "column has that name (default: the first column named like a target, "
+                          "e.g. label, class, y, price, survived, wage_per_hour; else a "
+                          "header-less file's first column; else the last)"),
         click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
                      callback=_dataset_options,
                      help="an option of a catalog dataset, e.g. n=100 or noise=0.1 (repeatable)"),
