@@ -187,6 +187,57 @@ def test_without_target_the_course_files_train_on_their_own_target(course_data, 
     assert run.dataset["target_name"] == target
 
 
+def _messy_csv(path: Path) -> float:
+    """200 rows: 5 without a label, 3 more without x1, a text column city; returns the
+    mean of x1 over the rows that keep their label."""
+    rng = np.random.default_rng(7)
+    x1 = rng.normal(10, 2, size=200).round(2)
+    x2 = rng.normal(size=200).round(3)
+    city = rng.choice(["oslo", "rome", "lima"], size=200)
+    label = rng.integers(0, 2, size=200)
+    no_label, no_x1 = [3, 50, 51, 120, 199], [10, 11, 160]
+    lines = ["x1,x2,city,label"]
+    for i in range(200):
+        lines.append(f"{'' if i in no_x1 else x1[i]},{x2[i]},{city[i]},"
+                     f"{'' if i in no_label else label[i]}")
+    path.write_text("\n".join(lines) + "\n")
+    kept = [i for i in range(200) if i not in no_label and i not in no_x1]
+    return float(x1[kept].mean())
+
+
+def _expected_notes(mean: float) -> list[str]:
+    return ["note: no target given: chose 'label' (named like a target)",
+            "note: dropped 5 rows with no 'label'",
+            "note: task inferred from 'label': binary (2 different values)",
+            f"note: filled 3 missing values of 'x1' with the mean {mean:g} and flagged them in "
+            f"'x1_was_missing'",
+            "note: one-hot encoded 'city' into 3 columns"]
+
+
+def test_train_prints_what_csv_import_did_on_stdout_before_training(tmp_path):
+    data = tmp_path / "messy.csv"
+    mean = _messy_csv(data)
+    proc = deepterm("train", "--dataset", str(data), "--layers", "4", "--epochs", "1",
+                    "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[:5] == _expected_notes(mean)
+    assert lines[5].startswith("training messy (195 rows): 6 -> 4 relu -> 2 softmax;")
+
+
+def test_a_sweep_on_a_csv_prints_its_notes_before_the_runs(tmp_path):
+    data = tmp_path / "messy.csv"
+    mean = _messy_csv(data)
+    proc = deepterm("sweep", "--dataset", str(data), "--target", "label", "--setting", "units",
+                    "--values", "2,4", "--epochs", "1", "--no-chart", "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[:4] == _expected_notes(mean)[1:]     # the target was named: no choice to note
+    assert lines[4].startswith("sweep sweep-") and "messy, 2 runs over units (2, 4)" in lines[4]
+
+
 def test_click_usage_errors_exit_2():
     proc = deepterm("train", "--dataset", "titanic", "--optimizer", "nadam")
     assert proc.returncode == 2 and "'nadam' is not one of" in proc.stderr

@@ -299,6 +299,13 @@ def _load_dataset(name: str | None, target: str | None, options: dict[str, Any])
     return ds
 
 
+def show_notes(ds) -> None:
+    """What CSV import did (Dataset.notes: the target it chose, dropped rows, filled
+    values, one-hot and dropped columns), one 'note: ' line each on stdout."""
+    for note in getattr(ds, "notes", None) or ():
+        click.echo(f"note: {one_line(note)}")
+
+
 def output_for(ds, loss: str | None) -> tuple[int, str, str, list[str]]:
     """(units, activation, loss, metrics) of the output layer: the dataset's task
     decides (datasets.suggest_output) unless ``loss`` is given."""
@@ -516,6 +523,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
     ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
     spec = make_spec(ds, layers, activation, optimizer, lr, loss)
     store = None if no_store else open_store(store_path)
+    show_notes(ds)
     monitor = "val_loss" if validation_split > 0 else "loss"
     click.echo(f"training {ds.name} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
                f"{spec.loss}, {optimizer} lr={lr:g}, batch {batch_size}, "
@@ -919,6 +927,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
             raise BadInput("give --experiment NAME, or --setting and --values (with --dataset)")
         ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
         spec = make_spec(ds, layers, activation, optimizer, lr, loss)
+        show_notes(ds)
         fit = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
                "patience": patience}
         group = None
