@@ -125,6 +125,8 @@ def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path)
     (["runs", "show", "feedface00"], "deepterm runs list"),
     (["sweep", "--experiment", "depth", "--layers", "8"], "drop --layers"),
     (["sweep", "--dataset", "titanic", "--setting", "units", "--values", "10,0"], "units values"),
+    (["sweep", "--dataset", "titanic", "--setting", "learning_rate", "--values", "0.01,20"],
+     "learning_rate values must be at most 10, got '20'"),
 ])
 def test_bad_arguments_exit_2_with_a_one_line_reason(tmp_path, args, words):
     store = tmp_path / "runs.db"
