@@ -104,6 +104,25 @@ def test_early_stopping_exits_0_and_keeps_the_run_as_early_stopped(tmp_path):
     assert "stopped early" in proc.stdout
 
 
+@pytest.mark.parametrize("patience, why", [
+    (0, "at the first epoch without val_loss improvement"),
+    (1, "no val_loss improvement for 1 epoch"),
+    (2, "no val_loss improvement for 2 epochs"),
+])
+def test_early_stopping_says_why_in_words_that_fit_the_patience(tmp_path, patience, why):
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", "titanic", "--layers", "8", "--epochs", "60",
+                    "--patience", str(patience), store=store)
+    assert proc.returncode == 0, proc.stderr
+    run = RunStore(store).get(run_id_of(proc.stdout))
+    assert run.status == "early_stopped" and run.fit["patience"] == patience
+    assert f"run {run.id} stopped early after {run.epochs_done} of 60 epochs ({why}) in " \
+        in proc.stdout
+    val_loss = run.history.history["val_loss"]
+    best = min(range(len(val_loss)), key=val_loss.__getitem__)
+    assert len(val_loss) - 1 - best == max(patience, 1)   # epochs without improvement at the end
+
+
 def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path):
     store = tmp_path / "runs.db"
     proc = deepterm("train", "--dataset", "wages", "--optimizer", "sgd", "--lr", "1e6",

@@ -584,10 +584,11 @@ def _layer_words(spec) -> list[str]:
 def _summary(run, store) -> None:
     done = run.epochs_done
     planned = run.fit.get("epochs")
+    monitor, patience = run.fit.get("monitor"), run.fit.get("patience")
+    why = f"at the first epoch without {monitor} improvement" if not patience else \
+        f"no {monitor} improvement for {plural(patience, 'epoch')}"
     how = {"completed": f"completed {done} epochs",
-           "early_stopped": f"stopped early after {done} of {planned} epochs "
-                            f"(no {run.fit.get('monitor')} improvement for "
-                            f"{plural(run.fit.get('patience'), 'epoch')})",
+           "early_stopped": f"stopped early after {done} of {planned} epochs ({why})",
            "diverged": f"diverged after {done} of {planned} epochs",
            "stopped": f"stopped after {done} of {planned} epochs"}.get(run.status, run.status)
     click.echo(f"run {run.id} {how} in {run.duration_s or 0:.1f} s")
