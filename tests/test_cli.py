@@ -135,7 +135,7 @@ def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path)
 
 
 @pytest.mark.parametrize("args, words", [
-    (["train", "--dataset", "titanic", "--lr", "-1"], "learning_rate"),
+    (["train", "--dataset", "titanic", "--lr", "-1"], "--lr must be a finite number > 0"),
     (["train", "--dataset", "no-such-set"], "no such dataset"),
     (["train", "--dataset", "titanic", "--target", "age"], "--target"),
     (["train", "--dataset", "circle", "--dataset-option", "n=2"], "n must be"),
@@ -257,6 +257,28 @@ def test_a_sweep_on_a_csv_prints_its_notes_before_the_runs(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[:4] == _expected_notes(mean)[1:]     # the target was named: no choice to note
     assert lines[4].startswith("sweep sweep-") and "messy, 2 runs over units (2, 4)" in lines[4]
+
+
+@pytest.mark.parametrize("option, value, error", [
+    ("--lr", "-1", "--lr must be a finite number > 0, got -1.0"),
+    ("--lr", "inf", "--lr must be a finite number > 0, got inf"),
+    ("--batch-size", "0", "--batch-size must be a whole number >= 1, got 0"),
+    ("--patience", "-1", "--patience must be a whole number >= 0, got -1"),
+    ("--seed", "-1", "--seed must be a whole number >= 0, got -1"),
+])
+def test_errors_name_the_option_and_offer_nothing_a_command_line_cannot_type(option, value,
+                                                                             error):
+    proc = deepterm("train", *CIRCLE, "--epochs", "1", option, value, "--no-store")
+    assert proc.returncode == 2
+    assert one_line_error(proc) == f"Error: {error}"
+
+
+def test_the_library_still_offers_none_for_the_default_learning_rate():
+    from engine import Layer, ModelSpec
+
+    with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0 \(or None "
+                                         r"for the optimizer's default\), got -1"):
+        ModelSpec(input_dim=2, layers=[Layer(1)], learning_rate=-1)
 
 
 def test_click_usage_errors_exit_2():

@@ -86,6 +86,25 @@ class BadInput(Failure):
     exit_code = EXIT_USAGE
 
 
+#: Library messages that offer what a command-line user cannot type (None) or name
+#: a keyword argument instead of the option: (the message's start, the CLI's words).
+CLI_WORDING = (
+    ("learning_rate must be a finite number > 0 (or None for the optimizer's default)",
+     "--lr must be a finite number > 0"),
+    ("batch_size must be an integer >= 1 (or None for 32)", "--batch-size must be a whole number >= 1"),
+    ("patience must be an integer >= 0 or None", "--patience must be a whole number >= 0"),
+    ("seed must be an integer >= 0 or None", "--seed must be a whole number >= 0"),
+)
+
+
+def cli_wording(message: str) -> str:
+    """A library error message in the command line's words (see CLI_WORDING)."""
+    for library, words in CLI_WORDING:
+        if message.startswith(library):
+            return words + message[len(library):]
+    return message
+
+
 def translate(exc: BaseException) -> click.ClickException | None:
     """The one-line CLI error for a library exception, or None for a bug."""
     from engine import BackendUnavailable
@@ -95,7 +114,7 @@ def translate(exc: BaseException) -> click.ClickException | None:
 
         if isinstance(exc, StoreError) and not isinstance(exc, RunNotFound):
             return Failure(exc)
-        return BadInput(exc)
+        return BadInput(cli_wording(one_line(exc)))
     if isinstance(exc, BackendUnavailable):
         return Failure(exc)
     if isinstance(exc, MemoryError):
