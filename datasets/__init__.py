@@ -5,6 +5,7 @@
     ds = datasets.load("mnist", n=2500)          # ds.X (2500, 784) float32 in [0, 1], ds.y digits
     ds = datasets.load("circle", n=200, noise=0.1, seed=0)
     ds = datasets.from_csv("my.csv", target="price")
+    name, why = datasets.likely_target("my.csv")   # the default target: ("price", "named like a target")
     units, activation, loss, metrics = datasets.suggest_output(ds)
     y = ds.targets_for(loss)
 
@@ -13,7 +14,7 @@ Nothing here imports a UI toolkit or TensorFlow, and nothing downloads.
 
 from .catalog import dataset_names, list_datasets, load
 from .core import TASKS, Dataset, DatasetError, DatasetInfo
-from .csv_import import csv_columns, from_csv, read_features
+from .csv_import import csv_columns, from_csv, likely_target, read_features
 from .preprocessing import Standardizer, prepare, suggest_output, training_rows
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "dataset_names",
     "from_csv",
     "list_datasets",
+    "likely_target",
     "load",
     "prepare",
     "read_features",

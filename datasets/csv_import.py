@@ -15,8 +15,9 @@ What happens to the file, in order:
    columns 0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
    into a header by making duplicates unique (``0, 0.1, 0.2, ..., 253.13``) is
    read back as the integers it was, when those columns hold integers below.
-4. The target (a column name or index; default the last column): rows with no
-   target are dropped; the task is inferred (two values -> binary; a few (<= 20)
+4. The target (a column name or index; by default the column ``likely_target``
+   picks: one named like a target, else a header-less file's first column, else
+   the last): rows with no target are dropped; the task is inferred (two values -> binary; a few (<= 20)
    integers or any text -> multiclass; other numbers -> regression) or given.
 5. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
    (<= 10 %) stray text cells reads them as missing; a missing number becomes the
@@ -488,10 +489,40 @@ def _fmt_class(v: float) -> str:
 
 
 # ---------------------------------------------------------------- the target
-def _resolve_target(target: Any, names: list[str], path: Path) -> int:
+_INDEX = re.compile(r"\s*-?\d+\s*")   # a target given as text that reads as a column index
+
+#: Words that name a target column (whole words of a column name, any case): the
+#: course's wage_per_hour and survived, and the usual names in teaching datasets.
+TARGET_WORDS = frozenset({
+    "target", "label", "class", "y", "outcome", "response", "survived", "species",
+    "price", "wage", "salary", "income", "quality", "diagnosis", "churn", "digit",
+})
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")   # wage_per_hour, SalePrice, HTTPCode
+NAMED_LIKE_A_TARGET = "named like a target"
+FIRST_OF_HEADERLESS = "first column of a file without a header"
+LAST_COLUMN = "last column"
+
+
+def _words(name: str) -> list[str]:
+    """A column name's words, lower case: split on anything but letters and digits,
+    and between camelCase parts ('SalePrice' -> ['sale', 'price'])."""
+    return [w.lower() for w in _WORD.findall(name)]
+
+
+def _pick_target(names: Sequence[str], header: bool) -> tuple[int, str]:
+    """(index, reason) of the likely target column: see likely_target."""
+    for j, name in enumerate(names):
+        if TARGET_WORDS.intersection(_words(name)):
+            return j, NAMED_LIKE_A_TARGET
+    if not header:
+        return 0, FIRST_OF_HEADERLESS
+    return len(names) - 1, LAST_COLUMN
+
+
+def _resolve_target(target: Any, names: list[str], path: Path, header: bool = True) -> int:
     cols = ", ".join(repr(n) for n in names[:30]) + (" ..." if len(names) > 30 else "")
     if target is None:
-        return len(names) - 1
+        return _pick_target(names, header)[0]
     if isinstance(target, bool):
         raise DatasetError(f"{path}: target must be a column name or index, got {target!r}")
     if isinstance(target, int | np.integer):
@@ -506,6 +537,13 @@ def _resolve_target(target: Any, names: list[str], path: Path) -> int:
         folded = [n.lower() for n in names]
         if folded.count(target.strip().lower()) == 1:
             return folded.index(target.strip().lower())
+        if _INDEX.fullmatch(target):      # "0" from a command line: a name wins, else an index
+            t = int(target)
+            if -len(names) <= t < len(names):
+                return t % len(names)
+            raise DatasetError(f"{path}: target column {target!r} does not exist: no column has "
+                               f"that name, and the file has {len(names)} columns "
+                               f"(0..{len(names) - 1}): {cols}")
         raise DatasetError(f"{path}: target column {target!r} does not exist; the columns "
                            f"are: {cols}")
     raise DatasetError(f"{path}: target must be a column name or index, got "
@@ -671,7 +709,10 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     Args:
         path: the file.
         target: the target column, by name or 0-based index (negative counts from the
-            end); default the last column.
+            end); text that reads as a whole number (``"0"``) is an index unless a column
+            has that name. None: the column ``likely_target`` picks (one named like a
+            target, else the first column of a file without a header, else the last),
+            and a note in ``Dataset.notes`` says which and why.
         task: "auto" (inferred from the target), "regression", "binary" or "multiclass".
         max_bytes: files larger than this are refused (default 1 GB).
         name: the dataset's name (default the file name without its extension).
@@ -681,8 +722,11 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     p = _as_path(path)
     text = _read_text(p, _check_max_bytes(max_bytes))
     table = _table(text, p)
-    j = _resolve_target(target, table.names, p)
+    j = _resolve_target(target, table.names, p, table.header)
     idx, y, task, classes, t_notes = _target(table, j, task)
+    if target is None:
+        reason = _pick_target(table.names, table.header)[1]
+        t_notes.insert(0, f"no target given: chose {table.names[j]!r} ({reason})")
     features, f_notes = _features(table, j, idx)
     X = np.empty((len(idx), len(features)), np.float32)
     for k, (_, col) in enumerate(features):
@@ -714,6 +758,52 @@ def csv_columns(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     p = _as_path(path)
     text = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
     return list(_table(text, p).names)
+
+
+@_memory_guard
+def likely_target(source: str | os.PathLike | Sequence[str], *, header: bool | None = None,
+                  max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, str]:
+    """The column that is most likely a CSV file's target, and why: ``(name, reason)``.
+
+    ``source`` is the file (only its first few megabytes are read, as by
+    ``csv_columns``) or its column names as ``csv_columns`` gives them, so that a
+    dialog which has listed the columns asks again without reading the file. The
+    rule, the first that applies:
+
+    1. the first column with a word of its name in ``TARGET_WORDS`` (target,
+       label, class, y, outcome, response, survived, species, price, wage, salary,
+       income, quality, diagnosis, churn, digit), words being split on anything
+       but letters and digits and between camelCase parts, compared whole and in
+       any case: ``wage_per_hour``, ``SalePrice``, ``Class``, but not ``pclass``;
+       reason ``"named like a target"``;
+    2. for a file without a header row, the first column (MNIST-style files put
+       the label first); reason ``"first column of a file without a header"``;
+    3. the last column; reason ``"last column"``.
+
+    ``header`` says whether the file has a header row when ``source`` is column
+    names; None: it has none when the names are those ``from_csv`` gives such a
+    file (col_0, col_1, ...). With a path the file itself says. ``from_csv``
+    uses the same rule when it is given no target.
+    """
+    if isinstance(source, str | os.PathLike):
+        if header is not None:
+            raise DatasetError("likely_target: header= goes with column names; a file says "
+                               "itself whether it has a header")
+        p = _as_path(source)
+        table = _table(_read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX), p)
+        names, header = table.names, table.header
+    else:
+        if isinstance(source, bytes) or not isinstance(source, Sequence) \
+                or not all(isinstance(n, str) for n in source):
+            raise DatasetError(f"likely_target takes a CSV file path or a list of column names, "
+                               f"got {source!r}")
+        names = list(source)
+        if header is None:
+            header = names != [f"col_{j}" for j in range(len(names))]
+        if not names:
+            raise DatasetError("likely_target: no column names given")
+    j, reason = _pick_target(names, bool(header))
+    return names[j], reason
 
 
 @_memory_guard

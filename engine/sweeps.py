@@ -8,7 +8,7 @@ curves differ only by the setting.
 
     runs = run_experiment("learning-rates")     # the course's experiments, ready-made
 
-Settings: ``learning_rate`` (a number > 0), ``units`` (every hidden layer
+Settings: ``learning_rate`` (a number > 0, at most 10), ``units`` (every hidden layer
 gets that width), ``depth`` (that many hidden layers, each a copy of the
 first), ``optimizer`` (sgd, adam, rmsprop, adagrad) and ``batch_size``.
 Nothing here imports a UI toolkit or TensorFlow.
@@ -30,6 +30,8 @@ from .spec import OPTIMIZERS, Layer, ModelSpec
 SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size")
 #: The most values one sweep takes (each is a full training run).
 MAX_VALUES = 12
+#: The largest learning rate a sweep takes, as the app's setup screen caps it.
+MAX_LEARNING_RATE = 10.0
 #: Limits of the integer settings.
 MAX_UNITS = 4096
 MAX_DEPTH = 16
@@ -90,6 +92,9 @@ def coerce_value(setting: str, value: Any) -> Any:
         number = _number(setting, value)
         if not math.isfinite(number) or number <= 0:
             raise SweepError(f"learning_rate values must be finite numbers > 0, got {value!r}")
+        if number > MAX_LEARNING_RATE:
+            raise SweepError(f"learning_rate values must be at most {MAX_LEARNING_RATE:g}, "
+                             f"got {value!r}")
         return number
     if setting == "units":
         return _integer(setting, value, 1, MAX_UNITS)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import engine
@@ -103,6 +104,25 @@ def test_early_stopping_exits_0_and_keeps_the_run_as_early_stopped(tmp_path):
     assert "stopped early" in proc.stdout
 
 
+@pytest.mark.parametrize("patience, why", [
+    (0, "at the first epoch without val_loss improvement"),
+    (1, "no val_loss improvement for 1 epoch"),
+    (2, "no val_loss improvement for 2 epochs"),
+])
+def test_early_stopping_says_why_in_words_that_fit_the_patience(tmp_path, patience, why):
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", "titanic", "--layers", "8", "--epochs", "60",
+                    "--patience", str(patience), store=store)
+    assert proc.returncode == 0, proc.stderr
+    run = RunStore(store).get(run_id_of(proc.stdout))
+    assert run.status == "early_stopped" and run.fit["patience"] == patience
+    assert f"run {run.id} stopped early after {run.epochs_done} of 60 epochs ({why}) in " \
+        in proc.stdout
+    val_loss = run.history.history["val_loss"]
+    best = min(range(len(val_loss)), key=val_loss.__getitem__)
+    assert len(val_loss) - 1 - best == max(patience, 1)   # epochs without improvement at the end
+
+
 def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path):
     store = tmp_path / "runs.db"
     proc = deepterm("train", "--dataset", "wages", "--optimizer", "sgd", "--lr", "1e6",
@@ -115,7 +135,7 @@ def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path)
 
 
 @pytest.mark.parametrize("args, words", [
-    (["train", "--dataset", "titanic", "--lr", "-1"], "learning_rate"),
+    (["train", "--dataset", "titanic", "--lr", "-1"], "--lr must be a finite number > 0"),
     (["train", "--dataset", "no-such-set"], "no such dataset"),
     (["train", "--dataset", "titanic", "--target", "age"], "--target"),
     (["train", "--dataset", "circle", "--dataset-option", "n=2"], "n must be"),
@@ -124,6 +144,8 @@ def test_a_diverging_run_exits_1_with_one_line_and_is_kept_as_diverged(tmp_path)
     (["runs", "show", "feedface00"], "deepterm runs list"),
     (["sweep", "--experiment", "depth", "--layers", "8"], "drop --layers"),
     (["sweep", "--dataset", "titanic", "--setting", "units", "--values", "10,0"], "units values"),
+    (["sweep", "--dataset", "titanic", "--setting", "learning_rate", "--values", "0.01,20"],
+     "learning_rate values must be at most 10, got '20'"),
 ])
 def test_bad_arguments_exit_2_with_a_one_line_reason(tmp_path, args, words):
     store = tmp_path / "runs.db"
@@ -133,6 +155,130 @@ def test_bad_arguments_exit_2_with_a_one_line_reason(tmp_path, args, words):
     assert proc.returncode == 2, proc.stderr
     assert words in one_line_error(proc)
     assert [r.epochs_done for r in RunStore(store).list()] == [1]  # nothing trained or kept
+
+
+@pytest.mark.parametrize("layers", ["0", "8,0", "0,8", "-4", "8,-1", "", "8,,4", "abc"])
+def test_layers_refuses_0_and_negatives_with_a_one_line_reason(layers):
+    proc = deepterm("train", *CIRCLE[:4], "--layers", layers, "--epochs", "1", "--no-store")
+    assert proc.returncode == 2
+    assert one_line_error(proc) == (
+        f"Error: --layers takes hidden layer sizes, whole numbers >= 1 separated by commas "
+        f"(e.g. 50,32), or 'none' for no hidden layer; got {layers!r}")
+    assert proc.stdout == ""     # refused before anything trained
+
+
+def test_layers_none_trains_without_a_hidden_layer():
+    proc = deepterm("train", *CIRCLE[:4], "--layers", "None", "--epochs", "1", "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert "training circle (100 rows): 2 -> 2 softmax;" in proc.stdout
+
+
+def test_target_0_picks_the_first_column_of_a_file_without_a_header(tmp_path):
+    data = tmp_path / "headerless.csv"
+    rng = np.random.default_rng(3)
+    rows = [(int(label), *rng.integers(0, 9, size=3)) for label in np.arange(60) % 3]
+    data.write_text("".join(",".join(map(str, row)) + "\n" for row in rows))
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", str(data), "--target", "0", "--layers", "4",
+                    "--epochs", "1", store=store)
+    assert proc.returncode == 0, proc.stderr
+    assert "training headerless (60 rows): 3 -> 4 relu -> 3 softmax;" in proc.stdout
+    run = RunStore(store).get(run_id_of(proc.stdout))
+    assert run.dataset["target_name"] == "col_0" and run.dataset["n_classes"] == 3
+    out_of_range = deepterm("train", "--dataset", str(data), "--target", "4", "--no-store")
+    assert out_of_range.returncode == 2
+    assert "target column '4' does not exist: no column has that name, and the file has 4 " \
+        "columns (0..3)" in one_line_error(out_of_range)
+
+
+@pytest.mark.parametrize("name, target, output", [
+    ("hourly_wages.csv", "wage_per_hour", "9 -> 4 relu -> 1 linear; mse"),
+    ("titanic_all_numeric.csv", "survived", "10 -> 4 relu -> 2 softmax"),
+    ("mnist.csv", "col_0", "784 -> 4 relu -> 10 softmax"),   # no header row: the label first
+])
+def test_without_target_the_course_files_train_on_their_own_target(course_data, tmp_path, name,
+                                                                   target, output):
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", str(course_data / name), "--layers", "4",
+                    "--epochs", "1", store=store)
+    assert proc.returncode == 0, proc.stderr
+    training = next(line for line in proc.stdout.splitlines() if line.startswith("training "))
+    assert output in training
+    run = RunStore(store).get(run_id_of(proc.stdout))
+    assert run.dataset["target_name"] == target
+
+
+def _messy_csv(path: Path) -> float:
+    """200 rows: 5 without a label, 3 more without x1, a text column city; returns the
+    mean of x1 over the rows that keep their label."""
+    rng = np.random.default_rng(7)
+    x1 = rng.normal(10, 2, size=200).round(2)
+    x2 = rng.normal(size=200).round(3)
+    city = rng.choice(["oslo", "rome", "lima"], size=200)
+    label = rng.integers(0, 2, size=200)
+    no_label, no_x1 = [3, 50, 51, 120, 199], [10, 11, 160]
+    lines = ["x1,x2,city,label"]
+    for i in range(200):
+        lines.append(f"{'' if i in no_x1 else x1[i]},{x2[i]},{city[i]},"
+                     f"{'' if i in no_label else label[i]}")
+    path.write_text("\n".join(lines) + "\n")
+    kept = [i for i in range(200) if i not in no_label and i not in no_x1]
+    return float(x1[kept].mean())
+
+
+def _expected_notes(mean: float) -> list[str]:
+    return ["note: no target given: chose 'label' (named like a target)",
+            "note: dropped 5 rows with no 'label'",
+            "note: task inferred from 'label': binary (2 different values)",
+            f"note: filled 3 missing values of 'x1' with the mean {mean:g} and flagged them in "
+            f"'x1_was_missing'",
+            "note: one-hot encoded 'city' into 3 columns"]
+
+
+def test_train_prints_what_csv_import_did_on_stdout_before_training(tmp_path):
+    data = tmp_path / "messy.csv"
+    mean = _messy_csv(data)
+    proc = deepterm("train", "--dataset", str(data), "--layers", "4", "--epochs", "1",
+                    "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[:5] == _expected_notes(mean)
+    assert lines[5].startswith("training messy (195 rows): 6 -> 4 relu -> 2 softmax;")
+
+
+def test_a_sweep_on_a_csv_prints_its_notes_before_the_runs(tmp_path):
+    data = tmp_path / "messy.csv"
+    mean = _messy_csv(data)
+    proc = deepterm("sweep", "--dataset", str(data), "--target", "label", "--setting", "units",
+                    "--values", "2,4", "--epochs", "1", "--no-chart", "--no-store")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines[:4] == _expected_notes(mean)[1:]     # the target was named: no choice to note
+    assert lines[4].startswith("sweep sweep-") and "messy, 2 runs over units (2, 4)" in lines[4]
+
+
+@pytest.mark.parametrize("option, value, error", [
+    ("--lr", "-1", "--lr must be a finite number > 0, got -1.0"),
+    ("--lr", "inf", "--lr must be a finite number > 0, got inf"),
+    ("--batch-size", "0", "--batch-size must be a whole number >= 1, got 0"),
+    ("--patience", "-1", "--patience must be a whole number >= 0, got -1"),
+    ("--seed", "-1", "--seed must be a whole number >= 0, got -1"),
+])
+def test_errors_name_the_option_and_offer_nothing_a_command_line_cannot_type(option, value,
+                                                                             error):
+    proc = deepterm("train", *CIRCLE, "--epochs", "1", option, value, "--no-store")
+    assert proc.returncode == 2
+    assert one_line_error(proc) == f"Error: {error}"
+
+
+def test_the_library_still_offers_none_for_the_default_learning_rate():
+    from engine import Layer, ModelSpec
+
+    with pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0 \(or None "
+                                         r"for the optimizer's default\), got -1"):
+        ModelSpec(input_dim=2, layers=[Layer(1)], learning_rate=-1)
 
 
 def test_click_usage_errors_exit_2():
@@ -165,14 +311,33 @@ def test_runs_list_show_and_export(filled, tmp_path):
     assert csv_text.returncode == 0, csv_text.stderr
     assert csv_text.stdout.splitlines()[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
     assert len(csv_text.stdout.splitlines()) == 5
-    assert csv_text.stdout.splitlines()[4].startswith("3,")
+    assert csv_text.stderr == ""
+
+
+def test_runs_export_counts_epochs_from_1_and_confirms_a_file_on_stdout(filled, tmp_path):
+    """As runs show and the progress lines do; stderr stays for errors."""
+    store, first, second = filled
+    csv_text = deepterm("runs", "export", first.id, store=store.path)
+    rows = [line.split(",") for line in csv_text.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["1", "2", "3", "4"]
+    assert [float(row[2]) for row in rows] == first.history.history["loss"]
+    assert [float(row[4]) for row in rows] == first.history.history["val_loss"]
 
     out = tmp_path / "second.json"
     exported = deepterm("runs", "export", second.id, "-o", str(out), store=store.path)
     assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == f"wrote {out}\n" and exported.stderr == ""
     data = json.loads(out.read_text())
     assert data["id"] == second.id and data["label"] == "sgd"
     assert data["history"]["history"]["loss"] == second.history.history["loss"]
+    assert data["history"]["epoch"] == [1, 2, 3, 4, 5, 6]
+    assert data["best_epoch"] == second.best_epoch + 1
+    assert data["epochs_done"] == 6
+
+    out_csv = tmp_path / "first.csv"
+    written = deepterm("runs", "export", first.id, "-o", str(out_csv), store=store.path)
+    assert written.stdout == f"wrote {out_csv}\n" and written.stderr == ""
+    assert out_csv.read_text().splitlines() == csv_text.stdout.splitlines()
 
 
 def test_runs_delete_asks_first_unless_yes(filled):

@@ -114,6 +114,91 @@ def test_mnist_csv_no_header_and_damaged_first_line(course_data):
     assert np.array_equal(by_name.y, ds.y)
 
 
+@pytest.mark.parametrize("name, target, n_classes", [
+    ("hourly_wages.csv", "wage_per_hour", 0),
+    ("titanic_all_numeric.csv", "survived", 2),
+    ("mnist.csv", "col_0", 10),
+])
+def test_the_course_files_targets_are_found_without_naming_them(course_data, name, target,
+                                                                n_classes):
+    path = course_data / name
+    reason = "first column of a file without a header" if name == "mnist.csv" \
+        else "named like a target"
+    assert datasets.likely_target(path) == (target, reason)
+    assert datasets.likely_target(datasets.csv_columns(path)) == (target, reason)
+    ds = datasets.from_csv(path)
+    assert ds.target_name == target and ds.n_classes == n_classes
+    assert ds.notes[0 if name != "mnist.csv" else 1] == f"no target given: chose {target!r} ({reason})"
+    named = datasets.from_csv(path, target=target)
+    assert np.array_equal(ds.X, named.X) and np.array_equal(ds.y, named.y)
+
+
+# ------------------------------------------------------------ the likely target
+@pytest.mark.parametrize("columns, expected", [
+    # 1. a whole word of the name is a target word, any case; the first such column
+    (["age", "Income", "city"], "Income"),
+    (["LotArea", "SalePrice", "Street"], "SalePrice"),
+    (["wage_per_hour", "union", "age"], "wage_per_hour"),
+    (["a", "Y", "b"], "Y"),
+    (["price", "label"], "price"),
+    (["x1", "is-churn", "x2"], "is-churn"),
+    (["pixel", "digit"], "digit"),
+])
+def test_likely_target_a_column_named_like_a_target(columns, expected):
+    assert datasets.likely_target(columns) == (expected, "named like a target")
+
+
+def test_likely_target_word_parts_do_not_count(tmp_path):
+    # pclass, yearly, classy, labels2 hold target words only as parts of words
+    columns = ["pclass", "yearly", "classy", "labelled", "x"]
+    assert datasets.likely_target(columns) == ("x", "last column")
+    path = write(tmp_path, ",".join(columns) + "\n1,2,3,4,0\n2,3,4,5,1\n")
+    assert datasets.likely_target(path) == ("x", "last column")
+    assert datasets.from_csv(path).target_name == "x"
+
+
+def test_likely_target_a_file_without_a_header_has_its_label_first(tmp_path):
+    path = write(tmp_path, "3,0.5,1.5\n1,0.25,2.5\n2,0.75,3.5\n3,1.5,4.5\n")
+    assert datasets.csv_columns(path) == ["col_0", "col_1", "col_2"]
+    assert datasets.likely_target(path) == ("col_0", "first column of a file without a header")
+    assert datasets.likely_target(["col_0", "col_1", "col_2"]) == \
+        ("col_0", "first column of a file without a header")
+    ds = datasets.from_csv(path)
+    assert ds.target_name == "col_0" and ds.class_names == ["1", "2", "3"]
+    assert ds.y.tolist() == [2, 0, 1, 2] and ds.X.tolist() == [[0.5, 1.5], [0.25, 2.5],
+                                                               [0.75, 3.5], [1.5, 4.5]]
+    # the header flag given with the names overrides the guess from them
+    assert datasets.likely_target(["col_0", "col_1"], header=True) == ("col_1", "last column")
+    assert datasets.likely_target(["a", "b"], header=False) == \
+        ("a", "first column of a file without a header")
+
+
+def test_likely_target_otherwise_the_last_column(tmp_path):
+    path = write(tmp_path, "height,weight,size\n1.5,60,2\n1.7,70,3\n1.6,65,2\n")
+    assert datasets.likely_target(path) == ("size", "last column")
+    assert datasets.likely_target(["0", "1", "2"]) == ("2", "last column")   # pandas' names
+    ds = datasets.from_csv(path)
+    assert ds.target_name == "size" and ds.feature_names == ["height", "weight"]
+    assert ds.notes[0] == "no target given: chose 'size' (last column)"
+
+
+def test_likely_target_bad_input(tmp_path):
+    with pytest.raises(DatasetError, match="no column names"):
+        datasets.likely_target([])
+    with pytest.raises(DatasetError, match="a CSV file path or a list of column names"):
+        datasets.likely_target([1, 2])
+    with pytest.raises(DatasetError, match="header= goes with column names"):
+        datasets.likely_target(write(tmp_path, "a,b\n1,2\n"), header=True)
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(DatasetError, match=f"{missing}: no such file"):
+        datasets.likely_target(missing)
+
+
+def test_a_given_target_adds_no_choice_note(tmp_path):
+    path = write(tmp_path, "price,rooms\n1.5,3\n2.5,4\n3.5,2\n")
+    assert not any("no target given" in n for n in datasets.from_csv(path, target="rooms").notes)
+
+
 # ------------------------------------------------------------ header detection
 @pytest.mark.parametrize("text,header,names", [
     ("a,b,y\n1,2,0\n3,4,1\n", True, ["a", "b", "y"]),
@@ -132,7 +217,9 @@ def test_header_detection(tmp_path, text, header, names):
     assert datasets.csv_columns(path) == names
     ds = datasets.from_csv(path)
     assert len(ds) == (2 if header else 3)
-    assert ds.target_name == names[-1]
+    # no target given: 'y' is named like one; else a header-less file's first column, or the last
+    expected = "y" if "y" in names else names[-1] if header else "col_0"
+    assert ds.target_name == expected
 
 
 # --------------------------------------------------------- features and coercion
@@ -232,14 +319,37 @@ def test_task_can_be_overridden(tmp_path):
 def test_target_by_name_or_index(tmp_path):
     path = write(tmp_path, "price,rooms,kind\n100.5,3,a\n200.25,4,b\n150.75,2,a\n")
     assert datasets.csv_columns(path) == ["price", "rooms", "kind"]
-    default = datasets.from_csv(path)
-    assert default.target_name == "kind" and default.task == "binary"
+    default = datasets.from_csv(path)      # no target given: price is named like one
+    assert default.target_name == "price" and default.task == "regression"
+    assert default.notes[0] == "no target given: chose 'price' (named like a target)"
     for target in ("price", 0, -3, "PRICE"):
         ds = datasets.from_csv(path, target=target)
         assert ds.target_name == "price" and ds.task == "regression"
         assert ds.feature_names == ["rooms", "kind_a", "kind_b"]
         assert ds.y.tolist() == [100.5, 200.25, 150.75]
     assert datasets.from_csv(path, target=1).target_name == "rooms"
+
+
+def test_a_target_as_text_that_reads_as_a_number_is_an_index_unless_a_column_has_that_name(
+        tmp_path):
+    headerless = write(tmp_path, "5,1,2\n3,4,1\n7,2,2\n5,6,1\n", "headerless.csv")
+    assert datasets.csv_columns(headerless) == ["col_0", "col_1", "col_2"]
+    for target, name in (("0", "col_0"), (" 1 ", "col_1"), ("-1", "col_2")):
+        ds = datasets.from_csv(headerless, target=target)
+        assert ds.target_name == name
+    first = datasets.from_csv(headerless, target="0")
+    assert first.y.tolist() == [1, 0, 2, 1] and first.class_names == ["3", "5", "7"]
+    assert first.X.tolist() == [[1, 2], [4, 1], [2, 2], [6, 1]]
+    with pytest.raises(DatasetError, match=r"headerless.csv: target column '3' does not exist: no "
+                                           r"column has that name, and the file has 3 columns "
+                                           r"\(0..2\): 'col_0', 'col_1', 'col_2'"):
+        datasets.from_csv(headerless, target="3")
+    # a column literally named "0" wins over the index 0
+    named = write(tmp_path, "a,0,y\n1.5,10,0\n2.5,20,1\n3.5,30,0\n", "named.csv")
+    assert datasets.csv_columns(named) == ["a", "0", "y"]
+    ds = datasets.from_csv(named, target="0")
+    assert ds.target_name == "0" and ds.feature_names == ["a", "y"]
+    assert datasets.from_csv(named, target=0).target_name == "a"     # an int is an index
 
 
 def test_csv_columns_reads_only_the_start_of_a_big_file(tmp_path):

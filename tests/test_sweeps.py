@@ -129,6 +129,8 @@ def test_a_batch_size_variant_trains_with_its_batch_size():
     ("learning_rate", [0.1, -1], ["learning_rate", "-1", "> 0"]),
     ("learning_rate", "0.1, abc", ["learning_rate", "'abc'", "numbers"]),
     ("learning_rate", [0.1, float("nan")], ["learning_rate", "nan"]),
+    ("learning_rate", "0.01, 20", ["learning_rate values must be at most 10, got '20'"]),
+    ("learning_rate", [0.01, 10.5], ["learning_rate values must be at most 10, got 10.5"]),
     ("units", [10, 0], ["units", "1 to"]),
     ("units", [10, 2.5], ["units", "2.5", "whole"]),
     ("depth", [1, 0], ["depth", "1 to"]),
@@ -158,6 +160,7 @@ def test_units_and_depth_need_a_hidden_layer():
 
 def test_parse_values_reads_text():
     assert parse_values("learning_rate", "1e-6, 0.01 1") == (1e-6, 0.01, 1.0)
+    assert parse_values("learning_rate", "1, 10") == (1.0, 10.0)     # 10 is the app's cap too
     assert parse_values("Batch-Size", "16,32") == (16, 32)
     assert parse_values("optimizer", " sgd , ADAM") == ("sgd", "adam")
     assert set(SETTINGS) == {"learning_rate", "units", "depth", "optimizer", "batch_size"}

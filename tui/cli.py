@@ -86,6 +86,25 @@ class BadInput(Failure):
     exit_code = EXIT_USAGE
 
 
+#: Library messages that offer what a command-line user cannot type (None) or name
+#: a keyword argument instead of the option: (the message's start, the CLI's words).
+CLI_WORDING = (
+    ("learning_rate must be a finite number > 0 (or None for the optimizer's default)",
+     "--lr must be a finite number > 0"),
+    ("batch_size must be an integer >= 1 (or None for 32)", "--batch-size must be a whole number >= 1"),
+    ("patience must be an integer >= 0 or None", "--patience must be a whole number >= 0"),
+    ("seed must be an integer >= 0 or None", "--seed must be a whole number >= 0"),
+)
+
+
+def cli_wording(message: str) -> str:
+    """A library error message in the command line's words (see CLI_WORDING)."""
+    for library, words in CLI_WORDING:
+        if message.startswith(library):
+            return words + message[len(library):]
+    return message
+
+
 def translate(exc: BaseException) -> click.ClickException | None:
     """The one-line CLI error for a library exception, or None for a bug."""
     from engine import BackendUnavailable
@@ -95,7 +114,7 @@ def translate(exc: BaseException) -> click.ClickException | None:
 
         if isinstance(exc, StoreError) and not isinstance(exc, RunNotFound):
             return Failure(exc)
-        return BadInput(exc)
+        return BadInput(cli_wording(one_line(exc)))
     if isinstance(exc, BackendUnavailable):
         return Failure(exc)
     if isinstance(exc, MemoryError):
@@ -187,15 +206,18 @@ def _store_path(path: Path | None) -> Path | None:
 
 
 def _layers(ctx, param, value: str) -> list[int]:
+    """Hidden layer sizes: whole numbers >= 1, comma-separated, or 'none'. A 0
+    is refused, not read as 'no hidden layer' (the app refuses 0 units too)."""
     text = value.strip().lower()
-    if text in ("", "none", "0"):
+    if text == "none":
         return []
     try:
         units = [int(part) for part in text.split(",")]
     except ValueError:
-        raise click.BadParameter(f"give hidden layer sizes like 50,32, got {value!r}") from None
-    if any(u < 1 for u in units):
-        raise click.BadParameter(f"layer sizes must be whole numbers >= 1, got {value!r}")
+        units = None
+    if units is None or any(u < 1 for u in units):
+        raise BadInput(f"--layers takes hidden layer sizes, whole numbers >= 1 separated by "
+                       f"commas (e.g. 50,32), or 'none' for no hidden layer; got {value!r}")
     return units
 
 
@@ -224,7 +246,11 @@ def train_options(func):
     options = [
         click.option("--dataset", "-d", "dataset", metavar="NAME|PATH",
                      help="a catalog name (deepterm datasets) or a CSV file"),
-        click.option("--target", metavar="COL", help="a CSV file's target column (default: the last)"),
+        click.option("--target", metavar="COL",
+                     help="a CSV file's target column: its name, or its 0-based index when no "
+                          "column has that name (default: the first column named like a target, "
+                          "e.g. label, class, y, price, survived, wage_per_hour; else a "
+                          "header-less file's first column; else the last)"),
         click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
                      callback=_dataset_options,
                      help="an option of a catalog dataset, e.g. n=100 or noise=0.1 (repeatable)"),
@@ -290,6 +316,13 @@ def _load_dataset(name: str | None, target: str | None, options: dict[str, Any])
     if options:
         ds.options = dict(options)   # kept with the run
     return ds
+
+
+def show_notes(ds) -> None:
+    """What CSV import did (Dataset.notes: the target it chose, dropped rows, filled
+    values, one-hot and dropped columns), one 'note: ' line each on stdout."""
+    for note in getattr(ds, "notes", None) or ():
+        click.echo(f"note: {one_line(note)}")
 
 
 def output_for(ds, loss: str | None) -> tuple[int, str, str, list[str]]:
@@ -509,6 +542,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
     ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
     spec = make_spec(ds, layers, activation, optimizer, lr, loss)
     store = None if no_store else open_store(store_path)
+    show_notes(ds)
     monitor = "val_loss" if validation_split > 0 else "loss"
     click.echo(f"training {ds.name} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
                f"{spec.loss}, {optimizer} lr={lr:g}, batch {batch_size}, "
@@ -569,10 +603,11 @@ def _layer_words(spec) -> list[str]:
 def _summary(run, store) -> None:
     done = run.epochs_done
     planned = run.fit.get("epochs")
+    monitor, patience = run.fit.get("monitor"), run.fit.get("patience")
+    why = f"at the first epoch without {monitor} improvement" if not patience else \
+        f"no {monitor} improvement for {plural(patience, 'epoch')}"
     how = {"completed": f"completed {done} epochs",
-           "early_stopped": f"stopped early after {done} of {planned} epochs "
-                            f"(no {run.fit.get('monitor')} improvement for "
-                            f"{plural(run.fit.get('patience'), 'epoch')})",
+           "early_stopped": f"stopped early after {done} of {planned} epochs ({why})",
            "diverged": f"diverged after {done} of {planned} epochs",
            "stopped": f"stopped after {done} of {planned} epochs"}.get(run.status, run.status)
     click.echo(f"run {run.id} {how} in {run.duration_s or 0:.1f} s")
@@ -679,11 +714,51 @@ def runs_show(run_id, store_path) -> None:
 def runs_export(run_id, fmt_name, output, store_path) -> None:
     """Export one run's history (CSV) or everything about it (JSON)."""
     store = open_store(store_path, must_exist=True)
+    run = store.get(run_id)
+    if fmt_name is None:
+        fmt_name = "json" if output is not None and output.suffix.lower() == ".json" else "csv"
+    text = export_text(run, fmt_name)
     if output is None:
-        click.echo(store.export(run_id, format=fmt_name or "csv"), nl=False)
+        click.echo(text, nl=False)
         return
-    store.export(run_id, output, format=fmt_name)
-    click.echo(f"wrote {output}", err=True)
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, newline="")
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise Failure(f"{output}: cannot write the export ({exc.strerror or exc})") from None
+    click.echo(f"wrote {output}")   # stdout: stderr carries errors only
+
+
+def export_text(run, fmt_name: str) -> str:
+    """A stored run as `runs export` writes it: the store's layouts (CSV as Keras'
+    CSVLogger writes it, JSON with every field), but with epochs counted from 1 as
+    everywhere else on the command line (progress lines, runs show, compare). The
+    library's RunStore.export keeps Keras' count from 0."""
+    import dataclasses
+    import json
+
+    from engine.history import History
+    from engine.numerics import json_default
+    from engine.store import run_to_csv
+
+    data = run.history.to_dict()
+    data["epoch"] = [e + 1 for e in data["epoch"]]
+    for key in ("stopped_epoch", "best_epoch"):
+        if data[key] is not None:
+            data[key] += 1
+    shifted = dataclasses.replace(run, history=History.from_dict(data))  # best_epoch follows
+    if fmt_name == "csv":
+        return run_to_csv(shifted)
+
+    def default(value: Any) -> Any:
+        try:
+            return json_default(value)
+        except TypeError:
+            return str(value)
+
+    return json.dumps(shifted.to_dict(), indent=2, default=default)
 
 
 @runs_group.command("delete")
@@ -872,6 +947,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
             raise BadInput("give --experiment NAME, or --setting and --values (with --dataset)")
         ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
         spec = make_spec(ds, layers, activation, optimizer, lr, loss)
+        show_notes(ds)
         fit = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
                "patience": patience}
         group = None
