@@ -13,8 +13,8 @@ from typing import Any
 
 #: Values below this size (but not 0) are written with an exponent.
 SMALL = 1e-3
-#: The most characters ``format_metric`` writes for a number ("1234.5678", "-1.23e-05").
-WIDTH = 9
+#: The most characters ``format_metric`` writes for a number ("999.1234", "-1.2e-05").
+WIDTH = 8
 
 
 def format_metric(value: Any, missing: str = "–") -> str:
