@@ -32,6 +32,10 @@ INITIALIZERS = ("glorot_uniform", "he_normal", "zeros")
 DTYPES = ("float32", "float64")
 
 #: Keras 3's default learning rate for each optimizer.
+#: The largest learning rate the app's setup screen and sweeps take (the course's
+#: experiments go up to 1; 10 leaves room to see a run blow up). The library itself
+#: takes any finite rate > 0.
+MAX_LEARNING_RATE = 10.0
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad": 0.001}
 
 _METRIC_ALIASES = {"acc": "accuracy", "mean_absolute_error": "mae", "mean_squared_error": "mse"}

@@ -25,13 +25,11 @@ from typing import Any
 from .errors import choices
 from .formatting import format_metric
 from .runs import Run, new_run_id, train
-from .spec import OPTIMIZERS, Layer, ModelSpec
+from .spec import MAX_LEARNING_RATE, OPTIMIZERS, Layer, ModelSpec
 
 SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size")
 #: The most values one sweep takes (each is a full training run).
 MAX_VALUES = 12
-#: The largest learning rate a sweep takes, as the app's setup screen caps it.
-MAX_LEARNING_RATE = 10.0
 #: Limits of the integer settings.
 MAX_UNITS = 4096
 MAX_DEPTH = 16

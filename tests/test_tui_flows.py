@@ -282,7 +282,9 @@ async def test_choosing_keras_while_tensorflow_loads_leaves_the_ui_responsive(mo
         await wait_until(pilot, lambda: app.keras_state == "loading")
         await pilot.pause()
         assert "Loading TensorFlow" in str(setup.query_one("#device", Static).render())
-        assert setup.query_one("#start", Button).disabled
+        # Start stays available: pressed now, the run waits for TensorFlow (see the journeys)
+        assert not setup.query_one("#start", Button).disabled
+        assert "starts once TensorFlow has loaded" in str(setup.query_one("#summary", Static).render())
         # the UI answers keys while TensorFlow loads
         await _type_into(pilot, "#epochs", "7")
         await pilot.press("f1")

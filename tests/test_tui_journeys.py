@@ -4,6 +4,7 @@ experiments' charts, import notes, keys, layouts)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.widgets import Log, Static
@@ -177,3 +178,208 @@ async def test_the_epoch_log_stays_where_the_learner_scrolled_and_follows_again_
         log.append(["54"])
         await pilot.pause()
         assert log.scroll_offset.y == log.max_scroll_y
+
+
+@run_async
+async def test_huge_losses_read_compactly_in_the_table_and_stats():
+    """Titanic at lr 10 (standardize off, as the course's unscaled data): losses
+    beyond 1e4 read as 2.12e+19, one number per column, in the table and stats."""
+    from textual.widgets import Checkbox
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        app.screen.query_one("#standardize", Checkbox).value = False
+        await _type_into(pilot, "#lr", "10")
+        screen = await _train(pilot)
+        losses = screen.history.history["loss"]
+        assert max(v for v in losses if v == v) > 1e4        # it did blow up
+        header = str(screen.query_one("#epochs-header", Static).render()).split()
+        for line in screen.query_one("#epochs", Log).lines:
+            cells = line.split()
+            assert len(cells) == len(header), line
+            assert all(len(c) <= 9 for c in cells), line
+        stats = _text(screen.query_one("#stats", Static))
+        best = stats.split("best ")[1].split()[1]
+        assert len(best) <= 9
+
+
+@run_async
+async def test_start_while_tensorflow_loads_is_queued_and_begins_when_it_is_ready(monkeypatch):
+    import threading
+
+    release = threading.Event()
+
+    def slow_devices():
+        release.wait(20)                  # stands in for a slow TensorFlow import
+        return [{"name": "CPU:0", "kind": "CPU", "memory": None}]
+
+    monkeypatch.setattr("engine.devices", slow_devices)
+    started = []
+    monkeypatch.setattr(TrainingScreen, "start", lambda self: started.append(self.config))
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        setup = app.screen
+        from textual.widgets import Select
+
+        setup.query_one("#backend", Select).value = "keras"
+        await wait_until(pilot, lambda: app.keras_state == "loading")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert app.screen is setup                       # not yet: TensorFlow is loading
+        assert "Starts when TensorFlow has loaded" in _text(setup.query_one("#summary", Static))
+        assert any("as soon as TensorFlow has loaded" in n.message for n in app._notifications)
+        release.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen), what="the run")
+        await wait_until(pilot, lambda: started, what="the start")
+        assert started[0].backend == "keras"
+
+
+@run_async
+async def test_switching_back_to_numpy_cancels_a_queued_start(monkeypatch):
+    import threading
+
+    release = threading.Event()
+    monkeypatch.setattr("engine.devices", lambda: release.wait(20) and [])
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        setup = app.screen
+        from textual.widgets import Select
+
+        setup.query_one("#backend", Select).value = "keras"
+        await wait_until(pilot, lambda: app.keras_state == "loading")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        setup.query_one("#backend", Select).value = "numpy"
+        await pilot.pause(0.2)
+        assert "Ready:" in _text(setup.query_one("#summary", Static))
+        release.set()
+        await wait_until(pilot, lambda: app.keras_state == "ready", what="keras")
+        await pilot.pause(0.3)
+        assert app.screen is setup
+
+
+def _footer(screen) -> dict[str, str]:
+    """What the footer offers: key -> description, for the bindings it shows enabled."""
+    return {key: active.binding.description for key, active in screen.active_bindings.items()
+            if active.binding.show and active.enabled}
+
+
+@run_async
+async def test_letter_keys_belong_to_a_focused_field_and_esc_leaves_it():
+    """Typing 1/2/3 into Epochs types digits (and the footer says so: the presets are
+    greyed and esc 'Leave field' shows); esc leaves the field and 3 is the preset."""
+    from textual.widgets import Input
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        setup = app.screen
+        assert _footer(setup)["1"] == "Presets" and "escape" not in _footer(setup)
+        await _type_into(pilot, "#epochs", "12")
+        assert setup.query_one("#epochs", Input).value == "12"
+        footer = _footer(setup)
+        assert footer.get("escape") == "Leave field" and "1" not in footer and "w" not in footer
+        assert footer["ctrl+s"] == "Start" and footer["f1"] == "Help"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert setup.focused is None and _footer(setup)["1"] == "Presets"
+        await pilot.press("3")
+        await pilot.pause(0.3)
+        assert setup.config.dataset == "mnist" and setup.query_one("#epochs", Input).value == "10"
+
+
+@run_async
+async def test_restore_best_weights_follows_early_stopping():
+    from textual.widgets import Checkbox, Input
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        setup = app.screen
+        early = setup.query_one("#early", Checkbox)
+        assert early.value is False
+        assert setup.query_one("#restore", Checkbox).disabled
+        assert setup.query_one("#patience", Input).disabled
+        early.value = True
+        await pilot.pause()
+        assert not setup.query_one("#restore", Checkbox).disabled
+        assert setup.config.patience == 3 and setup.config.restore_best_weights
+
+
+@run_async
+async def test_a_csv_of_my_own_shows_its_likely_target_and_what_the_import_did(tmp_path):
+    """o opens the dialog; the target is preselected with its reason; Load shows the
+    import's notes (rows dropped, values filled) and "Use this data" takes it; the
+    setup screen keeps the notes beside the data; the run trains."""
+    from textual.widgets import Button, Input, Select
+
+    rng = np.random.default_rng(0)
+    rows = ["survived,age,fare"]
+    for i in range(120):
+        age = "" if i in (3, 50) else f"{rng.uniform(1, 80):.1f}"
+        label = "" if i in (7, 8, 9) else str(int(rng.random() < 0.4))
+        rows.append(f"{label},{age},{rng.uniform(5, 200):.2f}")
+    path = tmp_path / "passengers.csv"
+    path.write_text("\n".join(rows) + "\n")
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("o")
+        await pilot.pause(0.3)
+        dialog = app.screen
+        dialog.query_one("#csv-path", Input).value = str(path)
+        await pilot.pause(0.3)
+        assert dialog.query_one("#csv-target", Select).value == "survived"
+        assert "named like a target" in _text(dialog.query_one("#csv-target-why", Static))
+        await pilot.click("#csv-load")
+        await wait_until(pilot, lambda: dialog.loaded is not None, what="the import")
+        notes = _text(dialog.query_one("#csv-notes", Static))
+        assert "117 rows" in notes and "3" in notes and "age" in notes
+        assert str(dialog.query_one("#csv-load", Button).label) == "Use this data"
+        await pilot.pause(0.2)
+        assert dialog.focused is dialog.query_one("#csv-load", Button), dialog.focused
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        setup = app.screen
+        assert isinstance(setup, SetupScreen) and len(setup.dataset.X) == 117
+        info = _text(setup.query_one("#dataset-info", Static))
+        assert "What the import did" in info and "age" in info
+        assert setup.query_one("#standardize").value is True
+        run = await _train(pilot)
+        assert run.state == "finished" and run.config.csv_target == "survived"
+
+
+@run_async
+async def test_the_digits_tab_takes_its_keys_at_once():
+    """MNIST results open on the Digits tab: → shows the next image and m the next
+    mistake without pressing tab first, as the hint under the digit says."""
+    from textual.widgets import TabbedContent
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("3")
+        await pilot.pause(0.3)
+        await _type_into(pilot, "#epochs", "2")
+        await pilot.press("escape")
+        run = await _train(pilot)
+        await pilot.press("r")
+        await pilot.pause(0.5)
+        results = app.screen
+        browser = results.query_one("#digits")
+        assert results.query_one("#results-tabs", TabbedContent).active == "tab-digits"
+        assert browser.has_focus
+        await pilot.press("right")
+        await pilot.pause()
+        assert browser.index == 1
+        assert results.query_one("#results-tabs", TabbedContent).active == "tab-digits"
+        wrong = [i for i in range(len(browser.images)) if browser.pred[i] != browser.y_true[i]]
+        await pilot.press("m")
+        await pilot.pause()
+        assert browser.index == min(i for i in wrong if i > 1)
+        assert run.state == "finished"

@@ -1,4 +1,5 @@
-"""Snapshot tests of the trainer's screens at 120x40.
+"""Snapshot tests of the trainer's screens at 120x40, and of the setup, training and
+sweep screens also at 100x30 and 80x24 (every screen fits and stays usable there).
 
 Every picture is deterministic: fixed histories, or seeded short runs on the
 shipped datasets trained before the picture is taken. Update with
@@ -17,7 +18,10 @@ from tui.config import PRESETS_BY_KEY
 from tui.messages import BatchProgress, EpochEnded, TrainingFinished, TrainingStarted
 from tui.screens.results import ResultsScreen
 from tui.screens.training import TrainingScreen
-from tui.training_worker import prepare, run_training
+from tui.training_worker import EPOCH_TIME_KEY, prepare, run_training
+
+#: The terminal sizes a learner's screen must work at.
+SIZES = {"80x24": (80, 24), "100x30": (100, 30), "120x40": (120, 40)}
 
 
 async def _settle(pilot) -> None:
@@ -52,6 +56,18 @@ def test_setup_screen_for_each_course_preset(snap_compare, key):
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=_preset(key))
 
 
+@pytest.mark.parametrize("size", ["80x24", "100x30"])
+def test_setup_screen_fits_smaller_terminals(snap_compare, size):
+    """The Titanic preset at 100x30 and 80x24. 100x30: the three panes side by side,
+    narrower (datasets with short task names, presets and the hidden layer 32 relu
+    with its ↑ ↓ ✕ buttons, the layer table to "total 418", every training field to
+    Backend), the bar below with "Ready: ..." and Start; the footer ends with f3 Runs.
+    80x24: the datasets beside one column of the model settings (the training
+    settings below them, reached by scrolling), the same bar and footer."""
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZES[size],
+                        run_before=_preset("2"))
+
+
 def test_csv_dialog_shows_an_error_in_place(snap_compare, tmp_path, monkeypatch):
     """The Open CSV dialog over the setup screen: the path bad.csv typed in
     (marked invalid), the tree of the folder holding it, and under the fields
@@ -77,11 +93,16 @@ def _titanic():
     return config, prepare(config, datasets.load("titanic"))
 
 
-def test_training_screen_mid_run(snap_compare):
+@pytest.mark.parametrize("size", list(SIZES))
+def test_training_screen_mid_run(snap_compare, size):
     """Titanic mid-run from a fixed history: 6 of 20 epochs on both charts
-    (loss and val_loss falling, accuracy and val_accuracy rising), "Epoch 7/20"
-    with the bar at 30%, "Batch 11/20" at 55%, 1,234 samples/s, elapsed 0:03, ETA
-    0:07, six rows in the epoch table, "● Training (numpy on CPU)"."""
+    (loss and val_loss falling, accuracy and val_accuracy rising, the accuracy
+    axis under 1), "Epoch 7/20" with the bar at 30%, "Batch 11/20" at 55%, 1,234
+    samples/s, elapsed 0:03, ETA 0:07, six rows in the epoch table with time
+    50ms and 2.5ms per step, "● Training (numpy on CPU)". 120x40: the charts
+    stacked left of the progress and table; 100x30 and 80x24: the charts side by
+    side above the progress (left) and the table (right; at 80 columns the
+    per-step column is cut)."""
     config, data = _titanic()
     history = fixed_history(6)
 
@@ -94,12 +115,13 @@ def test_training_screen_mid_run(snap_compare):
         screen.on_training_started(TrainingStarted(dict(history.params), "CPU"))
         for e in history.epoch:
             logs = {k: v[e] for k, v in history.history.items()}
+            logs[EPOCH_TIME_KEY] = 0.05
             screen.on_epoch_ended(EpochEnded(e, logs, 0.5 * (e + 1), 1234.0))
         screen.on_batch_progress(BatchProgress(6, 10, 20, {"loss": 0.4567}, 1234.0, 3.0))
         screen._redraw(force=True)
         await _settle(pilot)
 
-    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZES[size], run_before=run_before)
 
 
 def test_training_screen_finished_with_early_stopping(snap_compare):
@@ -122,6 +144,7 @@ def test_training_screen_finished_with_early_stopping(snap_compare):
         screen.on_training_started(TrainingStarted(dict(history.params), "CPU"))
         for e in history.epoch:
             logs = {k: v[e] for k, v in history.history.items()}
+            logs[EPOCH_TIME_KEY] = 0.05
             screen.on_epoch_ended(EpochEnded(e, logs, 0.5 * (e + 1), 1234.0))
         screen.on_training_finished(TrainingFinished(history, None, 8.5, 1234.0))
         await _settle(pilot)
@@ -198,3 +221,34 @@ def test_help_screen(snap_compare):
         await _settle(pilot)
 
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", ["80x24", "100x30"])
+def test_sweep_screen_fits_smaller_terminals(snap_compare, size):
+    """The course's learning-rate experiment (unscaled Titanic, 100-100 relu, sgd at
+    1e-6, 0.01 and 1, 10 epochs) after it finished: the chart's y axis ticked 1..4
+    inside the frame, lr=1e-06 a falling line near 4.8-4.1, lr=0.01 dropping from
+    1.8 to 0.6, lr=1 starting one row above the others with its spike's value
+    (↑2.88e+17) and settling near 0.67; the table's columns run to "status" with
+    labels lr=1e-06, lr=0.01, lr=1; the footer keeps f1, f2 and f3."""
+    from textual.widgets import Select
+
+    from tui.screens.sweep import SweepScreen
+
+    async def run_before(pilot) -> None:
+        from _tui_helpers import wait_until
+
+        app = pilot.app
+        await ready(pilot)
+        screen = SweepScreen(PRESETS_BY_KEY["2"].config)
+        await app.push_screen(screen)
+        await pilot.pause()
+        screen.query_one("#sweep-source", Select).value = "learning-rates"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: screen.state == "finished", what="the sweep")
+        await app.workers.wait_for_complete()
+        screen._redraw(force=True)
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZES[size], run_before=run_before)

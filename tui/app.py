@@ -64,7 +64,11 @@ class DeeptermApp(App):
         Binding("f1,question_mark", "help", "Help", id="help"),
         Binding("f2", "lessons", "Lessons", id="lessons"),
         Binding("f3", "runs", "Runs", id="runs"),
-        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, show=False),  # in f1's list
+        # one rule for text fields on every screen: they take the letter keys, esc leaves
+        # them (a second esc then does what esc does on that screen)
+        Binding("escape", "leave_field", "Leave field", id="leave-field", priority=True,
+                tooltip="leave a text field: the screen's letter keys work again"),
     ]
 
     keras_status = reactive("")
@@ -123,6 +127,29 @@ class DeeptermApp(App):
         elif event.worker.group == "store" and event.state == WorkerState.ERROR:
             self.notify(f"The run was not saved to the run store: {event.worker.error}",
                         severity="warning")
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _field_with_focus(self):
+        """The text field that has the focus on a full screen (not in a dialog or the
+        command palette, where esc closes the dialog), or None."""
+        from textual.screen import ModalScreen
+        from textual.widgets import Input
+
+        screen = self.screen
+        focused = screen.focused
+        if isinstance(focused, Input) and not isinstance(screen, ModalScreen):
+            return focused
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":
+            return self._field_with_focus() is not None
+        return True
+
+    def action_leave_field(self) -> None:
+        if self._field_with_focus() is not None:
+            self.screen.set_focus(None)
 
     # -- screens from other parts of deepterm ------------------------------------------------
 

@@ -77,6 +77,12 @@ class TrainConfig:
         return (f"{self.dataset_label}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g}, "
                 f"{self.loss}, {self.epochs} epochs, batch {self.batch_size}")
 
+    def brief(self) -> str:
+        """``describe`` without the loss (the setup screen shows it beside)."""
+        sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
+        return (f"{self.dataset_label}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g},"
+                f" {self.epochs} epochs, batch {self.batch_size}")
+
     def with_changes(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
 

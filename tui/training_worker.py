@@ -68,6 +68,10 @@ class TrainingControl:
         return time.perf_counter() - started
 
 
+#: The key under which UICallback reports each epoch's seconds beside its metrics.
+EPOCH_TIME_KEY = "epoch_time_s"
+
+
 class UICallback(Callback):
     """Reports training to ``target`` (anything with a thread-safe
     ``post_message``): ``EpochEnded`` at most every ``batch_interval_s`` seconds,
@@ -113,6 +117,7 @@ class UICallback(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.epoch_samples = 0
+        self._epoch_began = self.elapsed_s
 
     def on_batch_end(self, batch, logs=None):
         control = self.control
@@ -138,7 +143,10 @@ class UICallback(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.samples_done += self.params.get("samples", 0)
-        self._pending.append((epoch, {k: float(v) for k, v in (logs or {}).items()}))
+        entry = {k: float(v) for k, v in (logs or {}).items()}
+        # the epoch's own time, pauses left out: the table's time per epoch and per step
+        entry[EPOCH_TIME_KEY] = self.elapsed_s - getattr(self, "_epoch_began", 0.0)
+        self._pending.append((epoch, entry))
         if time.perf_counter() - self._epochs_posted_at >= self.batch_interval_s:
             self._post_epochs()
 

@@ -1,5 +1,8 @@
 """Open a CSV file: a path with completion (or pick it in the tree), the target
-column chosen from the file's columns, the task, and errors shown in place."""
+column chosen from the file's columns (the likely one preselected, with the
+reason), the task, and errors shown in place. After loading, what the import did
+to the data (dropped rows, filled values, one-hot columns...) is shown before
+the learner takes the data."""
 
 from __future__ import annotations
 
@@ -64,6 +67,7 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
         self._path = path
         self._root = Path(root) if root is not None else Path.cwd()
         self.columns: list[str] = []
+        self.loaded: tuple[str, str | None, Any] | None = None   # read, waiting for "Use"
 
     def compose(self) -> ComposeResult:
         with Vertical(id="csv-box"):
@@ -76,11 +80,13 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
             with Horizontal(classes="field"):
                 yield Label("Target column", classes="field-label")
                 yield Select([], id="csv-target", prompt="choose a file first", compact=True)
+                yield Static("", id="csv-target-why")
             with Horizontal(classes="field"):
                 yield Label("Task", classes="field-label")
                 yield Select(TASK_CHOICES, id="csv-task", value="auto", allow_blank=False,
                              compact=True)
             yield Static("", id="csv-error", classes="error")
+            yield Static("", id="csv-notes")
             with Horizontal(id="csv-actions"):
                 yield Button("Load", id="csv-load", variant="primary", disabled=True)
                 yield Button("Cancel", id="csv-cancel-button")
@@ -109,6 +115,13 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
         error.set_class(bool(message), "-shown")
         self.query_one("#csv-path", Input).set_class(bool(message), "-invalid")
 
+    def _no_columns(self, error: str) -> None:
+        self.show_error(error)
+        target = self.query_one("#csv-target", Select)
+        target.set_options([])
+        target.prompt = "choose a file first"
+        self.query_one("#csv-target-why", Static).update("")
+
     def _read_columns(self, text: str) -> None:
         import datasets
 
@@ -116,34 +129,56 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
         target = self.query_one("#csv-target", Select)
         load = self.query_one("#csv-load", Button)
         self.columns = []
+        self._forget_loaded()
         load.disabled = True
         if not path:
-            self.show_error("")
-            target.set_options([])
+            self._no_columns("")
             return
         if os.path.isdir(path):
-            self.show_error(f"{path} is a folder: choose a .csv file in it")
-            target.set_options([])
+            self._no_columns(f"{path} is a folder: choose a .csv file in it")
             return
         if not os.path.exists(path):
-            self.show_error(f"{path}: no such file")
-            target.set_options([])
+            self._no_columns(f"{path}: no such file")
             return
         try:
             columns = datasets.csv_columns(path)
         except ValueError as exc:
-            self.show_error(str(exc))
-            target.set_options([])
+            self._no_columns(str(exc))
             return
         self.columns = columns
-        target.set_options([(c, c) for c in columns])
-        if columns:
-            target.value = columns[-1]
+        why = self.query_one("#csv-target-why", Static)
+        with self.prevent(Select.Changed):
+            target.set_options([(c, c) for c in columns])
+            target.prompt = "choose a column"
+            if columns:
+                name, reason = datasets.likely_target(columns)
+                target.value = name
+                why.update(f"[dim]{reason}[/]")
         self.show_error("")
         load.disabled = False
 
+    @on(Select.Changed, "#csv-target")
+    def _target_chosen(self, event: Select.Changed) -> None:
+        self.query_one("#csv-target-why", Static).update("[dim]your choice[/]"
+                                                          if event.value is not Select.NULL else "")
+        self._forget_loaded()
+
+    @on(Select.Changed, "#csv-task")
+    def _task_chosen(self) -> None:
+        self._forget_loaded()
+
+    def _forget_loaded(self) -> None:
+        """A change after loading: the next press loads again."""
+        if self.loaded is not None:
+            self.loaded = None
+            self.query_one("#csv-notes", Static).update("")
+            self.query_one("#csv-load", Button).label = "Load"
+
     @on(Button.Pressed, "#csv-load")
     def action_load(self) -> None:
+        if self.loaded is not None:          # read, notes shown: the learner takes it
+            self.dismiss(self.loaded)
+            return
         path = os.path.expanduser(self.query_one("#csv-path", Input).value.strip())
         target = self.query_one("#csv-target", Select).value
         task = str(self.query_one("#csv-task", Select).value)
@@ -162,7 +197,17 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
         if event.worker.group != "csv":
             return
         if event.state == WorkerState.SUCCESS:
-            self.dismiss(event.worker.result)
+            path, target, dataset = event.worker.result
+            if not dataset.notes:
+                self.dismiss(event.worker.result)
+                return
+            self.loaded = event.worker.result
+            self.show_error("")
+            self.query_one("#csv-notes", Static).update(notes_text(dataset))
+            load = self.query_one("#csv-load", Button)
+            load.label = "Use this data"
+            load.disabled = False
+            load.focus()
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
             message = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
@@ -172,3 +217,14 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
     @on(Button.Pressed, "#csv-cancel-button")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def notes_text(dataset: Any, most: int | None = None) -> str:
+    """What CSV import did to ``dataset``, one line each (the first ``most``)."""
+    notes = list(getattr(dataset, "notes", []) or [])
+    shown = notes if most is None else notes[:most]
+    lines = [f"[b]What the import did[/] ({len(dataset.X)} rows, {dataset.X.shape[1]} features):"]
+    lines += [f" • {note}" for note in shown]
+    if len(notes) > len(shown):
+        lines.append(f" • … {len(notes) - len(shown)} more")
+    return "\n".join(lines)

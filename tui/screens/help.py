@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 EXTRA = {
     "Everywhere": [("ctrl+p", "command palette: presets, screens, themes"),
+                   ("letters and digits", "type into the text field that has the focus"),
                    ("tab / shift+tab", "move between fields")],
     "Setup": [("↑/↓ in the dataset list", "choose a dataset"),
               ("enter on a button", "press it")],
@@ -39,10 +40,10 @@ def bindings_table(title: str, bindings, extra=()) -> Table:
     for b in bindings:
         if isinstance(b, tuple):
             b = Binding(*b)
-        if not b.description or b.key in seen:
+        if not (b.description or b.tooltip) or b.key in seen:
             continue
         seen.add(b.key)
-        table.add_row(_key_name(b.key), b.description)
+        table.add_row(_key_name(b.key), b.tooltip or b.description)
     for key, text in extra:
         table.add_row(key, text)
     return table

@@ -14,13 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
 
 from engine.formatting import format_metric
 
 from ..config import TrainConfig
 from ..training_worker import PreparedData
 from ..widgets.confusion import confusion_matrix, confusion_table
+from ..widgets.footer import AppFooter
 from .training import STOP_WORDS, format_duration
 
 MAX_TABLE_ROWS = 500
@@ -109,7 +110,7 @@ class ResultsScreen(Screen):
 
                     yield Static(self._regression_stats(), classes="caption")
                     yield PlotextPlot(id="scatter")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "results"
@@ -118,6 +119,17 @@ class ResultsScreen(Screen):
             self._draw_scatter()
         if self.query("#digits"):
             self.query_one("#results-tabs", TabbedContent).active = "tab-digits"
+            self.call_after_refresh(self._focus_digits)
+
+    def _focus_digits(self) -> None:
+        """The digit browser takes the keys it names (←/→, m) while its tab shows:
+        with the tabs focused, ←/→ would switch tabs instead."""
+        for browser in self.query("#digits"):
+            browser.focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "tab-digits":
+            self.call_after_refresh(self._focus_digits)
 
     # -- summary ------------------------------------------------------------------------
 

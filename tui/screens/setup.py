@@ -19,7 +19,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
     Header,
     Input,
     Label,
@@ -31,6 +30,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from engine import ACTIVATIONS, OPTIMIZERS, SpecError
+from engine.spec import MAX_LEARNING_RATE
 
 from ..config import (
     CLASSIFICATION_LOSSES,
@@ -41,8 +41,17 @@ from ..config import (
     losses_for,
     output_for,
 )
+from ..widgets.footer import AppFooter
 from ..widgets.layers import LayerRow
 
+#: Below this many columns the three panes narrow; below TINY_WIDTH the model and
+#: training settings share one scrolling column beside the datasets.
+NARROW_WIDTH = 110
+TINY_WIDTH = 96
+#: Actions on plain letter and digit keys, which a focused text field types instead.
+SINGLE_KEY_ACTIONS = ("preset", "open_csv", "add_layer", "sweep")
+#: Short task names for the dataset list.
+TASK_SHORT = {"regression": "regr", "binary": "bin", "multiclass": "multi"}
 MAX_UNITS = 4096
 MAX_LAYERS = 12
 PREVIEW_ROWS = 8
@@ -63,8 +72,8 @@ def parse_learning_rate(text: str) -> float:
         raise ValueError(f"{text!r} is not a number (try 0.01 or 1e-3)") from None
     if not math.isfinite(value) or value <= 0:
         raise ValueError("must be a number > 0")
-    if value > 10:
-        raise ValueError("must be at most 10")
+    if value > MAX_LEARNING_RATE:
+        raise ValueError(f"must be at most {MAX_LEARNING_RATE:g}")
     return value
 
 
@@ -99,13 +108,24 @@ class SetupScreen(Screen):
 
     BINDINGS = [
         Binding("ctrl+s", "start", "Start", priority=True, id="start"),
-        Binding("1", "preset('1')", "Wages", id="preset-wages"),
-        Binding("2", "preset('2')", "Titanic", id="preset-titanic"),
-        Binding("3", "preset('3')", "MNIST", id="preset-mnist"),
+        # the footer shows the three presets as one entry, "1/2/3 Presets"
+        Binding("1", "preset('1')", "Presets", key_display="1/2/3",
+                tooltip="preset: wages regression (course chapter 3)", id="preset-wages"),
+        Binding("2", "preset('2')", "Titanic", show=False,
+                tooltip="preset: Titanic classification (course chapter 3)", id="preset-titanic"),
+        Binding("3", "preset('3')", "MNIST", show=False,
+                tooltip="preset: MNIST digits (course chapter 4)", id="preset-mnist"),
         Binding("o", "open_csv", "Open CSV", id="open-csv"),
         Binding("a", "add_layer", "Add layer", show=False, id="add-layer"),
         Binding("w", "sweep", "Sweep", id="sweep"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Single-key shortcuts are greyed out in the footer while a text field has
+        the focus (the field takes the keys; esc leaves it)."""
+        if action in SINGLE_KEY_ACTIONS and isinstance(self.focused, Input):
+            return None
+        return True
 
     def __init__(self, config: TrainConfig | None = None) -> None:
         super().__init__(id="setup")
@@ -122,6 +142,7 @@ class SetupScreen(Screen):
         self.config: TrainConfig | None = None
         self.catalog_ready = False
         self.dataset_options: dict = {}
+        self._queued = False    # Start pressed while TensorFlow loads: starts when it is ready
 
     # -- layout -----------------------------------------------------------------------
 
@@ -135,66 +156,73 @@ class SetupScreen(Screen):
                 yield Static("", id="dataset-info")
                 yield DataTable(id="preview", zebra_stripes=True, cursor_type="none",
                                 show_cursor=False)
-            with VerticalScroll(id="model-pane", classes="pane"):
-                yield Static("Course presets", classes="pane-title")
-                with Vertical(id="presets"):
-                    for preset in PRESETS:
-                        yield Button(f"{preset.key} {preset.title}", id=f"preset-{preset.name}",
-                                     compact=True, tooltip=preset.blurb)
-                yield Static("Hidden layers  (units · activation)", classes="pane-title")
-                yield Vertical(id="layers")
-                yield Static("", id="layers-error", classes="error")
-                yield Button("+ Add layer (a)", id="add-layer", compact=True)
-                yield Static("Output layer", classes="pane-title")
-                yield Static("", id="output-info")
-                with Horizontal(classes="field"):
-                    yield Label("Loss", classes="field-label")
-                    yield Select([(n, n) for n in ("mse", "mae", *CLASSIFICATION_LOSSES)], id="loss",
-                                 allow_blank=False, compact=True, value="mse")
-                with Horizontal(classes="field"):
-                    yield Label("Activation", classes="field-label")
-                    yield Select([(a, a) for a in ACTIVATIONS], id="out-activation",
-                                 allow_blank=False, compact=True, value="softmax")
-                yield Static("", id="params")
-            with VerticalScroll(id="train-pane", classes="pane"):
-                yield Static("Training", classes="pane-title")
-                with Horizontal(classes="field"):
-                    yield Label("Optimizer", classes="field-label")
-                    yield Select([(o, o) for o in OPTIMIZERS], id="optimizer", allow_blank=False,
-                                 compact=True, value="sgd")
-                with Horizontal(classes="field"):
-                    yield Label("Learning rate", classes="field-label")
-                    yield Input("0.01", id="lr", compact=True,
-                                tooltip="any number > 0, e.g. 0.01 or 1e-3")
-                    yield Select([(_lr_label(v), v) for v in LEARNING_RATE_PICKS], id="lr-pick",
-                                 prompt="pick", compact=True)
-                yield Static("", id="lr-error", classes="error")
-                for field_id, label, value in (("epochs", "Epochs", "20"),
-                                               ("batch", "Batch size", "32"),
-                                               ("split", "Validation split", "0.3"),
-                                               ("seed", "Seed", "0")):
+            with Horizontal(id="settings"):
+                with VerticalScroll(id="model-pane", classes="pane"):
+                    yield Static("Course presets", classes="pane-title")
+                    with Vertical(id="presets"):
+                        for preset in PRESETS:
+                            yield Button(f"{preset.key} {preset.title}",
+                                         id=f"preset-{preset.name}", compact=True,
+                                         tooltip=preset.blurb)
+                    yield Static("Hidden layers (units · activation)", classes="pane-title")
+                    yield Vertical(id="layers")
+                    yield Static("", id="layers-error", classes="error")
+                    yield Button("+ Add layer (a)", id="add-layer", compact=True)
+                    yield Static("Output layer", classes="pane-title")
+                    yield Static("", id="output-info")
                     with Horizontal(classes="field"):
-                        yield Label(label, classes="field-label")
-                        yield Input(value, id=field_id, compact=True)
-                    yield Static("", id=f"{field_id}-error", classes="error")
-                with Horizontal(classes="field"):
-                    yield Checkbox("Early stopping, patience", id="early", compact=True)
-                    yield Input("3", id="patience", compact=True)
-                yield Static("", id="patience-error", classes="error")
-                yield Checkbox("Restore best weights", id="restore", value=True, compact=True)
-                yield Checkbox("Standardize features", id="standardize", value=True, compact=True,
-                               tooltip="scale each feature to mean 0, sd 1 (fitted on the "
-                                       "training rows only)")
-                with Horizontal(classes="field"):
-                    yield Label("Backend", classes="field-label")
-                    yield Select([("NumPy", "numpy"), ("Keras", "keras")], id="backend",
-                                 allow_blank=False, compact=True, value="numpy")
-                yield Static("NumPy on the CPU", id="device")
-                yield Static("", id="summary")
-                with Horizontal(id="actions"):
-                    yield Button("Start ▶ (ctrl+s)", id="start", variant="success")
-                    yield Button("Sweep… (w)", id="sweep")
-        yield Footer()
+                        yield Label("Loss", classes="field-label")
+                        yield Select([(n, n) for n in ("mse", "mae", *CLASSIFICATION_LOSSES)],
+                                     id="loss", allow_blank=False, compact=True, value="mse")
+                    with Horizontal(classes="field"):
+                        yield Label("Activation", classes="field-label")
+                        yield Select([(a, a) for a in ACTIVATIONS], id="out-activation",
+                                     allow_blank=False, compact=True, value="softmax")
+                    yield Static("", id="params")
+                with VerticalScroll(id="train-pane", classes="pane"):
+                    yield Static("Training", classes="pane-title")
+                    with Horizontal(classes="field"):
+                        yield Label("Optimizer", classes="field-label")
+                        yield Select([(o, o) for o in OPTIMIZERS], id="optimizer",
+                                     allow_blank=False, compact=True, value="sgd")
+                    with Horizontal(classes="field"):
+                        yield Label("Learning rate", classes="field-label")
+                        yield Input("0.01", id="lr", compact=True,
+                                    tooltip="any number > 0, e.g. 0.01 or 1e-3")
+                        yield Select([(_lr_label(v), v) for v in LEARNING_RATE_PICKS],
+                                     id="lr-pick", prompt="pick", compact=True)
+                    yield Static("", id="lr-error", classes="error")
+                    for field_id, label, value in (("epochs", "Epochs", "20"),
+                                                   ("batch", "Batch size", "32"),
+                                                   ("split", "Val. split", "0.3"),
+                                                   ("seed", "Seed", "0")):
+                        with Horizontal(classes="field"):
+                            yield Label(label, classes="field-label")
+                            yield Input(value, id=field_id, compact=True)
+                        yield Static("", id=f"{field_id}-error", classes="error")
+                    with Horizontal(classes="field"):
+                        yield Checkbox("Early stop", id="early", compact=True,
+                                       tooltip="stop when the validation loss has not improved "
+                                               "for this many epochs (the patience)")
+                        yield Label("patience", id="patience-label")
+                        yield Input("3", id="patience", compact=True)
+                    yield Static("", id="patience-error", classes="error")
+                    yield Checkbox("Restore best weights", id="restore", value=True, compact=True,
+                                   tooltip="after early stopping, keep the best epoch's weights")
+                    yield Checkbox("Standardize features", id="standardize", value=True,
+                                   compact=True,
+                                   tooltip="scale each feature to mean 0, sd 1 (fitted on the "
+                                           "training rows only)")
+                    with Horizontal(classes="field"):
+                        yield Label("Backend", classes="field-label")
+                        yield Select([("NumPy", "numpy"), ("Keras", "keras")], id="backend",
+                                     allow_blank=False, compact=True, value="numpy")
+                    yield Static("NumPy on the CPU", id="device")
+        with Horizontal(id="setup-bar"):
+            yield Static("", id="summary")
+            yield Button("Start ▶ ctrl+s", id="start", variant="success", compact=True)
+            yield Button("Sweep… w", id="sweep", compact=True)
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.title = "deepterm"
@@ -252,7 +280,9 @@ class SetupScreen(Screen):
         self._update_layout()
 
     def _update_layout(self) -> None:
-        self.set_class(self.size.width < 110, "-narrow")
+        width = self.size.width
+        self.set_class(TINY_WIDTH <= width < NARROW_WIDTH, "-narrow")
+        self.set_class(width < TINY_WIDTH, "-tiny")
 
     # -- catalog and datasets -------------------------------------------------------------
 
@@ -267,7 +297,7 @@ class SetupScreen(Screen):
 
     @staticmethod
     def _option_prompt(name: str, task: str, rows: int, features: int) -> str:
-        return f"{name:<12} {task:<10} {rows:>5}×{features}"
+        return f"{name:<12}{TASK_SHORT.get(task, task):<6}{rows}×{features}"
 
     def add_dataset(self, key: str, dataset: Any, label: str | None = None) -> None:
         """Offer a loaded Dataset (a CSV file, or one handed over by a lesson)."""
@@ -345,6 +375,10 @@ class SetupScreen(Screen):
         else:
             y = ds.y.astype(float)
             lines.append(f"target range {y.min():.4g} … {y.max():.4g}, mean {y.mean():.4g}")
+        if ds.notes and self.dataset_key and self.dataset_key.startswith("csv:"):
+            from .csv_dialog import notes_text
+
+            lines.append(notes_text(ds, most=4))
         info.update("\n".join(lines))
         try:
             frame = ds.frame
@@ -397,7 +431,7 @@ class SetupScreen(Screen):
     def _show_output(self) -> None:
         units, activation, loss, metrics = self._output()
         self.query_one("#output-info", Static).update(
-            f"Dense([b]{units}[/], {activation}) · loss {loss} · metric {', '.join(metrics)}")
+            f"Dense([b]{units}[/], {activation}) · metric {', '.join(metrics)}")
 
     # -- layers -----------------------------------------------------------------------------
 
@@ -519,10 +553,17 @@ class SetupScreen(Screen):
         backend = self.query_one("#backend", Select).value
         if backend != "keras":
             device.update("NumPy on the CPU")
+            self._queued = False
         else:
             device.update(status or "Keras")
         device.set_class(self.app.keras_state == "loading", "-loading")
         self.validate()
+        if self._queued and self.app.keras_state != "loading":
+            if self.app.keras_state == "ready" and self.app.screen is self:
+                self.action_start()
+            else:
+                self._queued = False
+                self.validate()
 
     # -- validation -------------------------------------------------------------------------------
 
@@ -563,9 +604,8 @@ class SetupScreen(Screen):
                                  and self.dataset_key is None else
                                  f"cannot load the dataset: {self.dataset_error or 'none chosen'}")
         backend = str(self.query_one("#backend", Select).value)
-        if backend == "keras" and self.app.keras_state != "ready":
-            errors["backend"] = ("TensorFlow is still loading" if self.app.keras_state == "loading"
-                                 else "Keras is not available here")
+        if backend == "keras" and self.app.keras_state not in ("ready", "loading"):
+            errors["backend"] = "Keras is not available here"
         if errors:
             return None, errors
         units, activation, loss, metrics = self._output()
@@ -610,22 +650,31 @@ class SetupScreen(Screen):
         layers_error = self.query_one("#layers-error", Static)
         layers_error.update(errors.get("layers", ""))
         layers_error.set_class("layers" in errors, "-shown")
+        early = self.query_one("#early", Checkbox).value
+        self.query_one("#restore", Checkbox).disabled = not early
+        self.query_one("#patience", Input).disabled = not early
         params = self.query_one("#params", Static)
         if config is not None and self.dataset is not None:
             spec = config.spec(self.dataset.X.shape[1])
-            shapes = " → ".join(str(s) for s in [spec.input_dim, *[lyr.units for lyr in spec.layers]])
-            params.update(f"Parameters: [b]{spec.count_params():,}[/]   ({shapes})")
+            table = layer_table(spec)
             if self.initial_weights is not None:
-                params.update(f"Parameters: [b]{spec.count_params():,}[/]   ({shapes})\n"
-                              f"[i]{self._weights_note(spec)}[/]")
+                table += f"\n[i]{self._weights_note(spec)}[/]"
+            params.update(table)
         else:
             params.update("Parameters: –")
         summary = self.query_one("#summary", Static)
         if errors:
             first = next(iter(errors.items()))
             summary.update(f"[b red]Cannot start:[/] {first[0]}: {first[1]}")
+            self._queued = False
+        elif self._queued:
+            summary.update("[b yellow]⏳ Starts when TensorFlow has loaded:[/] "
+                           f"{config.brief()}")
+        elif config.backend == "keras" and self.app.keras_state == "loading":
+            summary.update(f"[green]Ready[/] (starts once TensorFlow has loaded): "
+                           f"{config.brief()}")
         else:
-            summary.update(f"[green]Ready:[/] {config.describe()}")
+            summary.update(f"[green]Ready:[/] {config.brief()}")
         self.query_one("#start", Button).disabled = bool(errors)
         return not errors
 
@@ -643,10 +692,18 @@ class SetupScreen(Screen):
             first = next(iter(self.errors.items()), ("setup", "invalid"))
             self.notify(f"Cannot start: {first[0]}: {first[1]}", severity="error")
             return
+        config = self.config
+        if config.backend == "keras" and self.app.keras_state == "loading":
+            if not self._queued:
+                self._queued = True
+                self.notify("Training starts as soon as TensorFlow has loaded.",
+                            title="Queued", timeout=4)
+                self.validate()
+            return
+        self._queued = False
         from ..training_worker import prepare
         from .training import TrainingScreen
 
-        config = self.config
         try:
             data = prepare(config, self.dataset)
         except ValueError as exc:
@@ -696,6 +753,28 @@ class SetupScreen(Screen):
         self.initial_weights = None if weights is None else [w.copy() for w in weights]
         self.weights_note = note
         self.validate()
+
+
+def layer_table(spec) -> str:
+    """The network layer by layer, as Keras' ``model.summary()`` lists it: each
+    layer's output shape and parameter count, then the total (text with markup,
+    one row per layer, aligned)."""
+    rows = [("input", f"({spec.input_dim},)", "")]
+    n_in = spec.input_dim
+    *hidden, out = spec.layers
+    for i, layer in enumerate([*hidden, out], start=1):
+        name = f"output {layer.activation}" if layer is out else f"dense {i} {layer.activation}"
+        count = n_in * layer.units + (layer.units if layer.use_bias else 0)
+        rows.append((name, f"({layer.units},)", f"{count:,}"))
+        n_in = layer.units
+    total = f"{spec.count_params():,}"
+    name_w = max(len("layer"), *(len(r[0]) for r in rows))
+    out_w = max(len("output"), *(len(r[1]) for r in rows))
+    count_w = max(len("params"), len(total), *(len(r[2]) for r in rows))
+    lines = [f"[b]{'layer':<{name_w}} {'output':>{out_w}} {'params':>{count_w}}[/]"]
+    lines += [f"{a:<{name_w}} {b:>{out_w}} {c:>{count_w}}" for a, b, c in rows]
+    lines.append(f"[b]{'total':<{name_w}} {'':>{out_w}} {total:>{count_w}}[/]")
+    return "\n".join(lines)
 
 
 def _weight_shapes(spec) -> list[tuple[int, ...]]:

@@ -16,13 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from engine import Callback
@@ -41,8 +42,9 @@ from engine.sweeps import (
 
 from ..config import TrainConfig
 from ..training_worker import TrainingControl
-from ..widgets.compare_chart import CompareChart
-from .runs import app_store
+from ..widgets.compare_chart import CompareChart, curve_style
+from ..widgets.footer import AppFooter
+from .runs import app_store, short_label
 
 #: Seconds between chart redraws at most.
 CHART_INTERVAL_S = 0.25
@@ -56,8 +58,8 @@ DEFAULT_VALUES = {
     "batch_size": "16, 32, 128",
 }
 TABLE_COLUMNS = (("label", "run"), ("n_params", "params"), ("epochs", "epochs"),
-                 ("best_val_loss", "best val_loss"), ("best_epoch", "best epoch"),
-                 ("final_loss", "final loss"), ("final_val_loss", "final val_loss"),
+                 ("best_val_loss", "best val"), ("best_epoch", "at"),
+                 ("final_loss", "final loss"), ("final_val_loss", "final val"),
                  ("status", "status"))
 
 
@@ -134,7 +136,7 @@ class SweepScreen(Screen):
     BINDINGS = [
         Binding("ctrl+s", "start", "Start", id="sweep-start"),
         Binding("ctrl+x", "stop", "Stop", id="sweep-stop"),
-        Binding("p", "pause", "Pause/Resume", id="sweep-pause"),
+        Binding("p", "pause", "Pause", tooltip="pause or resume the sweep", id="sweep-pause"),
         Binding("f4", "metric", "Metric", id="sweep-metric"),
         Binding("escape", "back", "Back", id="sweep-back"),
     ]
@@ -163,7 +165,7 @@ class SweepScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"Base: {self.config.describe()}", id="sweep-title")
+        yield Static(f"Base: {self.config.brief()}", id="sweep-title")
         with Vertical(id="sweep-form"):
             with Horizontal(classes="sweep-row"):
                 yield Label("Train", classes="sweep-label")
@@ -191,7 +193,7 @@ class SweepScreen(Screen):
             yield CompareChart(id="sweep-chart")
             yield DataTable(id="sweep-table", cursor_type="none", zebra_stripes=True,
                             show_cursor=False)
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "sweep"
@@ -200,6 +202,7 @@ class SweepScreen(Screen):
             table.add_column(heading, key=key)
         chart = self.query_one("#sweep-chart", CompareChart)
         chart.empty_text = "Each run's curve appears here as it trains"
+        chart.legend = False      # the table below names each curve in its colour
         chart.replot()
         self.set_interval(CHART_INTERVAL_S, self._redraw)
         self.validate()
@@ -246,6 +249,7 @@ class SweepScreen(Screen):
             self._show_plan()
         error = self.query_one("#sweep-error", Static)
         error.update(f"✕ {self.error}" if self.error else "")
+        error.display = bool(self.error)
         self.query_one("#sweep-values", Input).set_class(self.error is not None, "-invalid")
         self._show_buttons()
         return self.error is None
@@ -291,11 +295,11 @@ class SweepScreen(Screen):
         experiment = EXPERIMENTS.get(str(event.value))
         title = self.query_one("#sweep-title", Static)
         if experiment is None:
-            title.update(f"Base: {self.config.describe()}")
+            title.update(f"Base: {self.config.brief()}")
             self.validate()
             return
         fit = ", ".join(f"{k} {v}" for k, v in experiment.fit.items())
-        title.update(f"[b]{experiment.title}[/]: {experiment.blurb}\n{fit}")
+        title.update(f"[b]{experiment.title}[/] ({fit}): {experiment.blurb}")
         setting = self.query_one("#sweep-setting", Select)
         with self.prevent(Select.Changed):
             setting.value = experiment.setting
@@ -485,9 +489,13 @@ class SweepScreen(Screen):
     def _fill_table(self) -> None:
         table = self.query_one("#sweep-table", DataTable)
         table.clear()
+        drawn = [lb for lb in self.labels if lb in self.curves]
         for label in self.labels:
             row = self.rows.get(label, {})
-            table.add_row(*[format_cell(key, row.get(key)) if key != "label" else label
+            name = Text(short_label(label))
+            if label in drawn:      # the chart draws the curves in this order, one colour each
+                name = Text.assemble(("▬ ", curve_style(drawn.index(label))), short_label(label))
+            table.add_row(*[format_cell(key, row.get(key)) if key != "label" else name
                             for key, _ in TABLE_COLUMNS], key=label)
 
     def _show_status(self) -> None:
@@ -496,7 +504,7 @@ class SweepScreen(Screen):
         done = sum(1 for r in self.rows.values() if r.get("status") not in ("waiting", "training"))
         where = ""
         if self.saved_to is not None:
-            where = f"  [dim]saved to {self.saved_to.path}[/]"
+            where = "  [dim]kept in the run store (f3)[/]"
         if self.state == "idle":
             text = ("Pick what to vary and its values, then Start (ctrl+s). Every run starts "
                     "from the same initial weights where the shapes allow.")

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Label, ProgressBar, Static
+from textual.widgets import Button, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from engine.formatting import WIDTH, format_metric
@@ -35,9 +35,16 @@ from ..messages import (
     TrainingStarted,
     message_for,
 )
-from ..training_worker import PreparedData, TrainingControl, UICallback, run_training
+from ..training_worker import (
+    EPOCH_TIME_KEY,
+    PreparedData,
+    TrainingControl,
+    UICallback,
+    run_training,
+)
 from ..widgets.charts import MetricChart
 from ..widgets.epoch_log import EpochLog
+from ..widgets.footer import AppFooter
 
 #: Training starts this long after the screen's first frame, once the footer has laid out
 #: its keys: those layout passes would otherwise compete with the run's first epochs.
@@ -52,6 +59,8 @@ UI_BUDGET = 0.04
 #: ...but the screen is brought up to date at least this often (seconds).
 MAX_REDRAW_INTERVAL_S = 2.0
 
+#: Below this many columns the charts go side by side above the progress and table.
+NARROW_WIDTH = 110
 #: The epoch table's narrower headings.
 SHORT_HEADINGS = {"accuracy": "acc", "val_accuracy": "val_acc"}
 
@@ -77,11 +86,13 @@ class TrainingScreen(Screen):
     """Watch one run learn; pause, resume, stop, read the results, go back."""
 
     BINDINGS = [
-        Binding("p", "pause", "Pause/Resume", id="pause"),
-        Binding("s", "stop", "Stop", id="stop"),
+        Binding("p", "pause", "Pause", tooltip="pause or resume the run", id="pause"),
+        Binding("s", "stop", "Stop", tooltip="stop after this batch, keeping what was learned",
+                id="stop"),
         Binding("r", "results", "Results", id="results"),
-        Binding("n", "again", "Train again", id="again"),
-        Binding("escape", "back", "Back to setup", id="back"),
+        Binding("n", "again", "Again", tooltip="train the same setup again from fresh weights",
+                id="again"),
+        Binding("escape", "back", "Back", tooltip="back to the setup screen", id="back"),
     ]
 
     def __init__(self, config: TrainConfig, data: PreparedData, weights=None,
@@ -118,26 +129,32 @@ class TrainingScreen(Screen):
         yield Header()
         yield Static(self.config.describe(), id="run-title")
         with Horizontal(id="training-body"):
-            with Vertical(id="charts"):
+            with Horizontal(id="charts"):
                 yield MetricChart("loss", f"loss ({self.config.loss})", id="loss-chart")
                 if self.metric:
                     yield MetricChart(self.metric, self.metric, id="metric-chart")
             with Vertical(id="side"):
-                yield Static("Starting…", id="status")
-                yield Label("Epoch", id="epoch-label")
-                yield ProgressBar(total=self.config.epochs, id="epoch-bar", show_eta=False)
-                yield Label("Batch", id="batch-label")
-                yield ProgressBar(total=1, id="batch-bar", show_eta=False)
-                yield Static("", id="stats")
-                yield Static("", id="epochs-header")
-                yield EpochLog(id="epochs")
-                with Horizontal(id="training-actions"):
-                    yield Button("Pause", id="pause", compact=True)
-                    yield Button("Stop", id="stop", compact=True, variant="error")
-                    yield Button("Results", id="results", compact=True, variant="primary")
-        yield Footer()
+                with Vertical(id="progress"):
+                    yield Static("Starting…", id="status")
+                    yield Label("Epoch", id="epoch-label")
+                    yield ProgressBar(total=self.config.epochs, id="epoch-bar", show_eta=False)
+                    yield Label("Batch", id="batch-label")
+                    yield ProgressBar(total=1, id="batch-bar", show_eta=False)
+                    yield Static("", id="stats")
+                    with Horizontal(id="training-actions"):
+                        yield Button("Pause", id="pause", compact=True)
+                        yield Button("Stop", id="stop", compact=True, variant="error")
+                        yield Button("Results", id="results", compact=True, variant="primary")
+                with Vertical(id="epoch-table"):
+                    yield Static("", id="epochs-header")
+                    yield EpochLog(id="epochs")
+        yield AppFooter()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
 
     def on_mount(self) -> None:
+        self.on_resize()
         self.sub_title = "training"
         columns = ["epoch", "loss"]
         if self.config.validation_split > 0:
@@ -147,8 +164,8 @@ class TrainingScreen(Screen):
             if self.config.validation_split > 0:
                 columns.append(f"val_{self.metric}")
         self.columns = columns
-        headings = [SHORT_HEADINGS.get(c, c) for c in columns]
-        self.widths = [6] + [max(WIDTH, len(h)) + 1 for h in headings[1:]]
+        headings = [SHORT_HEADINGS.get(c, c) for c in columns] + ["time", "/step"]
+        self.widths = [6] + [max(WIDTH, len(h)) + 1 for h in headings[1:-2]] + [7, 7]
         self.query_one("#epochs-header", Static).update(_row(headings, self.widths))
         # kept: a DOM query costs about a millisecond, and epochs can arrive 50 times a second
         self.charts = list(self.query(MetricChart))
@@ -237,6 +254,10 @@ class TrainingScreen(Screen):
         for chart in self.charts:
             chart.add_epoch(epoch, logs)
         cells = [str(epoch + 1)] + [_fmt(logs.get(c)) for c in self.columns[1:]]
+        seconds = logs.get(EPOCH_TIME_KEY)
+        steps = self.params.get("steps") or 0
+        if seconds is not None:
+            cells += [format_seconds(seconds), format_seconds(seconds / steps) if steps else ""]
         self._pending_rows.append(_row(cells, self.widths))
         if self.config.patience is not None:
             self._mark_best()
@@ -425,6 +446,24 @@ class RunFinished(Message):
     def __init__(self, screen: TrainingScreen) -> None:
         super().__init__()
         self.screen = screen
+
+
+def format_seconds(seconds: float) -> str:
+    """A short time, as Keras' progress line writes it: 0.09ms, 3.2ms, 850ms, 1.24s, 12.5s,
+    2m05s (at most 7 characters)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "–"
+    if seconds < 0.001:
+        return f"{seconds * 1000:.2f}ms"
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
 def _fmt(value: float | None) -> str:

@@ -116,12 +116,12 @@ def nice_ticks(low: float, high: float, most: int = 6, least: int = 4) -> list[f
         last = math.floor(high / step + 1e-9)
         return [round(k * step, 12) for k in range(first, last + 1)]
 
-    best = ticks_for(steps[-1])
-    for step in steps:
-        ticks = ticks_for(step)
+    fitting = [ticks_for(step) for step in steps]
+    for ticks in fitting:
         if least <= len(ticks) <= most:
             return ticks
-    return best[:: max(1, math.ceil(len(best) / most))]
+    fewer = [ticks for ticks in fitting if 2 <= len(ticks) <= most]    # widest step first
+    return max(fewer, key=len) if fewer else [low, high]
 
 
 def tick_labels(ticks: list[float]) -> list[str]:
@@ -201,11 +201,13 @@ class YAxis:
         clip_at = None
         if clipped:
             clip_at = min(top, high + (top - low) / rows)   # one row above the highest point
+        # a label every other row where there is room; four ticks even in a short chart
+        most = min(6, max(min(4, rows), rows // 2))
         if log:
-            ticks, labels = _log_ticks(low, high if clipped else top)
+            ticks, labels = _log_ticks(low, high if clipped else top, most)
         else:
             # ticks stop at the highest point when spikes are drawn above it (off scale)
-            ticks = nice_ticks(low, high if clipped else top)
+            ticks = nice_ticks(low, high if clipped else top, most=most, least=min(4, most))
             labels = tick_labels(ticks)
         return cls(log, low, top, max(kept) if clipped else None, ticks, labels, clip_at)
 
@@ -237,17 +239,18 @@ class YAxis:
             over = [(v, x) for x, _, v in points if v > self.clip]
             if over:
                 v, x = max(over)
-                plt.text(f" ↑{format_metric(v)}", x, self.clip_at, color=color, alignment="left")
+                plt.text(f" ↑{format_metric(v)}", x, self.clip_at, color=color, alignment="left",
+                         background="default")
 
 
-def _log_ticks(low: float, top: float) -> tuple[list[float], list[str]]:
+def _log_ticks(low: float, top: float, most: int = 6) -> tuple[list[float], list[str]]:
     """Ticks of a log axis from ``low`` to ``top`` (log10 units): the powers of ten
     inside, every n-th of them when there are many; with 2x and 5x between them
     when fewer than four powers fit."""
     first, last = math.ceil(low - 1e-9), math.floor(top + 1e-9)
     powers = list(range(first, last + 1))
-    if len(powers) >= 4:
-        step = max(1, math.ceil(len(powers) / 6))
+    if len(powers) >= min(4, most):
+        step = max(1, math.ceil(len(powers) / most))
         powers = powers[::-1][::step][::-1]       # keep the top decade
         return [float(k) for k in powers], [f"1e{k}" for k in powers]
     ticks = []
@@ -256,4 +259,5 @@ def _log_ticks(low: float, top: float) -> tuple[list[float], list[str]]:
             t = k + math.log10(m)
             if low - 1e-9 <= t <= top + 1e-9:
                 ticks.append((t, f"{m}e{k}"))
+    ticks = ticks[::-1][::max(1, math.ceil(len(ticks) / most))][::-1]
     return [t for t, _ in ticks], [label for _, label in ticks]

@@ -26,6 +26,8 @@ class CompareChart(TimedPlot):
         self.series: list[tuple[str, list[int], list[float]]] = []
         self.total_epochs: int | None = None
         self.empty_text = "Select runs to compare"
+        #: False when the screen names the curves itself (the sweep's table, in their colours)
+        self.legend = True
 
     def set_series(self, series, metric: str | None = None) -> None:
         """``series``: (label, epochs counted from 1, values) per run."""
@@ -54,10 +56,19 @@ class CompareChart(TimedPlot):
             plt.ylim(0, 1)
             self.refresh()
             return
-        axis = YAxis.plan([ys for _, _, ys, _ in curves], legend_rows=len(curves),
+        axis = YAxis.plan([ys for _, _, ys, _ in curves],
+                          legend_rows=len(curves) if self.legend else 0,
                           height=self.size.height,
                           ceiling=BOUNDED_METRICS.get(self.metric.removeprefix("val_")))
         axis.apply(plt)
         for label, xs, ys, color in curves:
-            axis.plot(plt, xs, ys, label=label, color=color)
+            axis.plot(plt, xs, ys, label=label if self.legend else None, color=color)
         self.refresh()
+
+
+def curve_style(index: int) -> str:
+    """The Rich style of the ``index``-th curve's colour, for naming it outside the
+    chart (plotext draws its colour names as these terminal colour numbers)."""
+    from plotext._dict import color_codes
+
+    return f"color({color_codes[PALETTE[index % len(PALETTE)]]})"

@@ -39,6 +39,12 @@ class DigitBrowser(Widget, can_focus=True):
         self.class_names = class_names
         self.rows = rows
 
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
     def action_move(self, step: int) -> None:
         self.index = int(np.clip(self.index + step, 0, len(self.images) - 1))
 
@@ -70,7 +76,10 @@ class DigitBrowser(Widget, can_focus=True):
         n_wrong = int((self.pred != self.y_true).sum())
         info.append(f"\n{len(self.images) - n_wrong} of {len(self.images)} right "
                     f"({1 - n_wrong / len(self.images):.1%})\n", style="dim")
-        info.append("←/→ browse · m next mistake", style="dim italic")
+        if self.has_focus:
+            info.append("←/→ browse · m next mistake", style="dim italic")
+        else:
+            info.append("press tab for ←/→ browse · m next mistake", style="dim italic")
         grid = Table.grid(padding=(0, 3))
         grid.add_column()
         grid.add_column()
