@@ -95,16 +95,17 @@ class _Charts(App):
         yield self.chart
 
 
-def _read(chart) -> tuple[list[str], dict[str, set[int]]]:
+def _read(chart, colours: dict[str, str] | None = None) -> tuple[list[str], dict[str, set[int]]]:
     """The y-axis labels inside the frame, and the rows each legend entry's colour
-    occupies below the legend, from the chart as rendered."""
+    occupies below the legend, from the chart as rendered (or each of ``colours``,
+    label -> Rich style, for a chart without a legend)."""
     lines = chart.render().split("\n")
     plain = [line.plain for line in lines]
     top = next(i for i, p in enumerate(plain) if "┌" in p)
     bottom = next(i for i, p in enumerate(plain) if "└" in p)
     ticks = [p.split("┤")[0].strip() for p in plain[top + 1:bottom] if "┤" in p]
-    colours, legend_rows = {}, set()
-    for i in range(top + 1, bottom):
+    colours, legend_rows = dict(colours or {}), set()
+    for i in range(top + 1, bottom if not colours else top + 1):
         for label in chart_labels(chart):
             if f"▞▞ {label}" in plain[i]:
                 at = plain[i].index("▞▞")

@@ -383,3 +383,39 @@ async def test_the_digits_tab_takes_its_keys_at_once():
         await pilot.pause()
         assert browser.index == min(i for i in wrong if i > 1)
         assert run.state == "finished"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@run_async
+async def test_the_course_learning_rate_sweep_reads_on_the_sweep_screen(size):
+    """w on the setup screen, the course's learning-rate experiment (unscaled
+    Titanic), ctrl+s: the chart has at least four y ticks inside its frame and each
+    run's curve spans several rows; the table names the runs lr=1e-06, lr=0.01, lr=1."""
+    from test_tui_charts import _read
+    from textual.widgets import DataTable, Select
+
+    from tui.screens.sweep import SweepScreen
+    from tui.widgets.compare_chart import CompareChart, curve_style
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        await pilot.press("w")
+        await wait_until(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweep")
+        sweep = app.screen
+        sweep.query_one("#sweep-source", Select).value = "learning-rates"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: sweep.state == "finished", 120, "the sweep")
+        sweep._redraw(force=True)
+        await pilot.pause()
+        chart = sweep.query_one("#sweep-chart", CompareChart)
+        assert not chart.legend      # the table names the curves, in their colours
+        colours = {label: curve_style(i) for i, (label, _, _) in enumerate(chart.series)}
+        ticks, rows = _read(chart, colours)
+        assert len(set(ticks)) >= 4, ticks
+        assert len(rows) == 3 and all(len(r) >= 2 for r in rows.values()), rows
+        table = sweep.query_one("#sweep-table", DataTable)
+        labels = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert [label.split()[-1] for label in labels] == ["lr=1e-06", "lr=0.01", "lr=1"]
+        assert "completed" in str(table.get_row_at(0)[-1])

@@ -201,8 +201,9 @@ class YAxis:
         clip_at = None
         if clipped:
             clip_at = min(top, high + (top - low) / rows)   # one row above the highest point
-        # a label every other row where there is room; four ticks even in a short chart
-        most = min(6, max(min(4, rows), rows // 2))
+        # no more labels than the data's part of the axis has rows; four even in a short chart
+        data_rows = max(1, int(rows * (1 - share)))
+        most = min(6, max(4, data_rows))
         if log:
             ticks, labels = _log_ticks(low, high if clipped else top, most)
         else:
