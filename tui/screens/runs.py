@@ -12,6 +12,7 @@ import math
 import os
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,13 +26,18 @@ from engine.formatting import format_metric
 
 from ..widgets.compare_chart import CompareChart
 
-#: The table's columns: (key, heading).
+#: The table's columns, left to right: (key, heading). A run's sweep label comes
+#: right after its id, so that the runs of a sweep read apart at any width.
 COLUMNS = (
-    ("mark", "✓"), ("id", "id"), ("time", "UTC time"), ("dataset", "dataset"),
+    ("mark", "✓"), ("id", "id"), ("label", "label"), ("dataset", "dataset"),
     ("layers", "layers"), ("optimizer", "optim"), ("lr", "lr"), ("epochs", "epochs"),
     ("stop", "stopped"), ("best_val_loss", "best val"), ("params", "params"),
-    ("label", "sweep label"),
+    ("time", "UTC time"),
 )
+#: The columns that give way, first to last, when the table is narrower than all
+#: of them: no column is ever cut at the right edge, and what a dropped column
+#: showed is still in the settings table of the selected runs.
+NARROW_DROPS = ("time", "params", "optimizer", "epochs", "layers", "dataset")
 SORTABLE = tuple(key for key, _ in COLUMNS if key != "mark")
 #: The most runs drawn on the chart at once (one colour each).
 MAX_SELECTED = 10
@@ -82,20 +88,39 @@ def sort_value(run, key: str):
     return (value is None, value if value is not None else 0)
 
 
-def row_cells(run, selected: bool) -> list[Any]:
+def row_cells(run, selected: bool) -> dict[str, Any]:
+    """The run's cell in each column, by column key."""
     best = run.best.get("val_loss")
     label = short_label(run.label) if run.label else run.group or ""
     status = run.status
     colour = {"diverged": "red", "failed": "red", "interrupted": "yellow",
               "running": "yellow", "stopped": "yellow"}.get(status)
-    return [
-        Text("●", style="bold green") if selected else "",
-        run.id, time_text(run.created_at), run.dataset_name, layers_text(run),
-        run.spec.optimizer, f"{run.spec.effective_learning_rate:g}",
-        f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
-        Text(status, style=colour) if colour else status,
-        _num(best), f"{run.n_params:,}", label,
-    ]
+    return {
+        "mark": Text("●", style="bold green") if selected else "",
+        "id": run.id, "label": label, "dataset": run.dataset_name, "layers": layers_text(run),
+        "optimizer": run.spec.optimizer, "lr": f"{run.spec.effective_learning_rate:g}",
+        "epochs": f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
+        "stop": Text(status, style=colour) if colour else status,
+        "best_val_loss": _num(best), "params": f"{run.n_params:,}",
+        "time": time_text(run.created_at),
+    }
+
+
+def cell_width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+def fitted_columns(widths: dict[str, int], room: int, padding: int = 1) -> list[str]:
+    """The keys of the columns to show in ``room`` cells: every column when they all
+    fit, else without the first of NARROW_DROPS, then the next, and so on.
+    ``widths``: each column's widest cell (heading included); ``padding``: the
+    table's cell padding on either side of a cell."""
+    keys = [key for key, _ in COLUMNS]
+    for key in NARROW_DROPS:
+        if sum(widths[k] + 2 * padding for k in keys) <= room:
+            break
+        keys.remove(key)
+    return keys
 
 
 SHORT_SETTINGS = {"learning_rate": "lr", "batch_size": "batch"}
@@ -328,8 +353,8 @@ class RunsScreen(Screen):
     # -- the table ----------------------------------------------------------------------------
 
     def refresh_table(self) -> None:
-        if self.error is not None:
-            return    # the store's error stays in place
+        if self.error is not None or self.store is None:
+            return    # the store's error, or "not kept", stays in place
         runs = [r for r in self.runs if matches(r, self.filter_text)]
         if self.sort_key is not None:
             runs.sort(key=lambda r: sort_value(r, self.sort_key), reverse=self.sort_reverse)
@@ -338,15 +363,28 @@ class RunsScreen(Screen):
         self.shown = runs
         table = self.query_one("#runs-table", DataTable)
         cursor = self._cursor_id()
-        table.clear()
         selected = set(self.selected)
-        for run in runs:
-            table.add_row(*row_cells(run, run.id in selected), key=run.id)
+        cells = {run.id: row_cells(run, run.id in selected) for run in self.runs}
+        headings = {}
         for key, heading in COLUMNS:
             arrow = ""
             if key == self.sort_key:
                 arrow = " ▼" if self.sort_reverse else " ▲"
-            table.columns[key].label = Text(heading + arrow)
+            headings[key] = heading + arrow
+        # every stored run counts, so that typing a filter does not make columns come and go
+        widths = {key: max([cell_len(headings[key])] + [cell_width(row[key]) for row in cells.values()])
+                  for key, _ in COLUMNS}
+        keys = fitted_columns(widths, self._table_room(), table.cell_padding)
+        if keys != [column.value for column in table.columns]:
+            table.clear(columns=True)
+            for key in keys:
+                table.add_column(headings[key], key=key)
+        else:
+            table.clear()
+            for key in keys:
+                table.columns[key].label = Text(headings[key])
+        for run in runs:
+            table.add_row(*[cells[run.id][key] for key in keys], key=run.id)
         if cursor is not None and any(r.id == cursor for r in runs):
             table.move_cursor(row=table.get_row_index(cursor))
         message = self.query_one("#runs-message", Static)
@@ -362,6 +400,15 @@ class RunsScreen(Screen):
             sort = f", sorted by {dict(COLUMNS)[self.sort_key]}" if self.sort_key else ""
             message.update(f"{len(runs)} of {len(self.runs)} run(s){sort}{chosen}.  [dim]{path}[/]")
         message.display = True
+
+    def _table_room(self) -> int:
+        """The cells a row of the table has, a vertical scrollbar's width kept free."""
+        table = self.query_one("#runs-table", DataTable)
+        width = table.size.width or self.size.width or self.app.size.width
+        return width - table.styles.scrollbar_size_vertical
+
+    def on_resize(self) -> None:
+        self.refresh_table()     # the columns that fit the new width
 
     def _cursor_id(self) -> str | None:
         table = self.query_one("#runs-table", DataTable)
@@ -400,9 +447,11 @@ class RunsScreen(Screen):
         self.sort_by(event.column_key.value)
 
     def action_sort(self) -> None:
-        """Sort by the next column (header clicks pick one directly)."""
-        order = list(SORTABLE)
-        key = order[(order.index(self.sort_key) + 1) % len(order)] if self.sort_key else order[0]
+        """Sort by the next column shown (header clicks pick one directly)."""
+        shown = [column.value for column in self.query_one("#runs-table", DataTable).columns]
+        order = [key for key in SORTABLE if key in shown] or list(SORTABLE)
+        key = order[(order.index(self.sort_key) + 1) % len(order)] \
+            if self.sort_key in order else order[0]
         self.sort_by(key)
 
     def action_reverse(self) -> None:
