@@ -224,6 +224,62 @@ async def test_delete_asks_first_and_removes_from_the_store(tmp_path):
         assert [r.id for r in store.list()] == ["a1b2c3d4e5"] and screen.selected == []
 
 
+def _dialog_text(app) -> str:
+    """The confirm dialog's words as shown on the terminal: its box's lines,
+    inside the border, joined by spaces."""
+    box = app.screen.query_one("#confirm-box").content_region
+    lines = _screen_lines(app)[box.y:box.bottom]
+    return " ".join(" ".join(line[box.x:box.right].split()) for line in lines if line.strip())
+
+
+@run_async
+async def test_delete_with_a_filter_takes_only_the_selected_runs_it_shows(tmp_path):
+    store = fixed_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runs(pilot)
+        await pilot.press("space", "down", "space", "down", "space")    # d4, c3, b2
+        assert screen.selected == ["d4e5f6a7b8", "c3d4e5f6a7", "b2c3d4e5f6"]
+        await pilot.press("slash", *"learning-rates", "enter")          # shows c3 and b2
+        assert _ids(screen) == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        assert "3 selected (1 hidden by the filter)" in _message(screen)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDelete)
+        assert app.screen.ids == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        text = _dialog_text(app)
+        assert "Delete 2 run(s)?" in text and "c3d4e5f6a7, b2c3d4e5f6" in text
+        assert "1 other selected run is hidden by the filter and is NOT deleted: d4e5f6a7b8" \
+            in text, text
+        assert "Delete (y)" in text and "Cancel (n)" in text
+        await pilot.press("y")
+        await wait_until(pilot, lambda: _ids(screen) == [], what="the two rows to go")
+        assert sorted(r.id for r in store.list()) == ["a1b2c3d4e5", "d4e5f6a7b8"]
+        assert screen.selected == ["d4e5f6a7b8"]
+
+
+@run_async
+async def test_delete_with_a_filter_hiding_every_selected_run_takes_the_cursor_row(tmp_path):
+    store = fixed_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runs(pilot)
+        await pilot.press("space", "down", "down", "down", "space")     # d4 and a1
+        await pilot.press("slash", *"learning-rates", "enter", "down")  # cursor on b2
+        assert _ids(screen) == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDelete) and app.screen.ids == ["b2c3d4e5f6"]
+        text = _dialog_text(app)
+        assert "Delete 1 run(s)?" in text and "b2c3d4e5f6" in text
+        assert "2 other selected runs are hidden by the filter and are NOT deleted: " \
+            "d4e5f6a7b8, a1b2c3d4e5" in text, text
+        await pilot.press("y")
+        await wait_until(pilot, lambda: _ids(screen) == ["c3d4e5f6a7"], what="the row to go")
+        assert sorted(r.id for r in store.list()) == ["a1b2c3d4e5", "c3d4e5f6a7", "d4e5f6a7b8"]
+        assert screen.selected == ["d4e5f6a7b8", "a1b2c3d4e5"]
+
+
 @run_async
 async def test_selecting_two_runs_overlays_two_curves_and_their_settings(tmp_path):
     fixed_store(tmp_path / "runs.db")

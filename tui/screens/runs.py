@@ -193,23 +193,35 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
     return [(name, [get(run) for run in runs]) for name, get in getters]
 
 
+def _some(ids: list[str], most: int = 6) -> str:
+    """``a, b, c and 4 more``."""
+    return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
 class ConfirmDelete(ModalScreen[bool]):
     """Asks before deleting; y or Delete confirms, n or esc cancels."""
 
     BINDINGS = [Binding("y", "confirm", "Delete", id="confirm-delete"),
                 Binding("n,escape", "cancel", "Cancel", id="cancel-delete")]
 
-    def __init__(self, ids: list[str]) -> None:
+    def __init__(self, ids: list[str], hidden: list[str] = ()) -> None:
+        """``ids``: the runs to delete; ``hidden``: selected runs that the filter
+        hides, which are not deleted (the dialog says so)."""
         super().__init__()
         self.ids = ids
+        self.hidden = list(hidden)
 
     def compose(self) -> ComposeResult:
-        shown = ", ".join(self.ids[:6]) + (f" and {len(self.ids) - 6} more"
-                                            if len(self.ids) > 6 else "")
+        text = (f"{_some(self.ids)}\nTheir histories and weights are removed from the store. "
+                "This cannot be undone.")
+        if self.hidden:
+            n = len(self.hidden)
+            are = "run is" if n == 1 else "runs are"
+            text += (f"\n\n[b]{n} other selected {are} hidden by the filter and "
+                     f"{'is' if n == 1 else 'are'} NOT deleted:[/] {_some(self.hidden)}")
         with Vertical(id="confirm-box"):
             yield Static(f"[b]Delete {len(self.ids)} run(s)?[/]", classes="dialog-title")
-            yield Static(f"{shown}\nTheir histories and weights are removed from the store. "
-                         "This cannot be undone.", id="confirm-text")
+            yield Static(text, id="confirm-text")
             with Horizontal(id="confirm-actions"):
                 yield Button("Delete (y)", id="confirm-yes", variant="error")
                 yield Button("Cancel (n)", id="confirm-no")
@@ -395,8 +407,11 @@ class RunsScreen(Screen):
         elif not runs:
             message.update(f"No run matches “{self.filter_text}” ({len(self.runs)} stored).")
         else:
+            hidden = sum(1 for i in self.selected if all(r.id != i for r in runs))
             chosen = f", {len(self.selected)} selected" if self.selected else \
                 ": space selects runs to compare"
+            if hidden:
+                chosen += f" ({hidden} hidden by the filter)"
             sort = f", sorted by {dict(COLUMNS)[self.sort_key]}" if self.sort_key else ""
             message.update(f"{len(runs)} of {len(self.runs)} run(s){sort}{chosen}.  [dim]{path}[/]")
         message.display = True
@@ -559,11 +574,16 @@ class RunsScreen(Screen):
     # -- delete -------------------------------------------------------------------------------
 
     def action_delete(self) -> None:
-        """Delete the selected runs, or the run under the cursor when none is selected."""
+        """Delete what the learner sees: the selected runs that the filter shows, or
+        the run under the cursor when none of them is selected. Selected runs the
+        filter hides are left alone, and the dialog says so."""
         if self.store is None or self.error is not None:
             self.notify("The run store is not available.", severity="error")
             return
-        ids = list(self.selected) or [i for i in [self._cursor_id()] if i is not None]
+        shown = {run.id for run in self.shown}
+        hidden = [i for i in self.selected if i not in shown]
+        ids = [i for i in self.selected if i in shown] or [
+            i for i in [self._cursor_id()] if i is not None]
         if not ids:
             self.notify("No run to delete.", severity="warning")
             return
@@ -573,7 +593,7 @@ class RunsScreen(Screen):
                 self._delete(ids)
 
         self._dialog = True
-        self.app.push_screen(ConfirmDelete(ids), answered)
+        self.app.push_screen(ConfirmDelete(ids, hidden), answered)
 
     def action_reload(self) -> None:
         self.reload()
