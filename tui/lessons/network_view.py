@@ -15,7 +15,7 @@ the drawing in red with the reason, and nothing changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.style import Style
 from rich.text import Text
@@ -45,6 +45,101 @@ def _sign_colour(value: float) -> str:
     return {1: POSITIVE, -1: NEGATIVE, 0: ZERO}[_sign(value)]
 
 
+def line_dots(x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, int]]:
+    """The braille dots of a line between two points in dot coordinates
+    (a cell holds 2 × 4 dots: cell ``(dx // 2, dy // 4)``)."""
+    steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    dots = []
+    for s in range(steps + 1):
+        t = s / steps
+        dots.append((int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))))
+    return dots
+
+
+@dataclass
+class NetworkLayout:
+    """Where a drawing's parts go, in cells of a ``width`` × ``height`` view.
+
+    ``area``: the rows above the two lines of words at the bottom; ``xs``,
+    ``cw``: each column's left cell and width; ``ys[c][i]``: node i's row
+    (its name is on the row above, its slope, if any, on the row below);
+    ``lines``: each edge's line in dot coordinates (x0, y0, x1, y1), by edge
+    key; ``labels``: where each edge's label starts and how wide it is
+    (x, y, width), by edge key.
+    """
+
+    width: int
+    height: int
+    area: int
+    xs: list[int]
+    cw: list[int]
+    ys: list[list[int]]
+    lines: dict[tuple, tuple[float, float, float, float]] = field(default_factory=dict)
+    labels: dict[tuple, tuple[int, int, int]] = field(default_factory=dict)
+
+    def edge_cells(self, key: tuple) -> set[tuple[int, int]]:
+        """The cells the edge's line puts dots in (within the view)."""
+        return {(dx // 2, dy // 4) for dx, dy in line_dots(*self.lines[key])
+                if 0 <= dx // 2 < self.width and 0 <= dy // 4 < self.height}
+
+    def label_cells(self, key: tuple) -> set[tuple[int, int]]:
+        x, y, w = self.labels[key]
+        return {(x + k, y) for k in range(w)}
+
+    def node_cells(self, key: tuple) -> set[tuple[int, int]]:
+        """A node's box with the rows above (its name) and below (a slope)."""
+        _, c, i = key
+        return {(self.xs[c] + k, self.ys[c][i] + dy) for k in range(self.cw[c])
+                for dy in (-1, 0, 1)}
+
+
+def network_layout(diagram: Diagram, width: int, height: int, box_widths: list[list[int]],
+                   label_widths: dict[tuple, tuple[int, int]], label_at: float = 0.62
+                   ) -> NetworkLayout:
+    """Lay ``diagram`` out in ``width`` × ``height`` cells: node columns spread
+    across, nodes spread down each column, edges between the boxes, and each
+    edge's label on its edge. ``box_widths[c][i]``: the width of node i's value
+    text in column c; ``label_widths[key]``: an edge label's width, and the
+    width of its weight part."""
+    cols = diagram.columns
+    area = height - 2
+    cw = [max([6] + [len(n.name) for n in col] + [w + 2 for w in box_widths[c]])
+          for c, col in enumerate(cols)]
+    n = len(cols)
+    gap = max(6, (width - 2 - sum(cw)) // max(1, n - 1))
+    xs = [1 + sum(cw[:c]) + c * gap for c in range(n)]
+    if n == 1:
+        xs = [(width - cw[0]) // 2]
+    ys = []
+    for col in cols:
+        k = len(col)
+        ys.append([int(1.5 + (area - 3) * (i + 0.5) / k) for i in range(k)])
+    out = NetworkLayout(width, height, area, xs, cw, ys)
+    for e in diagram.edges:
+        key = ("edge", e.layer, e.src, e.dst)
+        x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
+        x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
+        out.lines[key] = (2 * x0 + 1, 4 * y0 + 1.5, 2 * x1, 4 * y1 + 1.5)
+
+    # labels, placed where they do not overlap one another
+    taken: set[tuple[int, int]] = set()
+    for e in diagram.edges:
+        key = ("edge", e.layer, e.src, e.dst)
+        width_label, first = label_widths[key]
+        x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
+        x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
+        for t in (min(0.9, max(0.1, label_at + d)) for d in _LABEL_STEPS):
+            cy = int(round(y0 + t * (y1 - y0)))
+            lx = int(round(x0 + t * (x1 - x0) - first / 2))
+            lx = max(x0, min(lx, x1 - width_label))
+            cells = {(lx + k, cy) for k in range(-1, width_label + 1)}
+            if not cells & taken and cy < area:
+                break
+        taken |= cells
+        out.labels[key] = (lx, cy, width_label)
+    return out
+
+
 @dataclass
 class _Canvas:
     width: int
@@ -66,10 +161,7 @@ class _Canvas:
 
     def line(self, x0: float, y0: float, x1: float, y1: float, style: str) -> None:
         """A braille line between two points in dot coordinates (2 × 4 per cell)."""
-        steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-        for s in range(steps + 1):
-            t = s / steps
-            dx, dy = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
+        for dx, dy in line_dots(x0, y0, x1, y1):
             cell = (dx // 2, dy // 4)
             if not (0 <= cell[0] < self.width and 0 <= cell[1] < self.height):
                 continue
@@ -310,6 +402,35 @@ class NetworkView(Widget, can_focus=True):
             return self.buffer + "▏", f"bold white on {bg}"
         return fmt(value), ""
 
+    def _edge_segments(self, e: EdgeInfo, cursor: set, high: set) -> list[tuple[str, str]]:
+        """An edge's label: its weight, then (in backpropagation) its gradient."""
+        key = ("edge", e.layer, e.src, e.dst)
+        text, style = self._label(key, e.weight)
+        if not style:
+            if key in cursor:
+                style = "bold black on white"
+            elif key in high:
+                style = f"bold black on {HIGHLIGHT}"
+            else:
+                style = f"bold {_sign_colour(e.weight)}"
+        segments = [(f"\u00a0{text}\u00a0", style)]
+        if e.grad is not None:
+            segments.append((f"∇{fmt(e.grad)}\u00a0", f"bold {GRAD}"))
+        return segments
+
+    def layout(self) -> NetworkLayout:
+        """Where this view draws each node, edge and label at its current size."""
+        cursor, high = self._focus_keys()
+        boxes = [[len(self._label(("node", c, i), n.value)[0]) for i, n in enumerate(col)]
+                 for c, col in enumerate(self.diagram.columns)]
+        widths: dict[tuple, tuple[int, int]] = {}
+        for e in self.diagram.edges:
+            segments = self._edge_segments(e, cursor, high)
+            widths[("edge", e.layer, e.src, e.dst)] = (sum(len(t) for t, _ in segments),
+                                                      len(segments[0][0]))
+        return network_layout(self.diagram, self.size.width, self.size.height, boxes, widths,
+                              self.label_at)
+
     def render(self) -> Text:
         width, height = self.size.width, self.size.height
         canvas = _Canvas(max(1, width), max(1, height))
@@ -318,21 +439,10 @@ class NetworkView(Widget, can_focus=True):
         if not cols or width < 10 or height < 4:
             return canvas.render()
         cursor, high = self._focus_keys()
-        area = height - 2
-
+        lay = self.layout()
+        xs, ys, cw = lay.xs, lay.ys, lay.cw
         boxes = [[self._label(("node", c, i), n.value) for i, n in enumerate(col)]
                  for c, col in enumerate(cols)]
-        cw = [max([6] + [len(n.name) for n in col] + [len(b[0]) + 2 for b in boxes[c]])
-              for c, col in enumerate(cols)]
-        n = len(cols)
-        gap = max(6, (width - 2 - sum(cw)) // max(1, n - 1))
-        xs = [1 + sum(cw[:c]) + c * gap for c in range(n)]
-        if n == 1:
-            xs = [(width - cw[0]) // 2]
-        ys = []
-        for col in cols:
-            k = len(col)
-            ys.append([int(1.5 + (area - 3) * (i + 0.5) / k) for i in range(k)])
 
         # edges, highlighted ones last so that they stay on top
         ordered = sorted(self.diagram.edges,
@@ -340,38 +450,12 @@ class NetworkView(Widget, can_focus=True):
         for e in ordered:
             key = ("edge", e.layer, e.src, e.dst)
             style = HIGHLIGHT if key in high | cursor else _sign_colour(e.weight)
-            x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
-            x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
-            canvas.line(2 * x0 + 1, 4 * y0 + 1.5, 2 * x1, 4 * y1 + 1.5, style)
+            canvas.line(*lay.lines[key], style)
 
-        # labels, placed where they do not overlap one another
-        taken: set[tuple[int, int]] = set()
         for e in self.diagram.edges:
             key = ("edge", e.layer, e.src, e.dst)
-            text, style = self._label(key, e.weight)
-            if not style:
-                if key in cursor:
-                    style = "bold black on white"
-                elif key in high:
-                    style = f"bold black on {HIGHLIGHT}"
-                else:
-                    style = f"bold {_sign_colour(e.weight)}"
-            # one row: the weight, then (in backpropagation) its gradient
-            segments = [(f"\u00a0{text}\u00a0", style)]
-            if e.grad is not None:
-                segments.append((f"∇{fmt(e.grad)}\u00a0", f"bold {GRAD}"))
-            width_label = sum(len(t) for t, _ in segments)
-            x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
-            x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
-            for t in (min(0.9, max(0.1, self.label_at + d)) for d in _LABEL_STEPS):
-                cy = int(round(y0 + t * (y1 - y0)))
-                lx = int(round(x0 + t * (x1 - x0) - len(segments[0][0]) / 2))
-                lx = max(x0, min(lx, x1 - width_label))
-                cells = {(lx + k, cy) for k in range(-1, width_label + 1)}
-                if not cells & taken and cy < area:
-                    break
-            taken |= cells
-            for label, lstyle in segments:
+            lx, cy, _ = lay.labels[key]
+            for label, lstyle in self._edge_segments(e, cursor, high):
                 canvas.text(lx, cy, label, lstyle)
                 for k in range(len(label)):
                     self._hits[(lx + k, cy)] = key
