@@ -169,6 +169,31 @@ async def test_each_sweep_run_shows_its_own_label_whole_at_every_width(tmp_path,
 
 
 @run_async
+async def test_at_80x24_the_runs_screen_keeps_its_keys_columns_and_chart(tmp_path):
+    sweep_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runs(pilot)
+        lines = _screen_lines(app)
+        footer = lines[-1]
+        for key in ("space Select", "s S Sort", "d Delete", "a Select all", "c Clear",
+                    "esc Back"):
+            assert key in footer, footer
+        assert lines[1].lstrip().startswith("/ filters") and "metric (m)" in lines[1]
+        header = next(line for line in lines if " id " in line)
+        for heading in ("id", "label", "lr", "stopped", "best val"):
+            assert f" {heading} " in f"{header} ", header
+        assert any("Select runs (space) to compare" in line for line in lines)
+        # three runs selected: their curves and legend fill a chart of several rows
+        await pilot.press("space", "down", "space", "down", "space")
+        chart = screen.query_one("#runs-chart")
+        assert len(chart.drawn_series()) == 3 and chart.size.height >= 10
+        lines = _screen_lines(app)
+        for rid in _ids(screen)[:3]:
+            assert any(f"{rid[:6]} " in line for line in lines[chart.region.y:chart.region.bottom])
+
+
+@run_async
 async def test_sort_by_header_click_and_by_key(tmp_path):
     fixed_store(tmp_path / "runs.db")
     app = RunsApp(tmp_path / "runs.db")

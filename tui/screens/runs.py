@@ -239,12 +239,16 @@ class RunsScreen(Screen):
     """Stored runs: filter, sort, delete; select several to compare their curves."""
 
     CSS_PATH = os.path.join(os.path.dirname(__file__), "runs.tcss")
+    #: The footer fits 80 columns: / and m are shown where they act (the filter's
+    #: placeholder, the metric's label), s and S share one entry.
     BINDINGS = [
         Binding("space", "toggle", "Select", id="runs-select"),
-        Binding("slash", "filter", "Filter", id="runs-filter"),
-        Binding("s", "sort", "Sort", id="runs-sort"),
-        Binding("S", "reverse", "Reverse", id="runs-reverse"),
-        Binding("m", "metric", "Metric", id="runs-metric"),
+        Binding("slash", "filter", "Filter", id="runs-filter", show=False),
+        Binding("s", "sort", "Sort by the next column", id="runs-sort",
+                group=Binding.Group("Sort")),
+        Binding("S", "reverse", "Reverse the order", id="runs-reverse",
+                group=Binding.Group("Sort")),
+        Binding("m", "metric", "Metric", id="runs-metric", show=False),
         Binding("d,delete", "delete", "Delete", id="runs-delete"),
         Binding("a", "select_shown", "Select all", id="runs-select-shown"),
         Binding("c", "clear", "Clear", id="runs-clear"),
@@ -272,9 +276,9 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="runs-bar"):
-            yield Input(placeholder="filter: dataset, optimizer, status, sweep…  (/)",
+            yield Input(placeholder="/ filters: dataset, optimizer, status, sweep…",
                         id="runs-filter-input")
-            yield Label("metric", id="runs-metric-label")
+            yield Label("metric (m)", id="runs-metric-label")
             yield Select([("loss", "loss")], value="loss", allow_blank=False, id="runs-metric",
                          compact=True)
         yield Static("Loading the run store…", id="runs-message")
@@ -539,7 +543,7 @@ class RunsScreen(Screen):
             select.set_options([(m, m) for m in metrics])
             select.value = self.metric
         chart = self.query_one("#runs-chart", CompareChart)
-        chart.empty_text = "Select runs (space) to overlay their curves"
+        chart.empty_text = "Select runs (space) to compare"
         chart.set_series([(f"{r.id[:6]} {r.label or r.describe().split(' ')[0]}", *r.curve(self.metric))
                           for r in runs], metric=self.metric)
         chart.total_epochs = max((r.fit.get("epochs") or 0 for r in runs), default=None)
@@ -548,7 +552,7 @@ class RunsScreen(Screen):
         table.clear(columns=True)
         if not runs:
             table.add_column("settings")
-            table.add_row("Selected runs' settings show here, side by side.")
+            table.add_row("Selected runs' settings, side by side")
             return
         table.add_column("", key="setting")
         for run in runs:
