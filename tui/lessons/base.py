@@ -41,6 +41,11 @@ class LessonScreen(Screen):
     """A lesson: its network drawn on the left, its words and numbers on the right."""
 
     CSS_PATH = CSS_FILE
+    #: below 90 columns the words on the right get narrower (lessons.tcss), so that
+    #: the drawing and the tables under it keep room at 80 columns; below 30 rows
+    #: the plot under the drawing is lower
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     LESSON: Lesson
     LABEL_AT = 0.62
     BINDINGS = [
