@@ -47,7 +47,6 @@ class LessonScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     LESSON: Lesson
-    LABEL_AT = 0.62
     BINDINGS = [
         Binding("escape", "back", "Lessons", id="lessons.back"),
         Binding("r", "reset", "Reset", id="lessons.reset"),
@@ -69,7 +68,7 @@ class LessonScreen(Screen):
         yield Static(self._title(), id="lesson-title")
         with Horizontal(id="lesson-body"):
             with Vertical(id="lesson-left"):
-                yield NetworkView(id="network", label_at=self.LABEL_AT)
+                yield NetworkView(id="network")
                 yield from self.compose_below()
             with VerticalScroll(id="lesson-right"):
                 yield Static(self.part.text, id="lesson-text")
