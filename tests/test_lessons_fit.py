@@ -96,3 +96,26 @@ async def test_the_descent_plot_keeps_its_axis_above_the_footer():
         shown = _region_text(screen_lines(app), plot.region)
         assert shown[-1].split() == ["0", "5", "10", "15", "20"], shown
         assert sum("█" in line for line in shown) >= 3      # bars of several heights
+
+
+@run_async
+async def test_the_menu_lists_every_lesson_with_its_summary_wrapped_under_itself():
+    from tui.lessons.catalog import LESSONS
+
+    app = LessonApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        menu = app.screen.query_one("#lessons-menu")
+        assert menu.region.bottom <= SIZE[1] - 1
+        lines = [line.rstrip() for line in _region_text(screen_lines(app), menu.content_region)]
+        starts = [i for i, line in enumerate(lines) if line[:2] in {f"{le.letter}." for le in LESSONS}]
+        assert len(starts) == len(LESSONS)
+        column = lines[starts[0]].index(LESSONS[0].summary[:10])
+        for lesson, start, end in zip(LESSONS, starts, [*starts[1:], len(lines)]):
+            assert lines[start].startswith(f"{lesson.letter}. {lesson.title}")
+            # the summary's lines, each starting at the summary's column
+            parts = [lines[start][column:]]
+            for line in lines[start + 1:end]:
+                assert line[:column].strip() == "", line
+                parts.append(line[column:])
+            assert " ".join(p.strip() for p in parts if p.strip()) == lesson.summary

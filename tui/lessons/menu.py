@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -34,6 +36,16 @@ INTRO = (
 )
 
 
+def _entry(lesson) -> Table:
+    """A menu line: letter and title, then the summary, which wraps under itself
+    (not under the letter) on a narrow terminal."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=25, no_wrap=True)
+    grid.add_column(style="dim")
+    grid.add_row(Text.from_markup(f"[b]{lesson.letter}.[/b] {lesson.title}"), lesson.summary)
+    return grid
+
+
 class LessonsScreen(Screen):
     """The lessons menu."""
 
@@ -48,10 +60,8 @@ class LessonsScreen(Screen):
         yield Static("[b]Lessons[/b]: forward propagation, gradient descent, backpropagation",
                      id="lesson-title")
         yield Static(INTRO, id="lessons-intro")
-        yield OptionList(
-            *[Option(f"[b]{lesson.letter}.[/b] {lesson.title:<22} [dim]{lesson.summary}[/]",
-                     id=lesson.key) for lesson in LESSONS],
-            id="lessons-menu")
+        yield OptionList(*[Option(_entry(lesson), id=lesson.key) for lesson in LESSONS],
+                         id="lessons-menu")
         yield Footer()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
