@@ -7,6 +7,11 @@ from textual.app import App
 from tui.lessons import SCREENS, LessonsScreen
 
 
+def screen_lines(app) -> list[str]:
+    """The terminal's lines as the learner sees them (the top screen, composited)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
 class LessonApp(App):
     def __init__(self, key: str | None = None, trainer: bool = False) -> None:
         super().__init__()

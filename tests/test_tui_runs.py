@@ -4,6 +4,8 @@ the Runs screen over a fixed store."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.app import App
@@ -14,7 +16,7 @@ from engine.runs import Run
 from engine.store import RunStore
 from tui.app import DeeptermApp
 from tui.config import TrainConfig
-from tui.screens.runs import ConfirmDelete, RunsScreen
+from tui.screens.runs import COLUMNS, ConfirmDelete, RunsScreen
 from tui.screens.sweep import SweepScreen
 
 # -- a fixed store ---------------------------------------------------------------------------------
@@ -88,6 +90,31 @@ def _message(screen) -> str:
     return str(screen.query_one("#runs-message", Static).render())
 
 
+def _screen_lines(app) -> list[str]:
+    """The terminal's lines as the learner sees them (the top screen, composited)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+#: A learning-rate sweep as the CLI and the Sweep screen store it: (id, learning rate).
+LR_SWEEP = [("e5f6a7b8c9", 0.1), ("f6a7b8c9d0", 0.01), ("a7b8c9d0e1", 0.001)]
+
+
+def sweep_store(path) -> RunStore:
+    """The fixed store plus a three-run sweep over learning rates 0.1, 0.01 and 0.001."""
+    store = fixed_store(path)
+    for k, (rid, lr) in enumerate(LR_SWEEP):
+        history = History({"epochs": 5})
+        for e in range(5):
+            history.append(e, {"loss": 0.7 - 0.02 * e - k * 0.01, "accuracy": 0.6 + 0.01 * e,
+                               "val_loss": 0.72 - 0.02 * e, "val_accuracy": 0.6})
+        store.save(Run(spec=_spec((50, 32), "adam", lr), dataset={"name": "titanic", "rows": 1309},
+                       fit={"epochs": 5, "batch_size": 32, "validation_split": 0.3},
+                       id=rid, created_at=f"2026-12-01T21:17:0{k}+00:00", status="completed",
+                       history=history, device="CPU", duration_s=0.5, group="sweep-75262d771a",
+                       label=f"learning_rate={lr:g}"))
+    return store
+
+
 # -- the Runs screen --------------------------------------------------------------------------------
 
 
@@ -99,8 +126,9 @@ async def test_runs_are_listed_newest_first_and_filtered_as_you_type(tmp_path):
         screen = await _open_runs(pilot)
         assert _ids(screen) == ["d4e5f6a7b8", "c3d4e5f6a7", "b2c3d4e5f6", "a1b2c3d4e5"]
         table = screen.query_one("#runs-table", DataTable)
-        assert [str(c) for c in table.get_row("c3d4e5f6a7")[3:9]] == ["titanic", "10-100-100-2", "sgd", "1",
-                                                   "6/10", "diverged"]
+        assert [str(table.get_cell("c3d4e5f6a7", key)) for key in (
+            "label", "dataset", "layers", "optimizer", "lr", "epochs", "stop")] == [
+            "lr=1", "titanic", "10-100-100-2", "sgd", "1", "6/10", "diverged"]
         assert "4 of 4 run(s)" in _message(screen)
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
@@ -115,6 +143,54 @@ async def test_runs_are_listed_newest_first_and_filtered_as_you_type(tmp_path):
         assert len(screen.query_one("#runs-chart").drawn_series()) == 2
         await pilot.press("slash", *"zzz")
         assert _ids(screen) == [] and "No run matches" in _message(screen)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (110, 30), (120, 40)])
+@run_async
+async def test_each_sweep_run_shows_its_own_label_whole_at_every_width(tmp_path, size):
+    """The label column used to come last: past the right edge below 118 columns,
+    and cut to "lr=0." for all three runs at 105-113."""
+    sweep_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=size) as pilot:
+        screen = await _open_runs(pilot)
+        assert len(_ids(screen)) == 7
+        lines = _screen_lines(app)
+        for rid, lr in LR_SWEEP:
+            row = next(line for line in lines if rid in line)
+            assert re.search(rf"\slr={lr:g}(\s|$)", row), (size, row)
+        # the learning-rate runs also read apart in the lr column of the same rows
+        assert [re.findall(r"\s(0\.0*1)\s", next(line for line in lines if rid in line))
+                for rid, _ in LR_SWEEP] == [["0.1"], ["0.01"], ["0.001"]]
+        # no column is cut at the right edge: the last heading shown is whole
+        header = next(line for line in lines if " id " in line)
+        assert "label" in header.split()
+        assert header.rstrip().split("  ")[-1].strip() in {h for _, h in COLUMNS}, header
+
+
+@run_async
+async def test_at_80x24_the_runs_screen_keeps_its_keys_columns_and_chart(tmp_path):
+    sweep_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runs(pilot)
+        lines = _screen_lines(app)
+        footer = lines[-1]
+        for key in ("space Select", "s S Sort", "d Delete", "a Select all", "c Clear",
+                    "esc Back"):
+            assert key in footer, footer
+        assert lines[1].lstrip().startswith("/ filters") and "metric (m)" in lines[1]
+        header = next(line for line in lines if " id " in line)
+        for heading in ("id", "label", "lr", "stopped", "best val"):
+            assert f" {heading} " in f"{header} ", header
+        assert any("Select runs (space) to compare" in line for line in lines)
+        # three runs selected: their curves and legend fill a chart of several rows
+        await pilot.press("space", "down", "space", "down", "space")
+        chart = screen.query_one("#runs-chart")
+        assert len(chart.drawn_series()) == 3 and chart.size.height >= 10
+        lines = _screen_lines(app)
+        for rid in _ids(screen)[:3]:
+            assert any(f"{rid[:6]} " in line for line in lines[chart.region.y:chart.region.bottom])
 
 
 @run_async
@@ -171,6 +247,62 @@ async def test_delete_asks_first_and_removes_from_the_store(tmp_path):
         await pilot.click("#confirm-yes")
         await wait_until(pilot, lambda: _ids(screen) == ["a1b2c3d4e5"], what="two rows to go")
         assert [r.id for r in store.list()] == ["a1b2c3d4e5"] and screen.selected == []
+
+
+def _dialog_text(app) -> str:
+    """The confirm dialog's words as shown on the terminal: its box's lines,
+    inside the border, joined by spaces."""
+    box = app.screen.query_one("#confirm-box").content_region
+    lines = _screen_lines(app)[box.y:box.bottom]
+    return " ".join(" ".join(line[box.x:box.right].split()) for line in lines if line.strip())
+
+
+@run_async
+async def test_delete_with_a_filter_takes_only_the_selected_runs_it_shows(tmp_path):
+    store = fixed_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runs(pilot)
+        await pilot.press("space", "down", "space", "down", "space")    # d4, c3, b2
+        assert screen.selected == ["d4e5f6a7b8", "c3d4e5f6a7", "b2c3d4e5f6"]
+        await pilot.press("slash", *"learning-rates", "enter")          # shows c3 and b2
+        assert _ids(screen) == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        assert "3 selected (1 hidden by the filter)" in _message(screen)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDelete)
+        assert app.screen.ids == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        text = _dialog_text(app)
+        assert "Delete 2 run(s)?" in text and "c3d4e5f6a7, b2c3d4e5f6" in text
+        assert "1 other selected run is hidden by the filter and is NOT deleted: d4e5f6a7b8" \
+            in text, text
+        assert "Delete (y)" in text and "Cancel (n)" in text
+        await pilot.press("y")
+        await wait_until(pilot, lambda: _ids(screen) == [], what="the two rows to go")
+        assert sorted(r.id for r in store.list()) == ["a1b2c3d4e5", "d4e5f6a7b8"]
+        assert screen.selected == ["d4e5f6a7b8"]
+
+
+@run_async
+async def test_delete_with_a_filter_hiding_every_selected_run_takes_the_cursor_row(tmp_path):
+    store = fixed_store(tmp_path / "runs.db")
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_runs(pilot)
+        await pilot.press("space", "down", "down", "down", "space")     # d4 and a1
+        await pilot.press("slash", *"learning-rates", "enter", "down")  # cursor on b2
+        assert _ids(screen) == ["c3d4e5f6a7", "b2c3d4e5f6"]
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDelete) and app.screen.ids == ["b2c3d4e5f6"]
+        text = _dialog_text(app)
+        assert "Delete 1 run(s)?" in text and "b2c3d4e5f6" in text
+        assert "2 other selected runs are hidden by the filter and are NOT deleted: " \
+            "d4e5f6a7b8, a1b2c3d4e5" in text, text
+        await pilot.press("y")
+        await wait_until(pilot, lambda: _ids(screen) == ["c3d4e5f6a7"], what="the row to go")
+        assert sorted(r.id for r in store.list()) == ["a1b2c3d4e5", "c3d4e5f6a7", "d4e5f6a7b8"]
+        assert screen.selected == ["d4e5f6a7b8", "a1b2c3d4e5"]
 
 
 @run_async
@@ -235,7 +367,9 @@ async def test_an_empty_a_damaged_and_no_store_are_shown_in_place(tmp_path):
 def test_runs_screen_snapshot(snap_compare, tmp_path, monkeypatch):
     """The Runs screen over a fixed store of four Titanic runs, newest first
     (d4e5f6a7b8 early_stopped, c3d4e5f6a7 diverged in red, b2c3d4e5f6 and
-    a1b2c3d4e5 completed), sorted by nothing; two runs selected (green dots on
+    a1b2c3d4e5 completed), sorted by nothing; every column fits at 120
+    columns, the sweep's labels (lr=1, lr=1e-06) right after the ids and the
+    UTC time last; two runs selected (green dots on
     d4 and c3): below, their loss curves overlaid in two colours with a
     legend, and on the right their settings side by side with the differing
     rows (layers, optimizer, learning rate, epochs, patience, params, status,

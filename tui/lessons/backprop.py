@@ -12,8 +12,8 @@ from .compute import diagram, fmt
 class BackpropScreen(LessonScreen):
     LESSON = BACKPROP
     BINDINGS = [
-        Binding("b", "back_step", "Backward step", id="lessons.back_step"),
-        Binding("u", "update", "Update + forward", id="lessons.update"),
+        Binding("b", "back_step", "Step back", id="lessons.back_step"),
+        Binding("u", "update", "Update", id="lessons.update"),
     ]
 
     def __init__(self) -> None:

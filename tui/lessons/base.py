@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from ..widgets.footer import AppFooter
 from .catalog import Lesson, Part
 from .compute import LessonNet
 from .network_view import NetworkView
@@ -41,8 +42,12 @@ class LessonScreen(Screen):
     """A lesson: its network drawn on the left, its words and numbers on the right."""
 
     CSS_PATH = CSS_FILE
+    #: below 90 columns the words on the right get narrower (lessons.tcss), so that
+    #: the drawing and the tables under it keep room at 80 columns; below 30 rows
+    #: the plot under the drawing is lower
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (90, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     LESSON: Lesson
-    LABEL_AT = 0.62
     BINDINGS = [
         Binding("escape", "back", "Lessons", id="lessons.back"),
         Binding("r", "reset", "Reset", id="lessons.reset"),
@@ -64,12 +69,12 @@ class LessonScreen(Screen):
         yield Static(self._title(), id="lesson-title")
         with Horizontal(id="lesson-body"):
             with Vertical(id="lesson-left"):
-                yield NetworkView(id="network", label_at=self.LABEL_AT)
+                yield NetworkView(id="network")
                 yield from self.compose_below()
             with VerticalScroll(id="lesson-right"):
                 yield Static(self.part.text, id="lesson-text")
                 yield Static("", id="lesson-numbers")
-        yield Footer()
+        yield AppFooter()
 
     def compose_below(self) -> ComposeResult:
         """Extra widgets under the drawing (a table, a plot)."""

@@ -15,13 +15,15 @@ from .compute import LessonNet, diagram, fmt
 
 class ErrorsScreen(LessonScreen):
     LESSON = ERRORS
+    #: grouped in the footer ("[ ] Part", "n p Row"), so that they fit at 80 columns
     BINDINGS = [
-        Binding("right_square_bracket", "part(1)", "Next part", key_display="]",
-                id="lessons.next_part"),
         Binding("left_square_bracket", "part(-1)", "Previous part", key_display="[",
-                id="lessons.prev_part"),
-        Binding("n", "row(1)", "Next row", id="lessons.next_row"),
-        Binding("p", "row(-1)", "Previous row", id="lessons.prev_row"),
+                id="lessons.prev_part", group=Binding.Group("Part")),
+        Binding("right_square_bracket", "part(1)", "Next part", key_display="]",
+                id="lessons.next_part", group=Binding.Group("Part")),
+        Binding("n", "row(1)", "Next row", id="lessons.next_row", group=Binding.Group("Row")),
+        Binding("p", "row(-1)", "Previous row", id="lessons.prev_row",
+                group=Binding.Group("Row")),
     ]
 
     def __init__(self) -> None:

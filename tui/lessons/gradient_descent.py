@@ -13,7 +13,6 @@ from .compute import diagram, fmt
 
 class GradientDescentScreen(LessonScreen):
     LESSON = GRADIENT_DESCENT
-    LABEL_AT = 0.4
     BINDINGS = [Binding("s", "step", "One step", id="lessons.step")]
 
     def __init__(self) -> None:

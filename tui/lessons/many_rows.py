@@ -15,8 +15,9 @@ from .compute import diagram, fmt
 class ManyRowsScreen(LessonScreen):
     LESSON = MANY_ROWS
     BINDINGS = [
-        Binding("n", "row(1)", "Next row", id="lessons.next_row"),
-        Binding("p", "row(-1)", "Previous row", id="lessons.prev_row"),
+        Binding("n", "row(1)", "Next row", id="lessons.next_row", group=Binding.Group("Row")),
+        Binding("p", "row(-1)", "Previous row", id="lessons.prev_row",
+                group=Binding.Group("Row")),
     ]
 
     def __init__(self) -> None:
@@ -33,10 +34,12 @@ class ManyRowsScreen(LessonScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        names = [*self.lnet.net.inputs, *self.lnet.net.layers[0], "prediction"]
+        names = [*self.lnet.net.inputs, *self.lnet.net.layers[0]]
         table.add_column("row", key="row")
         for name in names:
             table.add_column(name, key=name)
+        # headed by the output node's name, as on the drawing (and 4 columns narrower)
+        table.add_column(self.lnet.net.layers[-1][0], key="prediction")
         super().on_mount()
 
     def action_row(self, step: int) -> None:

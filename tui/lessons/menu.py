@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..widgets.footer import AppFooter
 from .backprop import BackpropScreen
 from .base import CSS_FILE
 from .catalog import LESSONS
@@ -34,6 +37,16 @@ INTRO = (
 )
 
 
+def _entry(lesson) -> Table:
+    """A menu line: letter and title, then the summary, which wraps under itself
+    (not under the letter) on a narrow terminal."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=25, no_wrap=True)
+    grid.add_column(style="dim")
+    grid.add_row(Text.from_markup(f"[b]{lesson.letter}.[/b] {lesson.title}"), lesson.summary)
+    return grid
+
+
 class LessonsScreen(Screen):
     """The lessons menu."""
 
@@ -48,11 +61,9 @@ class LessonsScreen(Screen):
         yield Static("[b]Lessons[/b]: forward propagation, gradient descent, backpropagation",
                      id="lesson-title")
         yield Static(INTRO, id="lessons-intro")
-        yield OptionList(
-            *[Option(f"[b]{lesson.letter}.[/b] {lesson.title:<22} [dim]{lesson.summary}[/]",
-                     id=lesson.key) for lesson in LESSONS],
-            id="lessons-menu")
-        yield Footer()
+        yield OptionList(*[Option(_entry(lesson), id=lesson.key) for lesson in LESSONS],
+                         id="lessons-menu")
+        yield AppFooter()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.action_open(event.option.id)

@@ -15,7 +15,7 @@ the drawing in red with the reason, and nothing changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.style import Style
 from rich.text import Text
@@ -34,7 +34,6 @@ GRAD = "#d787ff"
 
 _BRAILLE = {(0, 0): 0x01, (0, 1): 0x02, (0, 2): 0x04, (1, 0): 0x08,
             (1, 1): 0x10, (1, 2): 0x20, (0, 3): 0x40, (1, 3): 0x80}
-_LABEL_STEPS = (0, 0.08, -0.08, 0.16, -0.16, 0.24, -0.24, 0.32, -0.32)
 
 
 def _sign(value: float) -> int:
@@ -43,6 +42,199 @@ def _sign(value: float) -> int:
 
 def _sign_colour(value: float) -> str:
     return {1: POSITIVE, -1: NEGATIVE, 0: ZERO}[_sign(value)]
+
+
+def line_dots(x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, int]]:
+    """The braille dots of a line between two points in dot coordinates
+    (a cell holds 2 × 4 dots: cell ``(dx // 2, dy // 4)``)."""
+    steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+    dots = []
+    for s in range(steps + 1):
+        t = s / steps
+        dots.append((int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))))
+    return dots
+
+
+@dataclass
+class NetworkLayout:
+    """Where a drawing's parts go, in cells of a ``width`` × ``height`` view.
+
+    ``area``: the rows above the two lines of words at the bottom; ``xs``,
+    ``cw``: each column's left cell and width; ``ys[c][i]``: node i's row
+    (its name is on the row above, its slope, if any, on the row below);
+    ``lines``: each edge's line in dot coordinates (x0, y0, x1, y1), by edge
+    key; ``labels``: where each edge's label starts and how wide it is
+    (x, y, width), by edge key.
+    """
+
+    width: int
+    height: int
+    area: int
+    xs: list[int]
+    cw: list[int]
+    ys: list[list[int]]
+    lines: dict[tuple, tuple[float, float, float, float]] = field(default_factory=dict)
+    labels: dict[tuple, tuple[int, int, int]] = field(default_factory=dict)
+
+    def edge_cells(self, key: tuple) -> set[tuple[int, int]]:
+        """The cells the edge's line puts dots in (within the view)."""
+        return {(dx // 2, dy // 4) for dx, dy in line_dots(*self.lines[key])
+                if 0 <= dx // 2 < self.width and 0 <= dy // 4 < self.height}
+
+    def label_cells(self, key: tuple) -> set[tuple[int, int]]:
+        x, y, w = self.labels[key]
+        return {(x + k, y) for k in range(w)}
+
+    def node_cells(self, key: tuple) -> set[tuple[int, int]]:
+        """A node's box with the rows above (its name) and below (a slope)."""
+        _, c, i = key
+        return {(self.xs[c] + k, self.ys[c][i] + dy) for k in range(self.cw[c])
+                for dy in (-1, 0, 1)}
+
+
+def network_layout(diagram: Diagram, width: int, height: int, box_widths: list[list[int]],
+                   label_widths: dict[tuple, tuple[int, int]]) -> NetworkLayout:
+    """Lay ``diagram`` out in ``width`` × ``height`` cells: node columns spread
+    across, nodes spread down each column, edges between the boxes, and each
+    edge's label on its edge. ``box_widths[c][i]``: the width of node i's value
+    text in column c; ``label_widths[key]``: an edge label's width, and the
+    width of its weight part."""
+    cols = diagram.columns
+    area = height - 2
+    cw = [max([6] + [len(n.name) for n in col] + [w + 2 for w in box_widths[c]])
+          for c, col in enumerate(cols)]
+    n = len(cols)
+    gap = max(6, (width - 2 - sum(cw)) // max(1, n - 1))
+    xs = [1 + sum(cw[:c]) + c * gap for c in range(n)]
+    if n == 1:
+        xs = [(width - cw[0]) // 2]
+    ys = []
+    for col in cols:
+        k = len(col)
+        ys.append([int(1.5 + (area - 3) * (i + 0.5) / k) for i in range(k)])
+    out = NetworkLayout(width, height, area, xs, cw, ys)
+    for e in diagram.edges:
+        key = ("edge", e.layer, e.src, e.dst)
+        x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
+        x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
+        out.lines[key] = (2 * x0 + 1, 4 * y0 + 1.5, 2 * x1, 4 * y1 + 1.5)
+
+    place_labels(out, [("edge", e.layer, e.src, e.dst) for e in diagram.edges], label_widths)
+    return out
+
+
+def _around(cells: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The cells beside, above and below ``cells`` (a row's run of cells: its two
+    ends and the cells over and under it, not the corners)."""
+    near = {(x + dx, y + dy) for x, y in cells for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1))}
+    return near - cells
+
+
+#: Where along its edge (0: the source, 1: the destination) a weight's label goes
+#: when nothing is in the way: nearer the source, off the middle where lines cross.
+LABEL_FROM = 0.3
+
+
+def place_labels(lay: NetworkLayout, keys: list[tuple], widths: dict[tuple, tuple[int, int]]
+                 ) -> None:
+    """Put each edge's label on its own line, nearer its source node, where it reads
+    without ambiguity. Walking along the line from LABEL_FROM of the way, outwards
+    (the source's side first), the label takes the
+    first place where it covers its line and no other line, label or node, stays
+    off the crossings of lines, and where no line that it does not share a node
+    with, no other label and no node is beside, above or below it; where it can,
+    also clear of the lines that leave or enter its nodes (they run close to it
+    only near those nodes). Where the drawing is too cramped for any of that, the
+    place with the fewest such neighbours."""
+    edges = {key: lay.edge_cells(key) for key in keys}
+    nodes: set[tuple[int, int]] = set()
+    for c, column in enumerate(lay.ys):
+        for i in range(len(column)):
+            nodes |= lay.node_cells(("node", c, i))
+    crossing = _crossing_zones(lay, keys)
+    taken: set[tuple[int, int]] = set()       # the labels placed so far
+    for key in keys:
+        _, layer, _, _ = key
+        width, first = widths[key]
+        others = set().union(*(cells for k, cells in edges.items() if k != key))
+        unrelated = set().union(*(cells for k, cells in edges.items()
+                                  if not _share_a_node(k, key)))
+        never_on = others | nodes | taken            # a label never covers these
+        never_by = unrelated | nodes | taken         # nor has them beside, above or below
+        start = lay.xs[layer] + lay.cw[layer]      # the first cell after the source box
+        right = lay.xs[layer + 1]                  # the destination box
+        # two cells of line show between the source box and the label where the
+        # gap between the boxes leaves room (one cell is kept free before the next box)
+        left = start + min(2, max(0, right - start - width - 1))
+        clean = ok = fallback = None
+        along = _cells_along(lay.lines[key])
+        last = max(1, len(along) - 1)
+        # from a third of the way along the line, outwards, the source's side first
+        order = sorted(range(len(along)), key=lambda i: (abs(i / last - LABEL_FROM), i))
+        for cx, cy in (along[i] for i in order):
+            if not 0 <= cy < lay.area:
+                continue
+            for shift in (0, -1, 1, -2, 2):
+                x = cx - first // 2 + shift
+                if x < left or x + width > right or not x <= cx < x + width:
+                    continue
+                cells = {(x + k, cy) for k in range(width)}
+                near = _around(cells)
+                bad = (len(cells & never_on), len(near & never_by) + len(cells & crossing))
+                if bad == (0, 0) and not near & others:
+                    clean = (x, cy)
+                    break
+                if bad == (0, 0) and ok is None:
+                    ok = (x, cy)
+                if fallback is None or bad < fallback[0]:
+                    fallback = (bad, x, cy)
+            if clean is not None:
+                break
+        chosen = clean or ok or (fallback[1:] if fallback is not None else None)
+        if chosen is None:        # no room between the boxes at all: at the line's middle
+            x0, y0, x1, y1 = lay.lines[key]
+            chosen = (int((x0 + x1) / 4) - first // 2, min(int((y0 + y1) / 8), lay.area - 1))
+        x, y = chosen
+        lay.labels[key] = (x, y, width)
+        taken |= {(x + k, y) for k in range(width)}
+
+
+def _crossing_zones(lay: NetworkLayout, keys: list[tuple]) -> set[tuple[int, int]]:
+    """The cells near where two edges that share no node cross: within a row and
+    a half and two and a half columns of the crossing point (cell centres)."""
+    cells: set[tuple[int, int]] = set()
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if _share_a_node(a, b):
+                continue
+            (x1, y1, x2, y2), (x3, y3, x4, y4) = lay.lines[a], lay.lines[b]
+            den = (x1 - x2) * (y3 - y4) - (y1 - y2) * (x3 - x4)
+            if den == 0:
+                continue
+            t = ((x1 - x3) * (y3 - y4) - (y1 - y3) * (x3 - x4)) / den
+            u = ((x1 - x3) * (y1 - y2) - (y1 - y3) * (x1 - x2)) / den
+            if not (0 <= t <= 1 and 0 <= u <= 1):
+                continue
+            px, py = (x1 + t * (x2 - x1)) / 2, (y1 + t * (y2 - y1)) / 4   # in cells
+            cells |= {(cx, cy) for cx in range(int(px) - 3, int(px) + 4)
+                      for cy in range(int(py) - 2, int(py) + 3)
+                      if abs(cx + 0.5 - px) <= 2.5 and abs(cy + 0.5 - py) <= 1.5}
+    return cells
+
+
+def _share_a_node(a: tuple, b: tuple) -> bool:
+    """Whether two edges (``("edge", layer, src, dst)``) leave or enter the same node."""
+    return (a[1], a[2]) == (b[1], b[2]) or (a[1], a[3]) == (b[1], b[3])
+
+
+def _cells_along(line: tuple[float, float, float, float]) -> list[tuple[int, int]]:
+    """The cells of a line, each once, from its start to its end."""
+    cells: list[tuple[int, int]] = []
+    for dx, dy in line_dots(*line):
+        cell = (dx // 2, dy // 4)
+        if cell not in cells:
+            cells.append(cell)
+    return cells
 
 
 @dataclass
@@ -66,10 +258,7 @@ class _Canvas:
 
     def line(self, x0: float, y0: float, x1: float, y1: float, style: str) -> None:
         """A braille line between two points in dot coordinates (2 × 4 per cell)."""
-        steps = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-        for s in range(steps + 1):
-            t = s / steps
-            dx, dy = int(round(x0 + t * (x1 - x0))), int(round(y0 + t * (y1 - y0)))
+        for dx, dy in line_dots(x0, y0, x1, y1):
             cell = (dx // 2, dy // 4)
             if not (0 <= cell[0] < self.width and 0 <= cell[1] < self.height):
                 continue
@@ -114,12 +303,11 @@ class NetworkView(Widget, can_focus=True):
             return self.view
 
     def __init__(self, diagram: Diagram | None = None, *, edges_editable: bool = True,
-                 label_at: float = 0.62, name: str | None = None, id: str | None = None,
+                 name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.diagram = diagram or Diagram([], [])
         self.edges_editable = edges_editable
-        self.label_at = label_at  # where along an edge its weight is written (0..1)
         self.cursor: tuple | None = None
         self.buffer: str | None = None
         self.error: str | None = None
@@ -310,6 +498,34 @@ class NetworkView(Widget, can_focus=True):
             return self.buffer + "▏", f"bold white on {bg}"
         return fmt(value), ""
 
+    def _edge_segments(self, e: EdgeInfo, cursor: set, high: set) -> list[tuple[str, str]]:
+        """An edge's label: its weight, then (in backpropagation) its gradient."""
+        key = ("edge", e.layer, e.src, e.dst)
+        text, style = self._label(key, e.weight)
+        if not style:
+            if key in cursor:
+                style = "bold black on white"
+            elif key in high:
+                style = f"bold black on {HIGHLIGHT}"
+            else:
+                style = f"bold {_sign_colour(e.weight)}"
+        segments = [(f"\u00a0{text}\u00a0", style)]
+        if e.grad is not None:
+            segments.append((f"∇{fmt(e.grad)}\u00a0", f"bold {GRAD}"))
+        return segments
+
+    def layout(self) -> NetworkLayout:
+        """Where this view draws each node, edge and label at its current size."""
+        cursor, high = self._focus_keys()
+        boxes = [[len(self._label(("node", c, i), n.value)[0]) for i, n in enumerate(col)]
+                 for c, col in enumerate(self.diagram.columns)]
+        widths: dict[tuple, tuple[int, int]] = {}
+        for e in self.diagram.edges:
+            segments = self._edge_segments(e, cursor, high)
+            widths[("edge", e.layer, e.src, e.dst)] = (sum(len(t) for t, _ in segments),
+                                                      len(segments[0][0]))
+        return network_layout(self.diagram, self.size.width, self.size.height, boxes, widths)
+
     def render(self) -> Text:
         width, height = self.size.width, self.size.height
         canvas = _Canvas(max(1, width), max(1, height))
@@ -318,21 +534,10 @@ class NetworkView(Widget, can_focus=True):
         if not cols or width < 10 or height < 4:
             return canvas.render()
         cursor, high = self._focus_keys()
-        area = height - 2
-
+        lay = self.layout()
+        xs, ys, cw = lay.xs, lay.ys, lay.cw
         boxes = [[self._label(("node", c, i), n.value) for i, n in enumerate(col)]
                  for c, col in enumerate(cols)]
-        cw = [max([6] + [len(n.name) for n in col] + [len(b[0]) + 2 for b in boxes[c]])
-              for c, col in enumerate(cols)]
-        n = len(cols)
-        gap = max(6, (width - 2 - sum(cw)) // max(1, n - 1))
-        xs = [1 + sum(cw[:c]) + c * gap for c in range(n)]
-        if n == 1:
-            xs = [(width - cw[0]) // 2]
-        ys = []
-        for col in cols:
-            k = len(col)
-            ys.append([int(1.5 + (area - 3) * (i + 0.5) / k) for i in range(k)])
 
         # edges, highlighted ones last so that they stay on top
         ordered = sorted(self.diagram.edges,
@@ -340,38 +545,12 @@ class NetworkView(Widget, can_focus=True):
         for e in ordered:
             key = ("edge", e.layer, e.src, e.dst)
             style = HIGHLIGHT if key in high | cursor else _sign_colour(e.weight)
-            x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
-            x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
-            canvas.line(2 * x0 + 1, 4 * y0 + 1.5, 2 * x1, 4 * y1 + 1.5, style)
+            canvas.line(*lay.lines[key], style)
 
-        # labels, placed where they do not overlap one another
-        taken: set[tuple[int, int]] = set()
         for e in self.diagram.edges:
             key = ("edge", e.layer, e.src, e.dst)
-            text, style = self._label(key, e.weight)
-            if not style:
-                if key in cursor:
-                    style = "bold black on white"
-                elif key in high:
-                    style = f"bold black on {HIGHLIGHT}"
-                else:
-                    style = f"bold {_sign_colour(e.weight)}"
-            # one row: the weight, then (in backpropagation) its gradient
-            segments = [(f"\u00a0{text}\u00a0", style)]
-            if e.grad is not None:
-                segments.append((f"∇{fmt(e.grad)}\u00a0", f"bold {GRAD}"))
-            width_label = sum(len(t) for t, _ in segments)
-            x0, y0 = xs[e.layer] + cw[e.layer], ys[e.layer][e.src]
-            x1, y1 = xs[e.layer + 1] - 1, ys[e.layer + 1][e.dst]
-            for t in (min(0.9, max(0.1, self.label_at + d)) for d in _LABEL_STEPS):
-                cy = int(round(y0 + t * (y1 - y0)))
-                lx = int(round(x0 + t * (x1 - x0) - len(segments[0][0]) / 2))
-                lx = max(x0, min(lx, x1 - width_label))
-                cells = {(lx + k, cy) for k in range(-1, width_label + 1)}
-                if not cells & taken and cy < area:
-                    break
-            taken |= cells
-            for label, lstyle in segments:
+            lx, cy, _ = lay.labels[key]
+            for label, lstyle in self._edge_segments(e, cursor, high):
                 canvas.text(lx, cy, label, lstyle)
                 for k in range(len(label)):
                     self._hits[(lx + k, cy)] = key

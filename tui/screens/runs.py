@@ -12,26 +12,33 @@ import math
 import os
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from engine.formatting import format_metric
 
 from ..widgets.compare_chart import CompareChart
+from ..widgets.footer import AppFooter
 
-#: The table's columns: (key, heading).
+#: The table's columns, left to right: (key, heading). A run's sweep label comes
+#: right after its id, so that the runs of a sweep read apart at any width.
 COLUMNS = (
-    ("mark", "✓"), ("id", "id"), ("time", "UTC time"), ("dataset", "dataset"),
+    ("mark", "✓"), ("id", "id"), ("label", "label"), ("dataset", "dataset"),
     ("layers", "layers"), ("optimizer", "optim"), ("lr", "lr"), ("epochs", "epochs"),
     ("stop", "stopped"), ("best_val_loss", "best val"), ("params", "params"),
-    ("label", "sweep label"),
+    ("time", "UTC time"),
 )
+#: The columns that give way, first to last, when the table is narrower than all
+#: of them: no column is ever cut at the right edge, and what a dropped column
+#: showed is still in the settings table of the selected runs.
+NARROW_DROPS = ("time", "params", "optimizer", "epochs", "layers", "dataset")
 SORTABLE = tuple(key for key, _ in COLUMNS if key != "mark")
 #: The most runs drawn on the chart at once (one colour each).
 MAX_SELECTED = 10
@@ -82,20 +89,39 @@ def sort_value(run, key: str):
     return (value is None, value if value is not None else 0)
 
 
-def row_cells(run, selected: bool) -> list[Any]:
+def row_cells(run, selected: bool) -> dict[str, Any]:
+    """The run's cell in each column, by column key."""
     best = run.best.get("val_loss")
     label = short_label(run.label) if run.label else run.group or ""
     status = run.status
     colour = {"diverged": "red", "failed": "red", "interrupted": "yellow",
               "running": "yellow", "stopped": "yellow"}.get(status)
-    return [
-        Text("●", style="bold green") if selected else "",
-        run.id, time_text(run.created_at), run.dataset_name, layers_text(run),
-        run.spec.optimizer, f"{run.spec.effective_learning_rate:g}",
-        f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
-        Text(status, style=colour) if colour else status,
-        _num(best), f"{run.n_params:,}", label,
-    ]
+    return {
+        "mark": Text("●", style="bold green") if selected else "",
+        "id": run.id, "label": label, "dataset": run.dataset_name, "layers": layers_text(run),
+        "optimizer": run.spec.optimizer, "lr": f"{run.spec.effective_learning_rate:g}",
+        "epochs": f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
+        "stop": Text(status, style=colour) if colour else status,
+        "best_val_loss": _num(best), "params": f"{run.n_params:,}",
+        "time": time_text(run.created_at),
+    }
+
+
+def cell_width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+def fitted_columns(widths: dict[str, int], room: int, padding: int = 1) -> list[str]:
+    """The keys of the columns to show in ``room`` cells: every column when they all
+    fit, else without the first of NARROW_DROPS, then the next, and so on.
+    ``widths``: each column's widest cell (heading included); ``padding``: the
+    table's cell padding on either side of a cell."""
+    keys = [key for key, _ in COLUMNS]
+    for key in NARROW_DROPS:
+        if sum(widths[k] + 2 * padding for k in keys) <= room:
+            break
+        keys.remove(key)
+    return keys
 
 
 SHORT_SETTINGS = {"learning_rate": "lr", "batch_size": "batch"}
@@ -168,23 +194,35 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
     return [(name, [get(run) for run in runs]) for name, get in getters]
 
 
+def _some(ids: list[str], most: int = 6) -> str:
+    """``a, b, c and 4 more``."""
+    return ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
 class ConfirmDelete(ModalScreen[bool]):
     """Asks before deleting; y or Delete confirms, n or esc cancels."""
 
     BINDINGS = [Binding("y", "confirm", "Delete", id="confirm-delete"),
                 Binding("n,escape", "cancel", "Cancel", id="cancel-delete")]
 
-    def __init__(self, ids: list[str]) -> None:
+    def __init__(self, ids: list[str], hidden: list[str] = ()) -> None:
+        """``ids``: the runs to delete; ``hidden``: selected runs that the filter
+        hides, which are not deleted (the dialog says so)."""
         super().__init__()
         self.ids = ids
+        self.hidden = list(hidden)
 
     def compose(self) -> ComposeResult:
-        shown = ", ".join(self.ids[:6]) + (f" and {len(self.ids) - 6} more"
-                                            if len(self.ids) > 6 else "")
+        text = (f"{_some(self.ids)}\nTheir histories and weights are removed from the store. "
+                "This cannot be undone.")
+        if self.hidden:
+            n = len(self.hidden)
+            are = "run is" if n == 1 else "runs are"
+            text += (f"\n\n[b]{n} other selected {are} hidden by the filter and "
+                     f"{'is' if n == 1 else 'are'} NOT deleted:[/] {_some(self.hidden)}")
         with Vertical(id="confirm-box"):
             yield Static(f"[b]Delete {len(self.ids)} run(s)?[/]", classes="dialog-title")
-            yield Static(f"{shown}\nTheir histories and weights are removed from the store. "
-                         "This cannot be undone.", id="confirm-text")
+            yield Static(text, id="confirm-text")
             with Horizontal(id="confirm-actions"):
                 yield Button("Delete (y)", id="confirm-yes", variant="error")
                 yield Button("Cancel (n)", id="confirm-no")
@@ -202,12 +240,16 @@ class RunsScreen(Screen):
     """Stored runs: filter, sort, delete; select several to compare their curves."""
 
     CSS_PATH = os.path.join(os.path.dirname(__file__), "runs.tcss")
+    #: The footer fits 80 columns: / and m are shown where they act (the filter's
+    #: placeholder, the metric's label), s and S share one entry.
     BINDINGS = [
         Binding("space", "toggle", "Select", id="runs-select"),
-        Binding("slash", "filter", "Filter", id="runs-filter"),
-        Binding("s", "sort", "Sort", id="runs-sort"),
-        Binding("S", "reverse", "Reverse", id="runs-reverse"),
-        Binding("m", "metric", "Metric", id="runs-metric"),
+        Binding("slash", "filter", "Filter", id="runs-filter", show=False),
+        Binding("s", "sort", "Sort by the next column", id="runs-sort",
+                group=Binding.Group("Sort")),
+        Binding("S", "reverse", "Reverse the order", id="runs-reverse",
+                group=Binding.Group("Sort")),
+        Binding("m", "metric", "Metric", id="runs-metric", show=False),
         Binding("d,delete", "delete", "Delete", id="runs-delete"),
         Binding("a", "select_shown", "Select all", id="runs-select-shown"),
         Binding("c", "clear", "Clear", id="runs-clear"),
@@ -235,9 +277,9 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="runs-bar"):
-            yield Input(placeholder="filter: dataset, optimizer, status, sweep…  (/)",
+            yield Input(placeholder="/ filters: dataset, optimizer, status, sweep…",
                         id="runs-filter-input")
-            yield Label("metric", id="runs-metric-label")
+            yield Label("metric (m)", id="runs-metric-label")
             yield Select([("loss", "loss")], value="loss", allow_blank=False, id="runs-metric",
                          compact=True)
         yield Static("Loading the run store…", id="runs-message")
@@ -246,7 +288,7 @@ class RunsScreen(Screen):
             yield CompareChart(id="runs-chart")
             yield DataTable(id="runs-settings", cursor_type="none", zebra_stripes=True,
                             show_cursor=False)
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "saved runs"
@@ -328,8 +370,8 @@ class RunsScreen(Screen):
     # -- the table ----------------------------------------------------------------------------
 
     def refresh_table(self) -> None:
-        if self.error is not None:
-            return    # the store's error stays in place
+        if self.error is not None or self.store is None:
+            return    # the store's error, or "not kept", stays in place
         runs = [r for r in self.runs if matches(r, self.filter_text)]
         if self.sort_key is not None:
             runs.sort(key=lambda r: sort_value(r, self.sort_key), reverse=self.sort_reverse)
@@ -338,15 +380,28 @@ class RunsScreen(Screen):
         self.shown = runs
         table = self.query_one("#runs-table", DataTable)
         cursor = self._cursor_id()
-        table.clear()
         selected = set(self.selected)
-        for run in runs:
-            table.add_row(*row_cells(run, run.id in selected), key=run.id)
+        cells = {run.id: row_cells(run, run.id in selected) for run in self.runs}
+        headings = {}
         for key, heading in COLUMNS:
             arrow = ""
             if key == self.sort_key:
                 arrow = " ▼" if self.sort_reverse else " ▲"
-            table.columns[key].label = Text(heading + arrow)
+            headings[key] = heading + arrow
+        # every stored run counts, so that typing a filter does not make columns come and go
+        widths = {key: max([cell_len(headings[key])] + [cell_width(row[key]) for row in cells.values()])
+                  for key, _ in COLUMNS}
+        keys = fitted_columns(widths, self._table_room(), table.cell_padding)
+        if keys != [column.value for column in table.columns]:
+            table.clear(columns=True)
+            for key in keys:
+                table.add_column(headings[key], key=key)
+        else:
+            table.clear()
+            for key in keys:
+                table.columns[key].label = Text(headings[key])
+        for run in runs:
+            table.add_row(*[cells[run.id][key] for key in keys], key=run.id)
         if cursor is not None and any(r.id == cursor for r in runs):
             table.move_cursor(row=table.get_row_index(cursor))
         message = self.query_one("#runs-message", Static)
@@ -357,11 +412,23 @@ class RunsScreen(Screen):
         elif not runs:
             message.update(f"No run matches “{self.filter_text}” ({len(self.runs)} stored).")
         else:
+            hidden = sum(1 for i in self.selected if all(r.id != i for r in runs))
             chosen = f", {len(self.selected)} selected" if self.selected else \
                 ": space selects runs to compare"
+            if hidden:
+                chosen += f" ({hidden} hidden by the filter)"
             sort = f", sorted by {dict(COLUMNS)[self.sort_key]}" if self.sort_key else ""
             message.update(f"{len(runs)} of {len(self.runs)} run(s){sort}{chosen}.  [dim]{path}[/]")
         message.display = True
+
+    def _table_room(self) -> int:
+        """The cells a row of the table has, a vertical scrollbar's width kept free."""
+        table = self.query_one("#runs-table", DataTable)
+        width = table.size.width or self.size.width or self.app.size.width
+        return width - table.styles.scrollbar_size_vertical
+
+    def on_resize(self) -> None:
+        self.refresh_table()     # the columns that fit the new width
 
     def _cursor_id(self) -> str | None:
         table = self.query_one("#runs-table", DataTable)
@@ -400,9 +467,11 @@ class RunsScreen(Screen):
         self.sort_by(event.column_key.value)
 
     def action_sort(self) -> None:
-        """Sort by the next column (header clicks pick one directly)."""
-        order = list(SORTABLE)
-        key = order[(order.index(self.sort_key) + 1) % len(order)] if self.sort_key else order[0]
+        """Sort by the next column shown (header clicks pick one directly)."""
+        shown = [column.value for column in self.query_one("#runs-table", DataTable).columns]
+        order = [key for key in SORTABLE if key in shown] or list(SORTABLE)
+        key = order[(order.index(self.sort_key) + 1) % len(order)] \
+            if self.sort_key in order else order[0]
         self.sort_by(key)
 
     def action_reverse(self) -> None:
@@ -475,7 +544,7 @@ class RunsScreen(Screen):
             select.set_options([(m, m) for m in metrics])
             select.value = self.metric
         chart = self.query_one("#runs-chart", CompareChart)
-        chart.empty_text = "Select runs (space) to overlay their curves"
+        chart.empty_text = "Select runs (space) to compare"
         chart.set_series([(f"{r.id[:6]} {r.label or r.describe().split(' ')[0]}", *r.curve(self.metric))
                           for r in runs], metric=self.metric)
         chart.total_epochs = max((r.fit.get("epochs") or 0 for r in runs), default=None)
@@ -484,7 +553,7 @@ class RunsScreen(Screen):
         table.clear(columns=True)
         if not runs:
             table.add_column("settings")
-            table.add_row("Selected runs' settings show here, side by side.")
+            table.add_row("Selected runs' settings, side by side")
             return
         table.add_column("", key="setting")
         for run in runs:
@@ -510,11 +579,16 @@ class RunsScreen(Screen):
     # -- delete -------------------------------------------------------------------------------
 
     def action_delete(self) -> None:
-        """Delete the selected runs, or the run under the cursor when none is selected."""
+        """Delete what the learner sees: the selected runs that the filter shows, or
+        the run under the cursor when none of them is selected. Selected runs the
+        filter hides are left alone, and the dialog says so."""
         if self.store is None or self.error is not None:
             self.notify("The run store is not available.", severity="error")
             return
-        ids = list(self.selected) or [i for i in [self._cursor_id()] if i is not None]
+        shown = {run.id for run in self.shown}
+        hidden = [i for i in self.selected if i not in shown]
+        ids = [i for i in self.selected if i in shown] or [
+            i for i in [self._cursor_id()] if i is not None]
         if not ids:
             self.notify("No run to delete.", severity="warning")
             return
@@ -524,7 +598,7 @@ class RunsScreen(Screen):
                 self._delete(ids)
 
         self._dialog = True
-        self.app.push_screen(ConfirmDelete(ids), answered)
+        self.app.push_screen(ConfirmDelete(ids, hidden), answered)
 
     def action_reload(self) -> None:
         self.reload()
