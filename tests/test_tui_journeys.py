@@ -419,3 +419,57 @@ async def test_the_course_learning_rate_sweep_reads_on_the_sweep_screen(size):
         labels = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
         assert [label.split()[-1] for label in labels] == ["lr=1e-06", "lr=0.01", "lr=1"]
         assert "completed" in str(table.get_row_at(0)[-1])
+
+
+@run_async
+async def test_results_tabs_switch_with_the_arrow_keys_at_once():
+    from textual.widgets import TabbedContent
+
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("1")
+        await pilot.pause(0.3)
+        await _train(pilot)
+        await pilot.press("r")
+        await pilot.pause(0.5)
+        tabs = app.screen.query_one("#results-tabs", TabbedContent)
+        assert tabs.active == "tab-summary"
+        await pilot.press("right")
+        await pilot.pause()
+        assert tabs.active == "tab-predictions"
+        await pilot.press("right")
+        await pilot.pause()
+        assert tabs.active == "tab-scatter"
+
+
+@run_async
+async def test_runs_screen_keys_still_work_after_the_filter_and_a_dialog(tmp_path):
+    """/ filters, esc leaves the filter, d asks, n cancels: the letter keys that
+    follow act on the table instead of being typed into the filter."""
+    from textual.widgets import DataTable, Input
+
+    from engine.store import RunStore
+    from engine.sweeps import run_experiment
+
+    store = RunStore(tmp_path / "runs.db")
+    run_experiment("learning-rates", epochs=2, store=store)
+    app = DeeptermApp(store=str(tmp_path / "runs.db"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f3")
+        runs = app.screen
+        await wait_until(pilot, lambda: runs.loaded and runs.runs, what="the runs")
+        assert isinstance(runs.focused, DataTable)
+        await pilot.press("slash", "l", "r")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert runs.query_one("#runs-filter-input", Input).value == "lr"
+        await pilot.press("space", "d")
+        await pilot.pause(0.3)
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        await pilot.press("s", "a")
+        await pilot.pause()
+        assert runs.query_one("#runs-filter-input", Input).value == "lr"
+        assert runs.sort_key is not None and len(runs.selected) == 3

@@ -58,6 +58,14 @@ class TrainConfig:
             return self.dataset
         return self.csv_path or "?"
 
+    @property
+    def dataset_shown(self) -> str:
+        """The dataset as titles show it: a catalog name, or a CSV file's name without
+        its folders."""
+        import os
+
+        return self.dataset if self.dataset is not None else os.path.basename(self.csv_path or "?")
+
     def spec(self, input_dim: int) -> ModelSpec:
         """The ModelSpec for ``input_dim`` features (raises SpecError when invalid)."""
         layers = [Layer(units, activation) for units, activation in self.hidden]
@@ -74,13 +82,13 @@ class TrainConfig:
     def describe(self) -> str:
         """One line: dataset, layers, optimizer, learning rate."""
         sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
-        return (f"{self.dataset_label}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g}, "
+        return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g}, "
                 f"{self.loss}, {self.epochs} epochs, batch {self.batch_size}")
 
     def brief(self) -> str:
         """``describe`` without the loss (the setup screen shows it beside)."""
         sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
-        return (f"{self.dataset_label}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g},"
+        return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g},"
                 f" {self.epochs} epochs, batch {self.batch_size}")
 
     def with_changes(self, **changes: Any) -> TrainConfig:

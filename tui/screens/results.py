@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane, Tabs
 
 from engine.formatting import format_metric
 
@@ -120,6 +120,8 @@ class ResultsScreen(Screen):
         if self.query("#digits"):
             self.query_one("#results-tabs", TabbedContent).active = "tab-digits"
             self.call_after_refresh(self._focus_digits)
+        else:   # ←/→ switch tabs from the start
+            self.call_after_refresh(lambda: self.query_one("#results-tabs").query_one(Tabs).focus())
 
     def _focus_digits(self) -> None:
         """The digit browser takes the keys it names (←/→, m) while its tab shows:

@@ -240,15 +240,18 @@ class RunsScreen(Screen):
     """Stored runs: filter, sort, delete; select several to compare their curves."""
 
     CSS_PATH = os.path.join(os.path.dirname(__file__), "runs.tcss")
+    #: The table has the keys when the screen opens or comes back from a dialog (the
+    #: filter field, first in the focus chain, would take every letter instead)
+    AUTO_FOCUS = "#runs-table"
     #: The footer fits 80 columns: / and m are shown where they act (the filter's
     #: placeholder, the metric's label), s and S share one entry.
     BINDINGS = [
         Binding("space", "toggle", "Select", id="runs-select"),
         Binding("slash", "filter", "Filter", id="runs-filter", show=False),
-        Binding("s", "sort", "Sort by the next column", id="runs-sort",
-                group=Binding.Group("Sort")),
-        Binding("S", "reverse", "Reverse the order", id="runs-reverse",
-                group=Binding.Group("Sort")),
+        Binding("s", "sort", "Sort", key_display="s/S", tooltip="sort by the next column",
+                id="runs-sort"),
+        Binding("S", "reverse", "Reverse", show=False, tooltip="reverse the order",
+                id="runs-reverse"),
         Binding("m", "metric", "Metric", id="runs-metric", show=False),
         Binding("d,delete", "delete", "Delete", id="runs-delete"),
         Binding("a", "select_shown", "Select all", id="runs-select-shown"),
@@ -392,14 +395,11 @@ class RunsScreen(Screen):
         widths = {key: max([cell_len(headings[key])] + [cell_width(row[key]) for row in cells.values()])
                   for key, _ in COLUMNS}
         keys = fitted_columns(widths, self._table_room(), table.cell_padding)
-        if keys != [column.value for column in table.columns]:
-            table.clear(columns=True)
-            for key in keys:
-                table.add_column(headings[key], key=key)
-        else:
-            table.clear()
-            for key in keys:
-                table.columns[key].label = Text(headings[key])
+        # columns anew each time: a table cleared of its rows only kept some rows' old
+        # renders, cut to the widths the columns had before (seen at 100x30)
+        table.clear(columns=True)
+        for key in keys:
+            table.add_column(headings[key], key=key)
         for run in runs:
             table.add_row(*[cells[run.id][key] for key in keys], key=run.id)
         if cursor is not None and any(r.id == cursor for r in runs):

@@ -794,7 +794,7 @@ def _has_option(options: OptionList, key: str) -> bool:
     return True
 
 
-def _short(path: str, width: int = 12) -> str:
+def _short(path: str, width: int = 11) -> str:
     import os
 
     name = os.path.basename(path)
