@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FitError
+from .recipe import split_index
 from .spec import ModelSpec
 
 
@@ -126,7 +127,7 @@ def split_validation(X: np.ndarray, y: np.ndarray, split: float):
     """Keras' rule: the last ``split`` fraction of the rows, before any shuffling,
     is the validation set."""
     n = len(X)
-    split_at = int(math.floor(n * (1.0 - split)))
+    split_at = split_index(n, split)
     if split_at == 0 or split_at == n:
         raise FitError(
             f"validation_split={split} leaves {split_at} of {n} rows for training and "

@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import choices
 from .formatting import format_metric
-from .runs import Run, new_run_id, train
+from .runs import Run, new_run_id
 from .spec import MAX_LEARNING_RATE, OPTIMIZERS, Layer, ModelSpec
 
 SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size")
@@ -243,48 +243,84 @@ def load_dataset(dataset: Any, options: dict | None = None) -> Any:
 # -- running -----------------------------------------------------------------------------
 
 
+def configs_for(base: Any, setting: str, values: Iterable[Any] | str, n_features: int,
+                group: str | None = None) -> list[Any]:
+    """One ``RunConfig`` per value of ``setting``: ``base`` (a RunConfig) with the
+    variant's network or fit setting, its label (``learning_rate=0.01``) and the
+    sweep's ``group``. ``n_features`` is the data's feature count (the base spec's
+    input size)."""
+    out = []
+    for variant in variants(base.spec(n_features), setting, values):
+        out.append(base.with_spec(variant.spec).with_changes(label=variant.label, group=group,
+                                                              **variant.fit))
+    return out
+
+
+def _base_config(spec: ModelSpec, dataset: Any, backend: str, seed: int | None,
+                 fit: dict[str, Any]) -> Any:
+    """The RunConfig a library sweep over ``spec`` on a loaded ``dataset`` stands for
+    (the data used as given: it is not standardized again)."""
+    from .recipe import RunConfig
+
+    unknown = sorted(set(fit) - {*FIT_KEYS, "monitor", "restore_best_weights", "shuffle",
+                                 "verbose"})
+    if unknown:
+        raise SweepError(f"unknown fit setting(s) {unknown}; accepted: {choices(FIT_KEYS)}")
+    name = getattr(dataset, "name", None) or "dataset"
+    config = RunConfig(dataset=str(name), backend=backend, seed=seed,
+                       standardize=False, patience=fit.get("patience"),
+                       restore_best_weights=bool(fit.get("restore_best_weights", False)),
+                       **{k: fit[k] for k in ("epochs", "batch_size", "validation_split", "shuffle")
+                          if k in fit})
+    return config.with_spec(spec)
+
+
 def run_sweep(spec: ModelSpec | dict, dataset: Any, setting: str, values: Iterable[Any] | str,
               *, backend: str = "numpy", seed: int | None = 0, store=None,
               callbacks_for: Callable[[Variant], list] | None = None,
               on_run: Callable[[Variant, Run], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
-              group: str | None = None, **fit_kwargs: Any) -> list[Run]:
-    """Train ``spec`` once per value of ``setting`` on ``dataset``, one after
-    another, and return the Runs in the order of ``values``.
+              group: str | None = None, workers: int | None = 1, **fit_kwargs: Any) -> list[Run]:
+    """Train ``spec`` once per value of ``setting`` on ``dataset`` and return the Runs
+    in the order of ``values`` (those that ran), through the runner
+    (``engine.runner.sweep``): one at a time in this thread by default, or in
+    ``workers`` child processes at once.
 
     Every run whose weights have the same shapes starts from the same initial
-    weights (built once with ``seed``, then ``set_weights``); runs of other
-    shapes are built with the same seed. The runs share one ``group`` id
-    (generated when not given) and carry their variant's label.
-    ``callbacks_for(variant)`` gives extra engine callbacks per run (live
-    curves); ``on_run(variant, run)`` is called as each run ends;
-    ``should_stop()`` is asked before each run (True ends the sweep early).
-    ``fit_kwargs`` go to ``engine.train`` (epochs, batch_size,
-    validation_split, patience...); a variant's own fit settings win.
+    weights (built once with ``seed``); runs of other shapes are built with the same
+    seed. The runs share one ``group`` id (generated when not given) and carry their
+    variant's label. ``callbacks_for(variant)`` gives extra engine callbacks per run
+    (live curves; such runs train in this thread); ``on_run(variant, run)`` is called
+    as each run ends; ``should_stop()`` is asked before each run (True ends the sweep
+    early). ``fit_kwargs`` are the fit settings (epochs, batch_size,
+    validation_split, patience, restore_best_weights...); a variant's own win. A run
+    that fails is kept as failed and its error raised after the others have run.
     """
-    from . import build
+    from . import _as_spec, runner
 
+    spec = _as_spec(spec)
     todo = variants(spec, setting, values)
     dataset = load_dataset(dataset)
     group = group or f"sweep-{new_run_id()}"
-    initial: dict[tuple, list] = {}
-    runs: list[Run] = []
-    for variant in todo:
-        if should_stop is not None and should_stop():
-            break
-        shapes = weight_shapes(variant.spec)
-        if shapes not in initial:
-            # NumPy builds Keras' seeded initial weights too: one recipe for both backends
-            initial[shapes] = build(variant.spec, backend="numpy", seed=seed).get_weights()
-        fit = {**fit_kwargs, **variant.fit}
-        callbacks = list(callbacks_for(variant)) if callbacks_for is not None else None
-        run = train(variant.spec, dataset, backend=backend, seed=seed, store=store,
-                    callbacks=callbacks, initial_weights=initial[shapes], group=group,
-                    label=variant.label, **fit)
-        runs.append(run)
-        if on_run is not None:
-            on_run(variant, run)
-    return runs
+    base = _base_config(spec, dataset, backend, seed, fit_kwargs)
+    configs = [base.with_spec(v.spec).with_changes(label=v.label, group=group, **v.fit)
+               for v in todo]
+    failures: list[BaseException] = []
+
+    def ended(index: int, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            failures.append(outcome)     # raised when the others have run (the run: exc.run)
+        elif on_run is not None:
+            on_run(todo[index], outcome)
+
+    runs = runner.sweep(configs, dataset=dataset, store=store, workers=workers,
+                        executor="thread" if workers == 1 else "auto",
+                        callbacks_for=(lambda i: list(callbacks_for(todo[i])))
+                        if callbacks_for is not None else None,
+                        should_stop=should_stop, on_run=ended)
+    if failures:
+        raise failures[0]
+    return [r for r in runs if r is not None]
 
 
 # -- the course's experiments -------------------------------------------------------------
@@ -340,6 +376,21 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
         "Titanic, one to three hidden relu layers of 50 units, adam, early stopping with "
         "patience 2 (course chapter 4)."),
 )}
+
+
+def experiment_config(experiment: Experiment, **changes: Any) -> Any:
+    """The RunConfig of a course experiment's base run (its dataset, unscaled unless
+    it says otherwise, its network and fit settings; early stopping without
+    restoring weights, as the course's ``EarlyStopping(patience=2)``); ``changes``
+    (backend, seed...) on top."""
+    from .recipe import RunConfig
+
+    fit = dict(experiment.fit)
+    config = RunConfig(dataset=experiment.dataset, dataset_options=dict(experiment.dataset_options),
+                       standardize=experiment.standardize, restore_best_weights=False,
+                       **{k: fit[k] for k in ("epochs", "batch_size", "validation_split",
+                                              "patience", "shuffle") if k in fit})
+    return config.with_spec(experiment.spec).with_changes(**changes)
 
 
 def get_experiment(name: str) -> Experiment:

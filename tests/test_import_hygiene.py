@@ -37,7 +37,18 @@ def test_building_and_training_a_numpy_model_loads_no_tensorflow():
     assert _loaded_after(code) == []
 
 
-def test_the_training_process_runs_without_the_ui():
-    """tui.train_process's child imports the callback and the fit, never Textual:
-    each run's child would otherwise spend a fifth of a second importing it."""
-    assert _loaded_after("import tui.train_process, tui.training_worker, tui.config") == []
+def test_the_runner_and_the_recipe_run_without_the_ui():
+    """The run recipe, the runner and its child process import the engine, never
+    Textual (each run's child would otherwise spend a fifth of a second importing it):
+    a run trained through the runner, in this process and in a child, loads neither a
+    UI nor TensorFlow."""
+    assert _loaded_after("import engine.recipe, engine.runner, engine.runner.child, "
+                         "engine.runner.reporter, engine.sweeps") == []
+    code = (
+        "from engine.recipe import RunConfig\n"
+        "from engine import runner\n"
+        "c = RunConfig(dataset='xor', dataset_options={'n': 40}, hidden=((4, 'relu'),), epochs=2)\n"
+        "for how in ('thread', 'child'):\n"
+        "    assert runner.run(c, executor=how).status == 'completed'\n"
+    )
+    assert _loaded_after(code) == []

@@ -13,8 +13,9 @@ import pytest
 from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.widgets import Button, Input, OptionList, Static
 
-import tui.training_worker as training_worker
+from engine.runner import Control, Reporter
 from tui.app import DeeptermApp
+from tui.messages import message_for
 from tui.screens.setup import SetupScreen
 from tui.screens.training import TrainingScreen
 from tui.widgets.charts import MetricChart
@@ -246,12 +247,12 @@ async def test_a_diverging_run_stops_and_says_so():
 @run_async
 async def test_an_exception_in_training_is_shown_and_the_app_stays_usable(monkeypatch):
     """In the worker thread (Keras, or NumPy where no child process can start);
-    test_tui_train_process.py has the child process's own failures."""
+    test_runner_child.py has the child process's own failures."""
     def broken(*args, **kwargs):
         raise RuntimeError("the disk caught fire")
 
     monkeypatch.setenv("DEEPTERM_NO_CHILD", "1")
-    monkeypatch.setattr("tui.screens.training.run_training", broken)
+    monkeypatch.setattr("engine.runner.execute", broken)
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -403,7 +404,8 @@ def test_the_ui_callback_posts_every_epoch_and_coalesces_batches(uptime_s, monke
         real, origin = time.perf_counter, time.perf_counter()
         monkeypatch.setattr(time, "perf_counter", lambda: real() - origin + uptime_s)
     sink = Sink()
-    cb = training_worker.UICallback(sink, training_worker.TrainingControl(), batch_interval_s=3600)
+    cb = Reporter(lambda kind, *args: sink.post_message(message_for(kind, *args)), Control(),
+                  batch_interval_s=3600)
     model.fit(X, y, epochs=5, batch_size=8, callbacks=[cb])
     kinds = [type(m) for m in sink.messages]
     assert kinds[0] is TrainingStarted
@@ -425,11 +427,11 @@ def test_stop_requested_before_a_batch_stops_with_reason_stopped():
         def post_message(self, message):
             return True
 
-    control = training_worker.TrainingControl()
+    control = Control()
     control.stop()
     model = build(ModelSpec(input_dim=1, layers=[Layer(1)]), seed=0)
     history = model.fit(np.ones((64, 1)), np.ones(64), epochs=50, batch_size=8,
-                        callbacks=[training_worker.UICallback(Sink(), control)])
+                        callbacks=[Reporter(None, control)])
     assert history.stop_reason == "stopped" and len(history) <= 1
 
 

@@ -15,7 +15,7 @@ from engine import History, Layer, ModelSpec
 from engine.runs import Run
 from engine.store import RunStore
 from tui.app import DeeptermApp
-from tui.config import TrainConfig
+from tui.config import RunConfig
 from tui.screens.runs import COLUMNS, ConfirmDelete, RunsScreen
 from tui.screens.sweep import SweepScreen
 
@@ -156,6 +156,9 @@ async def test_each_sweep_run_shows_its_own_label_whole_at_every_width(tmp_path,
     async with app.run_test(size=size) as pilot:
         screen = await _open_runs(pilot)
         assert len(_ids(screen)) == 7
+        # the picture catches up with the table's rows a frame later
+        await wait_until(pilot, lambda: any(LR_SWEEP[0][0] in line for line in _screen_lines(app)),
+                         what="the rows on screen")
         lines = _screen_lines(app)
         for rid, lr in LR_SWEEP:
             row = next((line for line in lines if rid in line), None)
@@ -391,8 +394,8 @@ def test_runs_screen_snapshot(snap_compare, tmp_path, monkeypatch):
 # -- the Sweep screen -------------------------------------------------------------------------------
 
 
-def _xor_config(**changes) -> TrainConfig:
-    config = TrainConfig(dataset="xor", hidden=((8, "relu"),), output_units=2,
+def _xor_config(**changes) -> RunConfig:
+    config = RunConfig(dataset="xor", hidden=((8, "relu"),), output_units=2,
                          output_activation="softmax", loss="categorical_crossentropy",
                          metrics=("accuracy",), optimizer="adam", learning_rate=0.01, epochs=4,
                          batch_size=32, validation_split=0.25)
@@ -492,8 +495,9 @@ async def test_a_tiny_sweep_draws_live_and_saves_its_runs(tmp_path):
         assert len(_ids(app.screen)) == 2
 
 
-async def _endless_sweep(pilot) -> SweepScreen:
-    """A Sweep screen whose runs would last 100000 epochs: the test stops them."""
+async def _endless_sweep(pilot, workers: int = 1) -> SweepScreen:
+    """A Sweep screen whose runs would last 100000 epochs: the test stops them.
+    ``workers`` runs train at once."""
     import datasets
 
     await pilot.pause()
@@ -501,26 +505,35 @@ async def _endless_sweep(pilot) -> SweepScreen:
                          dataset=datasets.load("xor", n=400))
     await pilot.app.push_screen(screen)
     await pilot.pause()
+    screen.query_one("#sweep-workers", Input).value = str(workers)
+    await pilot.pause()
     return screen
 
 
 @run_async
-async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path, workers):
+    """ctrl+x stops the runs training (one, or two with two workers) and starts no
+    more; what ran is kept as stopped, the rest is marked 'not run'."""
     path = tmp_path / "runs.db"
     app = DeeptermApp(store=path)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await _endless_sweep(pilot)
+        screen = await _endless_sweep(pilot, workers)
         await pilot.click("#sweep-start-button")
         await wait_until(pilot, lambda: len(screen.curves.get("learning_rate=1e-06", ([],))[0]) >= 2,
                          what="two epochs")
+        if workers == 2:
+            await wait_until(pilot, lambda: screen.curves.get("learning_rate=0.01"),
+                             what="the second run")
         assert screen.state == "running"
         await pilot.press("ctrl+x")
         await wait_until(pilot, lambda: screen.state == "finished", what="the stop")
         await pilot.pause()
         statuses = [screen.rows[label]["status"] for label in screen.labels]
-        assert statuses == ["stopped", "not run", "not run"]
-        (run,) = RunStore(path).list()
-        assert run.status == "stopped" and 2 <= run.epochs_done < 100000
+        assert statuses == ["stopped"] * workers + ["not run"] * (3 - workers)
+        stored = RunStore(path).list()
+        assert len(stored) == workers
+        assert all(r.status == "stopped" and 1 <= r.epochs_done < 100000 for r in stored)
 
 
 @run_async
@@ -533,7 +546,9 @@ async def test_pause_holds_the_sweep_at_a_batch_and_resume_goes_on(tmp_path):
         await wait_until(pilot, lambda: len(screen.curves.get(first, ([],))[0]) >= 1,
                          what="an epoch")
         await pilot.press("p")
-        await pilot.pause(0.3)            # the run reaches its next batch boundary and waits
+        # the run reaches its next batch boundary, reports its epochs so far and waits
+        await wait_until(pilot, lambda: first in screen.paused_runs, what="the pause")
+        await pilot.pause(0.1)
         held = len(screen.curves[first][0])
         await pilot.pause(0.5)
         assert len(screen.curves[first][0]) == held
@@ -576,18 +591,18 @@ def test_a_sweep_run_of_the_setup_trains_exactly_as_the_training_screen():
     """Same seed, same standardization of the training rows, same weights: the
     sweep's run at the setup's learning rate repeats the setup's own run."""
     import datasets
-    from engine.sweeps import StandardizedDataset, run_sweep
-    from tui.training_worker import prepare, run_training
+    from engine import runner
+    from engine.recipe import prepare
+    from engine.sweeps import configs_for
 
     config = _xor_config(epochs=3, seed=4)
     dataset = datasets.load("xor", n=120)
-    _, history = run_training(config, prepare(config, dataset), None)
-    runs = run_sweep(config.spec(2), StandardizedDataset(dataset, config.validation_split),
-                     "learning_rate", [0.5, config.learning_rate], seed=config.seed,
-                     **config.fit_kwargs())
-    assert runs[1].history.history == pytest.approx(history.history)
-    assert runs[0].history.history["loss"] != pytest.approx(history.history["loss"])
-    assert runs[1].dataset["options"] == {"standardize": True}
+    single = runner.run(config, prepare(config, dataset), executor="thread")
+    runs = runner.sweep(configs_for(config, "learning_rate", [0.5, config.learning_rate], 2),
+                        dataset=dataset, workers=2)
+    assert runs[1].history.history == pytest.approx(single.history.history)
+    assert runs[0].history.history["loss"] != pytest.approx(single.history.history["loss"])
+    assert runs[1].dataset["options"]["standardize"] is True
 
 
 @run_async
@@ -634,6 +649,7 @@ def test_sweep_screen_snapshot(snap_compare):
         await app.push_screen(screen)
         await pilot.pause()
         screen.query_one("#sweep-values", Input).value = "0.001, 0.05, 1"
+        screen.query_one("#sweep-workers", Input).value = "2"   # whatever this machine's cores
         await pilot.pause()
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: screen.state == "finished", what="the sweep")

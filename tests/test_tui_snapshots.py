@@ -13,12 +13,14 @@ import pytest
 from _tui_helpers import SIZE, fixed_history, ready
 
 import datasets
+from engine import runner
+from engine.recipe import prepare
+from engine.runner.reporter import EPOCH_TIME_KEY
 from tui.app import DeeptermApp
 from tui.config import PRESETS_BY_KEY
 from tui.messages import BatchProgress, EpochEnded, TrainingFinished, TrainingStarted
 from tui.screens.results import ResultsScreen
 from tui.screens.training import TrainingScreen
-from tui.training_worker import EPOCH_TIME_KEY, prepare, run_training
 
 #: The terminal sizes a learner's screen must work at.
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "120x40": (120, 40)}
@@ -157,7 +159,8 @@ def _results(key: str, epochs: int, tab: str | None = None, keys=()):
         await ready(pilot)
         config = PRESETS_BY_KEY[key].config.with_changes(epochs=epochs)
         data = prepare(config, datasets.load(config.dataset, **config.dataset_options))
-        model, history = run_training(config, data, None)
+        trained = runner.run(config, data, executor="thread")
+        model, history = trained.model, trained.history
         history.duration_s = 4.2
         await pilot.app.push_screen(ResultsScreen(config, data, model, history))
         await pilot.pause()
@@ -244,6 +247,8 @@ def test_sweep_screen_fits_smaller_terminals(snap_compare, size):
         await app.push_screen(screen)
         await pilot.pause()
         screen.query_one("#sweep-source", Select).value = "learning-rates"
+        # two workers, whatever this machine's cores (the field's default is one per core)
+        screen.query_one("#sweep-workers").value = "2"
         await pilot.pause()
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: screen.state == "finished", what="the sweep")

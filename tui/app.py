@@ -78,6 +78,7 @@ class DeeptermApp(App):
         self.keras_state = "unloaded"    # unloaded | loading | ready | failed
         self.keras_devices: list[dict[str, Any]] = []
         self.store = store
+        self._run_store = None
 
     def on_mount(self) -> None:
         self.push_screen(SetupScreen())
@@ -87,9 +88,9 @@ class DeeptermApp(App):
 
     @work(thread=True, exit_on_error=False, group="trainer")
     def _prestart_trainer(self) -> None:
-        from . import train_process
+        from engine.runner import child
 
-        train_process.prestart()
+        child.prestart()
 
     @property
     def setup_screen(self) -> SetupScreen:
@@ -229,7 +230,7 @@ class DeeptermApp(App):
         """
         from engine import ModelSpec
 
-        from .config import TrainConfig
+        from .config import RunConfig
 
         if isinstance(spec, dict):
             spec = ModelSpec.from_dict(spec)
@@ -244,7 +245,7 @@ class DeeptermApp(App):
             setup.add_dataset(key, dataset, label=getattr(dataset, "name", "data"))
         *hidden, out = spec.layers
         rows = _rows(dataset)
-        config = TrainConfig(
+        config = RunConfig(
             dataset=name, dataset_options={"n": 2500} if name == "mnist" else {},
             hidden=tuple((layer.units, layer.activation) for layer in hidden),
             output_units=out.units, output_activation=out.activation, loss=spec.loss,
@@ -263,28 +264,23 @@ class DeeptermApp(App):
 
     # -- the run store -------------------------------------------------------------------------
 
-    def on_run_finished(self, message) -> None:
+    def run_store(self):
+        """The RunStore this app keeps runs in, opened once (None when it keeps none:
+        ``store=False``, or a store that cannot be opened, said once)."""
         if self.store is False:
-            return
-        screen = message.screen
-        self._save_run(screen.config, screen.data, screen.history)
+            return None
+        if self._run_store is None:
+            from engine.store import RunStore, StoreError
 
-    @work(thread=True, exit_on_error=False, group="store")
-    def _save_run(self, config, data, history) -> None:
-        from engine.runs import Run, resolve_dataset, weights_digest  # noqa: F401
-        from engine.store import RunStore
-
-        store = self.store if isinstance(self.store, RunStore) else RunStore(
-            self.store if isinstance(self.store, (str, os.PathLike)) else None)
-        info, _, _ = resolve_dataset(data.dataset, data.spec)
-        if config.csv_path:
-            info["path"] = os.path.abspath(config.csv_path)
-        fit = {**config.fit_kwargs(), "shuffle": True, "patience": config.patience,
-               "standardize": config.standardize}
-        run = Run(spec=data.spec, dataset=info, fit=fit, backend=config.backend, seed=config.seed,
-                  status=history.stop_reason, history=history, device=history.device,
-                  duration_s=history.duration_s)
-        store.save(run)
+            try:
+                self._run_store = self.store if isinstance(self.store, RunStore) else RunStore(
+                    self.store if isinstance(self.store, (str, os.PathLike)) else None)
+            except (StoreError, OSError, ValueError) as exc:
+                self.call_later(self.notify, f"Runs are not kept: {exc}", severity="warning",
+                                timeout=8)
+                self.store = False
+                return None
+        return self._run_store
 
 
 def run_app(**options: Any) -> None:

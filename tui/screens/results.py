@@ -17,9 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane, Tabs
 
 from engine.formatting import format_metric
+from engine.recipe import PreparedData, RunConfig
 
-from ..config import TrainConfig
-from ..training_worker import PreparedData
 from ..widgets.confusion import confusion_matrix, confusion_table
 from ..widgets.footer import AppFooter
 from .training import STOP_WORDS, format_duration
@@ -74,7 +73,7 @@ class ResultsScreen(Screen):
         Binding("tab", "app.focus_next", "Next field", show=False),
     ]
 
-    def __init__(self, config: TrainConfig, data: PreparedData, model: Any, history: Any) -> None:
+    def __init__(self, config: RunConfig, data: PreparedData, model: Any, history: Any) -> None:
         super().__init__()
         self.config = config
         self.data = data

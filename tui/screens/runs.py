@@ -45,8 +45,10 @@ MAX_SELECTED = 10
 
 
 def app_store(app: Any):
-    """The RunStore the app keeps runs in, or None when it keeps none
-    (``DeeptermApp(store=False)``)."""
+    """The RunStore the app keeps runs in (opened once, by the app), or None when it
+    keeps none."""
+    if hasattr(app, "run_store"):
+        return app.run_store()
     from engine.store import RunStore
 
     store = getattr(app, "store", None)
@@ -395,13 +397,15 @@ class RunsScreen(Screen):
         widths = {key: max([cell_len(headings[key])] + [cell_width(row[key]) for row in cells.values()])
                   for key, _ in COLUMNS}
         keys = fitted_columns(widths, self._table_room(), table.cell_padding)
-        # columns anew each time: a table cleared of its rows only kept some rows' old
-        # renders, cut to the widths the columns had before (seen at 100x30)
+        # columns anew each time, at the widths their cells need: with auto widths, a
+        # table cleared of its rows only kept some rows' old renders, cut to the widths
+        # the columns had before (seen at 100x30)
         table.clear(columns=True)
-        for key in keys:
-            table.add_column(headings[key], key=key)
+        for key in keys:   # widths given: auto widths grew after some rows had been drawn
+            table.add_column(headings[key], key=key, width=widths[key])
         for run in runs:
             table.add_row(*[cells[run.id][key] for key in keys], key=run.id)
+        table.refresh(layout=True)   # its height is auto: laid out again for the new rows
         if cursor is not None and any(r.id == cursor for r in runs):
             table.move_cursor(row=table.get_row_index(cursor))
         message = self.query_one("#runs-message", Static)

@@ -30,17 +30,11 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from engine import ACTIVATIONS, OPTIMIZERS, SpecError
+from engine.recipe import CLASSIFICATION_LOSSES, RunConfig, losses_for
+from engine.recipe import output_layer as output_for
 from engine.spec import MAX_LEARNING_RATE
 
-from ..config import (
-    CLASSIFICATION_LOSSES,
-    LEARNING_RATE_PICKS,
-    PRESETS,
-    PRESETS_BY_KEY,
-    TrainConfig,
-    losses_for,
-    output_for,
-)
+from ..config import LEARNING_RATE_PICKS, PRESETS, PRESETS_BY_KEY
 from ..widgets.footer import AppFooter
 from ..widgets.layers import LayerRow
 
@@ -127,7 +121,7 @@ class SetupScreen(Screen):
             return None
         return True
 
-    def __init__(self, config: TrainConfig | None = None) -> None:
+    def __init__(self, config: RunConfig | None = None) -> None:
         super().__init__(id="setup")
         self._initial = config or PRESETS_BY_KEY["2"].config
         self.catalog: list[Any] = []
@@ -139,7 +133,7 @@ class SetupScreen(Screen):
         self.initial_weights: list | None = None
         self.weights_note: str | None = None
         self.errors: dict[str, str] = {}
-        self.config: TrainConfig | None = None
+        self.config: RunConfig | None = None
         self.catalog_ready = False
         self.dataset_options: dict = {}
         self._queued = False    # Start pressed while TensorFlow loads: starts when it is ready
@@ -485,7 +479,7 @@ class SetupScreen(Screen):
 
     # -- fields -------------------------------------------------------------------------------
 
-    def apply_config(self, config: TrainConfig) -> None:
+    def apply_config(self, config: RunConfig) -> None:
         """Show ``config`` in every field (a preset, a lesson's model, a sweep's base)."""
         with self.prevent(Input.Changed, Select.Changed, Checkbox.Changed):
             self.query_one("#optimizer", Select).value = config.optimizer
@@ -570,7 +564,7 @@ class SetupScreen(Screen):
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
 
-    def read_config(self) -> tuple[TrainConfig | None, dict[str, str]]:
+    def read_config(self) -> tuple[RunConfig | None, dict[str, str]]:
         """The config the fields describe, or None and {field: what is wrong}."""
         errors: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -615,7 +609,7 @@ class SetupScreen(Screen):
             train_rows = math.floor(n * (1 - split))
             if train_rows == 0 or train_rows == n:
                 errors["split"] = f"leaves no training or validation rows out of {n}"
-        config = TrainConfig(
+        config = RunConfig(
             dataset=self.dataset_key if not self.dataset_key.startswith(("csv:", "custom:")) else None,
             dataset_options=dict(getattr(self, "dataset_options", {}) or {}),
             csv_path=self.csv_sources.get(self.dataset_key, (None, None))[0],
@@ -701,7 +695,8 @@ class SetupScreen(Screen):
                 self.validate()
             return
         self._queued = False
-        from ..training_worker import prepare
+        from engine.recipe import prepare
+
         from .training import TrainingScreen
 
         try:

@@ -3,8 +3,9 @@ over several values of one setting, one run after another, and watch the
 curves overlaid as they learn, with a table of parameter counts and best
 validation losses filling in.
 
-The runs train in a thread worker through ``engine.sweeps.run_sweep``; its
-callbacks post messages, and a timer redraws the chart at a bounded rate.
+The runs train through the runner (``engine.runner.sweep``), several at once in
+child processes (the Workers field, one per core by default); their events become
+messages, and a timer redraws the chart at a bounded rate.
 Finished runs go to the app's run store when it has one.
 """
 
@@ -26,12 +27,11 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from engine import Callback
+from engine.runner import Control
+from engine.runner.reporter import epochs_of, metrics_only
 from engine.sweeps import (
     EXPERIMENTS,
     SETTINGS,
-    DatasetView,
-    StandardizedDataset,
     SweepError,
     Variant,
     comparison_row,
@@ -40,12 +40,13 @@ from engine.sweeps import (
     variants,
 )
 
-from ..config import TrainConfig
-from ..training_worker import TrainingControl
+from ..config import RunConfig
 from ..widgets.compare_chart import CompareChart, curve_style
 from ..widgets.footer import AppFooter
 from .runs import app_store, short_label
 
+#: The most runs a sweep trains at once.
+MAX_WORKERS = 64
 #: Seconds between chart redraws at most.
 CHART_INTERVAL_S = 0.25
 
@@ -63,57 +64,25 @@ TABLE_COLUMNS = (("label", "run"), ("n_params", "params"), ("epochs", "epochs"),
                  ("status", "status"))
 
 
-# -- messages from the sweep thread -------------------------------------------------------------
+# -- messages from the sweep's runs -------------------------------------------------------------
 
 
 @dataclass
-class SweepRunStarted(Message):
-    """A run of the sweep began: its fit params and parameter count."""
+class SweepEvent(Message):
+    """One event of one run of the sweep, as the runner reports every run
+    (``engine.runner.reporter``: started, batch, epochs, paused, finished): the
+    same events a single run's screen hears, tagged with the run's label. Epoch
+    events carry every epoch since the last one, so every epoch reaches the chart."""
 
     label: str
-    index: int
-    params: dict
-    n_params: int
+    kind: str
+    args: tuple
 
 
 @dataclass
-class SweepEpoch(Message):
-    """One finished epoch of one run (never coalesced: every epoch reaches the chart)."""
-
+class SweepRunFailed(Message):
     label: str
-    epoch: int
-    logs: dict
-
-
-@dataclass
-class SweepRunDone(Message):
-    label: str
-    row: dict
-    run: Any
-
-
-class SweepCallback(Callback):
-    """Reports one sweep run to the screen; pauses and stops it when asked (at a
-    batch boundary, through the screen's ``TrainingControl``)."""
-
-    def __init__(self, target: Any, variant: Variant, index: int, control: TrainingControl) -> None:
-        super().__init__()
-        self.target, self.variant, self.index, self.control = target, variant, index, control
-
-    def on_train_begin(self, logs=None):
-        self.target.post_message(SweepRunStarted(self.variant.label, self.index,
-                                                 dict(self.params),
-                                                 self.variant.spec.count_params()))
-
-    def on_batch_end(self, batch, logs=None):
-        if self.control.paused:
-            self.control.wait_while_paused()
-        if self.control.stop_requested:
-            self.model.request_stop("stopped")
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.target.post_message(SweepEpoch(self.variant.label, epoch,
-                                            {k: float(v) for k, v in (logs or {}).items()}))
+    error: str
 
 
 # -- the plan of a sweep ---------------------------------------------------------------------------
@@ -127,6 +96,7 @@ class SweepPlan:
     setting: str
     values: tuple
     variants: list[Variant]
+    workers: int = 1
 
 
 class SweepScreen(Screen):
@@ -141,7 +111,7 @@ class SweepScreen(Screen):
         Binding("escape", "back", "Back", id="sweep-back"),
     ]
 
-    def __init__(self, config: TrainConfig, dataset: Any = None) -> None:
+    def __init__(self, config: RunConfig, dataset: Any = None) -> None:
         super().__init__(id="sweep")
         self.config = config
         self.dataset = dataset
@@ -149,7 +119,8 @@ class SweepScreen(Screen):
         self.plan: SweepPlan | None = None
         self.error: str | None = None        # what is wrong with the values typed
         self.error_text = ""                  # why the last sweep failed
-        self.control = TrainingControl()
+        self.control = Control()
+        self.paused_runs: set[str] = set()    # runs that said they are holding
         self.curves: dict[str, tuple[list[int], dict[str, list[float]]]] = {}
         self.rows: dict[str, dict] = {}
         self.runs: list = []
@@ -187,6 +158,10 @@ class SweepScreen(Screen):
                 yield Label("values", classes="sweep-label")
                 yield Input(DEFAULT_VALUES["learning_rate"], id="sweep-values",
                             placeholder="e.g. 0.001, 0.01, 0.1")
+                yield Label("workers", classes="sweep-label")
+                yield Input(str(self._default_workers()), id="sweep-workers", type="integer",
+                            tooltip="runs that train at once, each in its own process "
+                                    "(one per core by default; Keras trains one at a time)")
             yield Static("", id="sweep-error")
         yield Static("", id="sweep-status")
         with Vertical(id="sweep-body"):
@@ -238,19 +213,27 @@ class SweepScreen(Screen):
         source = str(self.query_one("#sweep-source", Select).value)
         setting = str(self.query_one("#sweep-setting", Select).value)
         text = self.query_one("#sweep-values", Input).value
+        workers_text = self.query_one("#sweep-workers", Input).value.strip()
         try:
             values = parse_values(setting, text)
             found = variants(self._base_spec(source), setting, values)
+            workers = int(workers_text) if workers_text.isdigit() else 0
+            if not 1 <= workers <= MAX_WORKERS:
+                raise SweepError(f"workers must be a whole number from 1 to {MAX_WORKERS}, "
+                                 f"got {workers_text!r}")
         except (SweepError, ValueError) as exc:
             self.plan, self.error = None, str(exc)
         else:
-            self.plan, self.error = SweepPlan(source, setting, values, found), None
+            self.plan, self.error = SweepPlan(source, setting, values, found, workers), None
         if self.state not in ("running", "stopping"):
             self._show_plan()
         error = self.query_one("#sweep-error", Static)
         error.update(f"✕ {self.error}" if self.error else "")
         error.display = bool(self.error)
-        self.query_one("#sweep-values", Input).set_class(self.error is not None, "-invalid")
+        self.query_one("#sweep-values", Input).set_class(
+            self.error is not None and not self.error.startswith("workers"), "-invalid")
+        self.query_one("#sweep-workers", Input).set_class(
+            self.error is not None and self.error.startswith("workers"), "-invalid")
         self._show_buttons()
         return self.error is None
 
@@ -270,7 +253,14 @@ class SweepScreen(Screen):
         self._fill_table()
         self._dirty = True
 
+    def _default_workers(self) -> int:
+        """One per core; one with Keras (TensorFlow uses the cores itself)."""
+        from engine.runner import default_workers
+
+        return 1 if self.config.backend != "numpy" else default_workers()
+
     @on(Input.Changed, "#sweep-values")
+    @on(Input.Changed, "#sweep-workers")
     def _values_changed(self) -> None:
         self.validate()
 
@@ -324,7 +314,8 @@ class SweepScreen(Screen):
             self.notify(f"Cannot start the sweep: {self.error}", severity="error")
             return
         plan = self.plan
-        self.control = TrainingControl()
+        self.control = Control()
+        self.paused_runs = set()
         self._show_plan()
         for row in self.rows.values():
             row["status"] = "waiting"
@@ -342,41 +333,24 @@ class SweepScreen(Screen):
         self.refresh_bindings()
         self._sweep(plan, self._setup_dataset(), app_store_or_none(self.app))
 
+    def configs(self, plan: SweepPlan, n_features: int, group: str) -> list:
+        """The sweep's runs as RunConfigs: the setup's config, or the course
+        experiment's, with each variant's network or fit setting and label."""
+        from engine.sweeps import configs_for, experiment_config
+
+        if plan.source == "setup":
+            base = self.config
+        else:
+            base = experiment_config(EXPERIMENTS[plan.source], backend=self.config.backend,
+                                     seed=self.config.seed)
+        return configs_for(base.with_changes(group=group), plan.setting, plan.values, n_features,
+                           group=group)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep")
     def _sweep(self, plan: SweepPlan, dataset: Any, store: Any) -> list:
+        from engine import runner
         from engine.store import StoreError
-        from engine.sweeps import load_dataset, run_sweep
 
-        config = self.config
-        if plan.source == "setup":
-            if dataset is None:
-                if config.dataset is not None:
-                    dataset = load_dataset(config.dataset, config.dataset_options)
-                elif config.csv_path:
-                    dataset = load_dataset(config.csv_path, {"target": config.csv_target}
-                                           if config.csv_target else None)
-                else:
-                    raise SweepError("the setup's dataset is not loaded; go back and pick one")
-            options = dict(config.dataset_options)
-            if config.csv_target:
-                options["target"] = config.csv_target
-            if config.standardize:
-                dataset = StandardizedDataset(dataset, config.validation_split, options)
-            elif options:
-                dataset = DatasetView(dataset, options=options)
-            spec = config.spec(dataset.X.shape[1])
-            fit = {**config.fit_kwargs(), "patience": config.patience}
-            if config.patience is not None:
-                fit["monitor"] = "val_loss" if config.validation_split > 0 else "loss"
-                fit["restore_best_weights"] = config.restore_best_weights
-        else:
-            experiment = EXPERIMENTS[plan.source]
-            dataset = load_dataset(experiment.dataset, experiment.dataset_options)
-            if experiment.standardize:
-                dataset = StandardizedDataset(dataset,
-                                              experiment.fit.get("validation_split", 0.0))
-            spec = experiment.spec
-            fit = dict(experiment.fit)
         if store is not None:
             try:
                 len(store)   # a damaged, newer or locked store is reported before training
@@ -386,16 +360,31 @@ class SweepScreen(Screen):
                     severity="warning", timeout=8)
                 store = None
         self.saved_to = store
-        control = self.control
-        index = {v.label: i for i, v in enumerate(plan.variants)}
+        if plan.source != "setup":
+            dataset = None            # the experiment's own data, loaded by the runner
+        elif dataset is None and self.config.dataset is None and not self.config.csv_path:
+            raise SweepError("the setup's dataset is not loaded; go back and pick one")
         group = f"{plan.source if plan.source != 'setup' else 'sweep'}-{os.urandom(4).hex()}"
-        return run_sweep(
-            spec, dataset, plan.setting, plan.values, backend=config.backend, seed=config.seed,
-            store=store, group=group,
-            callbacks_for=lambda v: [SweepCallback(self, v, index[v.label], control)],
-            on_run=lambda v, run: self.post_message(SweepRunDone(v.label, comparison_row(run),
-                                                                 run)),
-            should_stop=lambda: control.stop_requested, **fit)
+        if dataset is None:
+            base = self.config if plan.source == "setup" else None
+            if base is not None:
+                dataset = base.load_dataset()
+        n_features = (int(dataset.X.shape[1]) if dataset is not None
+                      else EXPERIMENTS[plan.source].spec.input_dim)
+        configs = self.configs(plan, n_features, group)
+        labels = [config.label for config in configs]
+
+        def hear(index: int, kind: str, args: tuple) -> None:
+            self.post_message(SweepEvent(labels[index], kind, args))
+
+        def ended(index: int, outcome: Any) -> None:
+            if isinstance(outcome, BaseException):
+                self.post_message(SweepRunFailed(labels[index],
+                                                 f"{type(outcome).__name__}: {outcome}"))
+
+        return runner.sweep(configs, dataset=dataset, workers=plan.workers, listener=hear,
+                            control=self.control, store=store, on_run=ended,
+                            batch_interval_s=CHART_INTERVAL_S)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -421,38 +410,54 @@ class SweepScreen(Screen):
         self._show_buttons()
         self.refresh_bindings()
 
-    def on_sweep_run_started(self, message: SweepRunStarted) -> None:
-        self.current = message.label
-        row = self.rows.setdefault(message.label, {"label": message.label})
-        row["status"] = "training"
-        row["n_params"] = message.n_params
-        self.total_epochs = message.params.get("epochs") or self.total_epochs
+    def on_sweep_event(self, message: SweepEvent) -> None:
+        label, kind, args = message.label, message.kind, message.args
+        row = self.rows.setdefault(label, {"label": label})
+        if kind == "started":
+            self.current = label
+            row["status"] = "training"
+            self.total_epochs = args[0].get("epochs") or self.total_epochs
+            self._show_status()
+        elif kind == "epochs":
+            epochs, logs = self.curves.setdefault(label, ([], {}))
+            for epoch, entry in epochs_of(args):
+                epochs.append(epoch + 1)
+                for key, value in metrics_only(entry).items():
+                    logs.setdefault(key, []).append(value)
+            row["epochs"] = len(epochs)
+            monitor = "val_loss" if "val_loss" in logs else "loss"
+            finite = [(v, i) for i, v in enumerate(logs.get(monitor, [])) if math.isfinite(v)]
+            if "val_loss" in logs and finite:
+                row["best_val_loss"] = min(finite)[0]
+            if finite:
+                row["best_epoch"] = min(finite)[1] + 1
+            row["final_loss"] = logs.get("loss", [math.nan])[-1]
+        elif kind == "paused":      # the run is held at a batch boundary (or goes on)
+            if args[0]:
+                self.paused_runs.add(label)
+            else:
+                self.paused_runs.discard(label)
+            self._fill_table()
+            self._show_status()     # the epoch it holds at, with the epochs it reported
+            return
+        elif kind == "finished":
+            run = args[0]
+            done = comparison_row(run)
+            done["status"] = done.pop("stop_reason", None) or "done"
+            self.rows[label] = done
+            self.runs.append(run)
+            if self.current == label:
+                self.current = None
+            self._show_status()
+        else:
+            return
         self._dirty = True
-        self._show_status()
 
-    def on_sweep_epoch(self, message: SweepEpoch) -> None:
-        epochs, logs = self.curves.setdefault(message.label, ([], {}))
-        epochs.append(message.epoch + 1)
-        for key, value in message.logs.items():
-            logs.setdefault(key, []).append(value)
+    def on_sweep_run_failed(self, message: SweepRunFailed) -> None:
         row = self.rows.setdefault(message.label, {"label": message.label})
-        row["epochs"] = len(epochs)
-        monitor = "val_loss" if "val_loss" in logs else "loss"
-        finite = [(v, i) for i, v in enumerate(logs.get(monitor, [])) if math.isfinite(v)]
-        if "val_loss" in logs and finite:
-            row["best_val_loss"] = min(finite)[0]
-        if finite:
-            row["best_epoch"] = min(finite)[1] + 1
-        row["final_loss"] = logs.get("loss", [math.nan])[-1]
+        row["status"] = "failed"
+        self.notify(f"{message.label} failed: {message.error}", severity="error", timeout=8)
         self._dirty = True
-
-    def on_sweep_run_done(self, message: SweepRunDone) -> None:
-        row = dict(message.row)
-        row["status"] = row.pop("stop_reason", None) or "done"
-        self.rows[message.label] = row
-        self.runs.append(message.run)
-        self._dirty = True
-        self._show_status()
 
     # -- drawing ----------------------------------------------------------------------------------
 
@@ -510,7 +515,10 @@ class SweepScreen(Screen):
                     "from the same initial weights where the shapes allow.")
         elif self.state == "running":
             at = f"run {min(done + 1, n)}/{n}"
-            if self.current:
+            training = [r["label"] for r in self.rows.values() if r.get("status") == "training"]
+            if len(training) > 1:    # several workers
+                at = f"{done} of {n} done, training {', '.join(short_label(t) for t in training)}"
+            elif self.current:
                 done_epochs = self.rows.get(self.current, {}).get("epochs") or 0
                 epoch = min(done_epochs + 1, self.total_epochs)   # the one training now
                 at += f" ({self.current}, epoch {epoch}/{self.total_epochs})"
@@ -535,7 +543,7 @@ class SweepScreen(Screen):
         pause = self.query_one("#sweep-pause-button", Button)
         pause.disabled = self.state != "running"
         pause.label = "Resume" if self.control.paused and running else "Pause"
-        for widget_id in ("#sweep-source", "#sweep-setting", "#sweep-values"):
+        for widget_id in ("#sweep-source", "#sweep-setting", "#sweep-values", "#sweep-workers"):
             self.query_one(widget_id).disabled = running
         self.refresh_bindings()
 

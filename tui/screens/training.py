@@ -1,10 +1,10 @@
 """The training screen: live charts, progress, a table of epochs, and controls.
 
-Training runs in a thread worker. The worker's callback posts messages; this
-screen keeps the numbers and a timer redraws the charts a few times a second
-at most. With the NumPy backend the worker hands the fit to a child process
-(``tui.train_process``) and relays its events, so drawing and training do not
-take turns at Python's lock; Keras trains in the worker thread itself.
+A thread worker trains the run through the runner (``engine.runner.run``): with the
+NumPy backend in a child process, so drawing and training do not take turns at
+Python's lock; Keras in the worker thread itself. The runner's events become
+messages; this screen keeps the numbers and a timer redraws the charts a few times a
+second at most. The runner writes the run to the app's store as it trains.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from engine.formatting import WIDTH, format_metric
+from engine.recipe import PreparedData, RunConfig
+from engine.runner import Control
+from engine.runner.reporter import EPOCH_TIME_KEY
 
-from .. import train_process
-from ..config import TrainConfig
 from ..messages import (
     BatchProgress,
     EpochEnded,
@@ -34,13 +34,6 @@ from ..messages import (
     TrainingPaused,
     TrainingStarted,
     message_for,
-)
-from ..training_worker import (
-    EPOCH_TIME_KEY,
-    PreparedData,
-    TrainingControl,
-    UICallback,
-    run_training,
 )
 from ..widgets.charts import MetricChart
 from ..widgets.epoch_log import EpochLog
@@ -95,14 +88,14 @@ class TrainingScreen(Screen):
         Binding("escape", "back", "Back", tooltip="back to the setup screen", id="back"),
     ]
 
-    def __init__(self, config: TrainConfig, data: PreparedData, weights=None,
+    def __init__(self, config: RunConfig, data: PreparedData, weights=None,
                  autostart: bool = True) -> None:
         super().__init__()   # no id: "train again" puts a second one in the stack
         self.config = config
         self.data = data
         self.weights = weights
         self.autostart = autostart
-        self.control = TrainingControl()
+        self.control = Control()
         self.state = "starting"   # starting | running | paused | finished | failed
         self.history: Any = None
         self.model: Any = None
@@ -186,24 +179,35 @@ class TrainingScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training")
     def train(self) -> None:
-        if self.config.backend == "numpy":
-            try:
-                model, history, elapsed_s, samples_per_s = train_process.train_in_child(
-                    self.config, self.data, self.control, self._relay, weights=self.weights,
-                    batch_interval_s=CHART_INTERVAL_S)
-            except train_process.NoChild:
-                pass    # trains in this thread instead (or DEEPTERM_NO_CHILD=1)
-            else:
-                self.post_message(TrainingFinished(history, model, elapsed_s, samples_per_s))
-                return
-        callback = UICallback(self, self.control, batch_interval_s=CHART_INTERVAL_S)
-        model, history = run_training(self.config, self.data, callback, weights=self.weights)
-        self.post_message(TrainingFinished(history, model, callback.elapsed_s,
-                                           callback.samples_per_s))
+        from engine import runner
+        from engine.store import StoreError
+
+        store = self.app.run_store() if hasattr(self.app, "run_store") else None
+
+        def train(store):
+            return runner.run(self.config, self.data, listener=self._relay, control=self.control,
+                              store=store, weights=self.weights, batch_interval_s=CHART_INTERVAL_S)
+
+        try:
+            run = train(store)
+        except StoreError as exc:
+            run = getattr(exc, "run", None)
+            if run is None:      # refused before training: train without keeping the run
+                self.app.call_from_thread(self.notify, f"This run will not be kept: {exc}",
+                                          severity="warning", timeout=8)
+                run = train(None)
+            else:                # trained, but the last write failed
+                self.app.call_from_thread(self.notify, f"The run was not saved: {exc}",
+                                          severity="warning", timeout=8)
+        self.run = run
+        self.post_message(TrainingFinished(run.history, run.model, run.elapsed_s,
+                                           run.samples_per_s))
 
     def _relay(self, kind: str, args: tuple) -> None:
-        """An event of the child process's callback, posted as the thread's would be."""
-        self.post_message(message_for(kind, *args))
+        """One of the runner's events, posted as a message (the end comes as
+        TrainingFinished from the worker)."""
+        if kind != "finished":
+            self.post_message(message_for(kind, *args))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -316,7 +320,6 @@ class TrainingScreen(Screen):
         self.notify(f"Training {STOP_WORDS.get(reason, reason)} after {len(self.history)} "
                     f"epoch(s). Press r for the results.", title="Training finished",
                     severity=severity, timeout=6)
-        self.app.post_message(RunFinished(self))
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -438,14 +441,6 @@ class TrainingScreen(Screen):
 
     def on_unmount(self) -> None:
         self.control.stop()
-
-
-class RunFinished(Message):
-    """Posted to the app when a run on a training screen finished."""
-
-    def __init__(self, screen: TrainingScreen) -> None:
-        super().__init__()
-        self.screen = screen
 
 
 def format_seconds(seconds: float) -> str:

@@ -1,5 +1,6 @@
-"""The NumPy backend's child process (tui.train_process): the same run as in the
-thread, pause/resume/stop passed on, failures brought back, a dead child."""
+"""The runner's child processes (engine.runner.child): the same run as in the
+thread, pause/resume/stop passed on, failures brought back, a dead child; and the
+app training in one."""
 
 from __future__ import annotations
 
@@ -15,12 +16,28 @@ from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.widgets import Static
 
 import datasets
-from tui import train_process
+from engine.recipe import prepare
+from engine.runner import Control as TrainingControl
+from engine.runner import ThreadExecutor, initial_weights
+from engine.runner import child as train_process
 from tui.app import DeeptermApp
 from tui.config import PRESETS_BY_KEY
 from tui.screens.setup import SetupScreen
 from tui.screens.training import TrainingScreen
-from tui.training_worker import TrainingControl, prepare, run_training
+
+
+def train_in_child(config, data, control, post, weights=None, batch_interval_s=0.25):
+    """A run in a child process: (model, history, elapsed_s, samples_per_s)."""
+    start = weights if weights is not None else initial_weights(data.spec, config.seed)
+    return train_process.ChildExecutor().train(config, data, start, post, control,
+                                               batch_interval_s)
+
+
+def run_training(config, data, _callback=None):
+    """The same run in this thread: (model, history)."""
+    model, history, _, _ = ThreadExecutor().train(
+        config, data, initial_weights(data.spec, config.seed), lambda kind, args: None, None, 0.25)
+    return model, history
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +49,7 @@ def titanic():
 def test_a_run_in_the_child_is_the_run_in_the_thread(titanic):
     config, data = titanic
     events = []
-    model, history, elapsed_s, rate = train_process.train_in_child(
+    model, history, elapsed_s, rate = train_in_child(
         config, data, TrainingControl(), lambda kind, args: events.append((kind, args)))
     _, expected = run_training(config, data, None)
     assert history.history == expected.history and history.stop_reason == "completed"
@@ -61,7 +78,7 @@ def test_pause_resume_and_stop_reach_the_child(titanic):
     result = {}
 
     def run():
-        result["out"] = train_process.train_in_child(
+        result["out"] = train_in_child(
             config, data, control, lambda kind, args: events.append((kind, args)),
             batch_interval_s=0.01)
 
@@ -93,12 +110,12 @@ def test_an_exception_in_the_child_comes_back_with_its_type_and_traceback(titani
     config, data = titanic
     broken = replace(data, y=data.y[:-5])
     with pytest.raises(ValueError, match="y has 1304 rows but X has 1309") as info:
-        train_process.train_in_child(config, broken, TrainingControl(), lambda k, a: None)
+        train_in_child(config, broken, TrainingControl(), lambda k, a: None)
     assert isinstance(info.value.__cause__, train_process.RemoteTraceback)
     assert "Traceback" in str(info.value.__cause__)
     # the child that reported it trains the next run
     pid = train_process._idle[0].process.pid
-    train_process.train_in_child(config, data, TrainingControl(), lambda k, a: None)
+    train_in_child(config, data, TrainingControl(), lambda k, a: None)
     assert train_process._idle[0].process.pid == pid
 
 
@@ -113,9 +130,9 @@ def test_a_child_that_dies_fails_the_run_and_the_next_run_starts_a_new_one(titan
 
     long = config.with_changes(epochs=10_000)
     with pytest.raises(train_process.ChildDied, match="exit code -9"):
-        train_process.train_in_child(long, prepare(long, data.dataset), TrainingControl(),
+        train_in_child(long, prepare(long, data.dataset), TrainingControl(),
                                      kill_on_start)
-    _, history, _, _ = train_process.train_in_child(config, data, TrainingControl(),
+    _, history, _, _ = train_in_child(config, data, TrainingControl(),
                                                     lambda k, a: None)
     assert len(history) == 3 and train_process._idle[0].process.pid != pid
 
@@ -188,6 +205,6 @@ def test_a_waiting_child_that_was_killed_is_replaced_before_the_run(titanic):
     waiting = train_process._idle[0]
     waiting.process.kill()
     waiting.process.wait()
-    _, history, _, _ = train_process.train_in_child(config, data, TrainingControl(),
+    _, history, _, _ = train_in_child(config, data, TrainingControl(),
                                                     lambda k, a: None)
     assert len(history) == 3 and train_process._idle[0] is not waiting

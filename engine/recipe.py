@@ -1,0 +1,311 @@
+"""One description of a run, and one way to prepare it, for every front end.
+
+    config = RunConfig(dataset="titanic", hidden=((32, "relu"),), optimizer="sgd",
+                       learning_rate=0.01, epochs=20)
+    data = prepare(config)               # load, validation cut, standardize on training rows
+    run = engine.runner.run(config, data)
+
+The app's setup screen, its sweep screen, the lessons' hand-off, ``deepterm train``
+and ``deepterm sweep`` all describe a run as a ``RunConfig`` and turn it into
+arrays with ``prepare``. Each rule lives here once:
+
+- the validation cut: the last ``validation_split`` of the rows, before shuffling
+  (``engine.data.split_index``, the rule ``fit`` applies);
+- standardizing: fitted on the training rows only, and only when asked (the
+  default is the dataset's own: off for images already in [0, 1], on otherwise);
+- the output layer for a task (``output_layer``);
+- the metric that picks the best epoch and drives early stopping (``monitor``).
+
+Nothing here imports a UI toolkit or TensorFlow, nor NumPy until data is prepared
+(the app's setup screen describes runs before NumPy has loaded); the ``datasets``
+package is imported when a dataset is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from .callbacks import Callback, EarlyStopping
+from .errors import FitError
+from .spec import Layer, ModelSpec
+
+
+def split_index(n: int, split: float) -> int:
+    """Where ``validation_split`` cuts ``n`` rows (Keras' rule: the last ``split``
+    fraction, before any shuffling, validates): the number of training rows. The
+    one place this rule is written: ``fit`` cuts its validation rows with it, and
+    ``prepare`` the rows it standardizes on."""
+    if split <= 0:
+        return n
+    return int(math.floor(n * (1.0 - split)))
+
+
+CLASSIFICATION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
+                         "binary_crossentropy")
+REGRESSION_LOSSES = ("mse", "mae")
+
+
+def output_layer(task: str, n_classes: int, loss: str | None = None
+                 ) -> tuple[int, str, str, tuple[str, ...]]:
+    """(units, activation, loss, metrics) of the output layer for a task, as the
+    course builds it: regression -> 1 linear unit, mse, metric mae; classes -> one
+    softmax unit per class (two for binary, like the course's Titanic model),
+    categorical crossentropy, metric accuracy. ``loss`` overrides where it fits the
+    task (binary_crossentropy -> 1 sigmoid unit); one that does not is replaced."""
+    if task == "regression":
+        loss = loss if loss in REGRESSION_LOSSES else "mse"
+        return 1, "linear", loss, ("mae",)
+    if loss not in CLASSIFICATION_LOSSES or (loss == "binary_crossentropy" and task != "binary"):
+        loss = "categorical_crossentropy"
+    if loss == "binary_crossentropy":
+        return 1, "sigmoid", loss, ("accuracy",)
+    return max(2, int(n_classes)), "softmax", loss, ("accuracy",)
+
+
+def losses_for(task: str) -> tuple[str, ...]:
+    """The losses that make sense for a task."""
+    if task == "regression":
+        return REGRESSION_LOSSES
+    if task == "binary":
+        return CLASSIFICATION_LOSSES
+    return CLASSIFICATION_LOSSES[:2]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: what to train on, the network, how to train it, where.
+
+    ``dataset`` is a catalog name (``dataset_options`` go to ``datasets.load``,
+    e.g. ``{"n": 2500}``), or ``None`` with ``csv_path`` (and ``csv_target``) for
+    a CSV file. ``hidden`` lists the hidden layers as (units, activation); the
+    output layer is ``output_units``/``output_activation`` (``for_dataset`` picks
+    them from the dataset's task). ``patience=None`` means no early stopping.
+    ``standardize=None`` means the dataset's own default
+    (``Dataset.standardize_by_default``). ``label`` and ``group`` name the run
+    and the sweep it belongs to in the run store; ``device`` is Keras' (GPU:0).
+    """
+
+    dataset: str | None = "titanic"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    csv_path: str | None = None
+    csv_target: str | None = None
+    hidden: tuple[tuple[int, str], ...] = ((32, "relu"),)
+    output_units: int = 2
+    output_activation: str = "softmax"
+    loss: str = "categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+    optimizer: str = "sgd"
+    learning_rate: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    epochs: int = 20
+    batch_size: int = 32
+    validation_split: float = 0.3
+    patience: int | None = None
+    restore_best_weights: bool = True
+    seed: int | None = 0
+    backend: str = "numpy"
+    standardize: bool | None = True
+    shuffle: bool = True
+    label: str | None = None
+    group: str | None = None
+    device: str | None = None
+
+    # -- naming -------------------------------------------------------------------
+
+    @property
+    def dataset_label(self) -> str:
+        """The dataset as it is referred to: a catalog name or a CSV path."""
+        if self.dataset is not None:
+            return self.dataset
+        return self.csv_path or "?"
+
+    @property
+    def dataset_shown(self) -> str:
+        """The dataset as titles show it: a catalog name, or a CSV file's name without
+        its folders."""
+        return self.dataset if self.dataset is not None else os.path.basename(self.csv_path or "?")
+
+    def describe(self) -> str:
+        """One line: dataset, layers, optimizer, learning rate, loss, epochs, batch."""
+        sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
+        return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g}, "
+                f"{self.loss}, {self.epochs} epochs, batch {self.batch_size}")
+
+    def brief(self) -> str:
+        """``describe`` without the loss."""
+        sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
+        return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g},"
+                f" {self.epochs} epochs, batch {self.batch_size}")
+
+    # -- the rules ---------------------------------------------------------------------
+
+    @property
+    def monitor(self) -> str:
+        """The metric that picks the best epoch and that early stopping watches:
+        val_loss when rows are held out for validation, else loss."""
+        return "val_loss" if self.validation_split > 0 else "loss"
+
+    def spec(self, input_dim: int) -> ModelSpec:
+        """The ModelSpec for ``input_dim`` features (raises SpecError when invalid)."""
+        layers = [Layer(units, activation) for units, activation in self.hidden]
+        layers.append(Layer(self.output_units, self.output_activation))
+        extra = {"momentum": self.momentum, "nesterov": self.nesterov} \
+            if self.optimizer == "sgd" and (self.momentum or self.nesterov) else {}
+        return ModelSpec(input_dim=input_dim, layers=layers, loss=self.loss,
+                         optimizer=self.optimizer, learning_rate=self.learning_rate,
+                         metrics=list(self.metrics), **extra)
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``model.fit``."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size,
+                "validation_split": self.validation_split, "shuffle": self.shuffle}
+
+    def callbacks(self) -> list[Callback]:
+        """The run's own callbacks: early stopping on ``monitor`` when ``patience`` is set."""
+        if self.patience is None:
+            return []
+        return [EarlyStopping(monitor=self.monitor, patience=self.patience,
+                              restore_best_weights=self.restore_best_weights)]
+
+    def with_changes(self, **changes: Any) -> RunConfig:
+        return replace(self, **changes)
+
+    def with_spec(self, spec: ModelSpec) -> RunConfig:
+        """This config with ``spec``'s layers, loss, optimizer, learning rate and
+        metrics (a sweep's variant, a course experiment's network). Only dense layers
+        with biases and the default initializers are described by a RunConfig."""
+        *hidden, out = spec.layers
+        for layer in spec.layers:
+            if not layer.use_bias or layer.kernel_initializer != "glorot_uniform" \
+                    or layer.bias_initializer != "zeros":
+                raise FitError("a RunConfig describes dense layers with biases and the default "
+                               f"initializers; layer {layer!r} is not one")
+        return replace(self, hidden=tuple((layer.units, layer.activation) for layer in hidden),
+                       output_units=out.units, output_activation=out.activation, loss=spec.loss,
+                       metrics=tuple(spec.metrics), optimizer=spec.optimizer,
+                       learning_rate=spec.effective_learning_rate, momentum=spec.momentum,
+                       nesterov=spec.nesterov)
+
+    def for_dataset(self, dataset: Any, loss: str | None = None) -> RunConfig:
+        """This config with the output layer, loss and metrics the dataset's task
+        needs (``loss`` overriding where it fits)."""
+        units, activation, loss, metrics = output_layer(
+            dataset.task, getattr(dataset, "n_classes", 0) or 0, loss or self.loss)
+        return replace(self, output_units=units, output_activation=activation, loss=loss,
+                       metrics=metrics)
+
+    # -- data ---------------------------------------------------------------------------
+
+    def load_options(self) -> dict[str, Any]:
+        """The options the dataset is loaded with: the catalog's, or the CSV's target."""
+        if self.dataset is None and self.csv_target is not None:
+            return {"target": self.csv_target}
+        return dict(self.dataset_options)
+
+    def load_dataset(self) -> Any:
+        """The dataset this config names, loaded (a ``datasets.Dataset``)."""
+        from .sweeps import load_dataset  # the one name-or-path rule
+
+        if self.dataset is None and not self.csv_path:
+            raise FitError("the run names no dataset: give a catalog name or a CSV path")
+        return load_dataset(self.dataset if self.dataset is not None else self.csv_path,
+                            self.load_options() or None)
+
+    # -- records --------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data; ``from_dict`` rebuilds the config."""
+        data = asdict(self)
+        data["hidden"] = [list(layer) for layer in self.hidden]
+        data["metrics"] = list(self.metrics)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in dict(data).items() if k in known}
+        if "hidden" in values:
+            values["hidden"] = tuple((int(u), str(a)) for u, a in values["hidden"])
+        if "metrics" in values:
+            values["metrics"] = tuple(values["metrics"])
+        if "dataset_options" in values:
+            values["dataset_options"] = dict(values["dataset_options"] or {})
+        return cls(**values)
+
+
+@dataclass
+class PreparedData:
+    """A config's arrays, ready for ``fit``: X (standardized when asked, with the
+    training rows' statistics), y in the form the loss needs, and where the
+    validation rows begin."""
+
+    spec: ModelSpec
+    X: Any          # (n_samples, n_features) float32
+    y: Any          # in the form the loss needs
+    split_at: int
+    dataset: Any
+    preprocessing: dict[str, Any] | None = None
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def X_val(self) -> Any:
+        return self.X[self.split_at:]
+
+    @property
+    def val_rows(self) -> Any:
+        """Row indices (in the dataset) of the validation rows."""
+        import numpy as np
+
+        return np.arange(self.split_at, len(self.X))
+
+    @property
+    def standardized(self) -> bool:
+        return self.preprocessing is not None
+
+
+def standardize_for(config: RunConfig, dataset: Any) -> bool:
+    """Whether ``config`` standardizes ``dataset``: as it says, or the dataset's
+    own default when it says nothing."""
+    if config.standardize is not None:
+        return bool(config.standardize)
+    return bool(getattr(dataset, "standardize_by_default", True))
+
+
+def prepare(config: RunConfig, dataset: Any = None) -> PreparedData:
+    """Load (unless ``dataset`` is given), cut the validation rows off and
+    standardize on the training rows only; raises ValueError (FitError) with what
+    is wrong."""
+    import numpy as np
+
+    if dataset is None:
+        dataset = config.load_dataset()
+    X = np.asarray(dataset.X, dtype=np.float32)
+    spec = config.spec(X.shape[1])
+    y = dataset.targets_for(config.loss) if hasattr(dataset, "targets_for") else dataset.y
+    split_at = split_index(len(X), config.validation_split)
+    if config.validation_split > 0 and (split_at == 0 or split_at == len(X)):
+        raise FitError(f"validation split {config.validation_split:g} leaves no rows for "
+                       f"training or for validation out of {len(X)}")
+    preprocessing = None
+    if standardize_for(config, dataset):
+        from datasets import Standardizer
+
+        scaler = Standardizer(getattr(dataset, "feature_names", None)).fit(X[:split_at])
+        X = scaler.transform(X)
+        preprocessing = scaler.to_dict()
+    return PreparedData(spec=spec, X=X, y=y, split_at=split_at, dataset=dataset,
+                        preprocessing=preprocessing, fit_kwargs=config.fit_kwargs())
+
+
+def validation_rows(n: int, validation_split: float) -> int:
+    """How many of ``n`` rows validate under ``validation_split``."""
+    return n - split_index(n, validation_split) if validation_split > 0 else 0
+
+
+__all__ = ["CLASSIFICATION_LOSSES", "REGRESSION_LOSSES", "PreparedData", "RunConfig",
+           "losses_for", "output_layer", "prepare", "split_index", "standardize_for",
+           "validation_rows"]

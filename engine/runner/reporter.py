@@ -1,0 +1,147 @@
+"""The one reporting callback: what every front end hears of a run.
+
+A ``Reporter`` is an engine ``Callback`` that turns training into a few events,
+each ``send(kind, *args)``:
+
+- ``("started", params, device)`` when training begins;
+- ``("batch", epoch, batch, steps, logs, samples_per_s, elapsed_s)`` at most every
+  ``batch_interval_s`` seconds (a newer one may replace an older one unread);
+- ``("epochs", epoch, logs, elapsed_s, samples_per_s, earlier)``: every epoch,
+  coalesced, at most every ``batch_interval_s`` (the first epoch, a pause and the end
+  at once); ``earlier`` lists the (epoch, logs) finished since the last report, so no
+  epoch is ever lost; each epoch's logs carry its own seconds under EPOCH_TIME_KEY;
+- ``("paused", True | False)``.
+
+The runner adds ``("finished", run)`` when the run has ended. Each event costs the
+front end (a UI thread, a pipe), so fast epochs are not reported one by one. Time
+spent paused is not counted in ``elapsed_s`` or ``samples_per_s``. The Reporter asks
+its control (``Control`` or ``PipeControl``) at every batch boundary: pause blocks
+there, stop asks the model to stop after the current batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..callbacks import Callback
+
+#: The key under which each epoch's seconds (pauses left out) travel beside its metrics.
+EPOCH_TIME_KEY = "epoch_time_s"
+#: Every kind of event, in the order a run sends them.
+EVENTS = ("started", "batch", "epochs", "paused", "finished")
+
+
+class Reporter(Callback):
+    """Reports training as events to ``send`` (see the module's docstring) and obeys
+    ``control`` at batch boundaries."""
+
+    def __init__(self, send: Callable[..., None] | None, control: Any,
+                 batch_interval_s: float = 0.1) -> None:
+        super().__init__()
+        self._send = send
+        self.control = control
+        self.batch_interval_s = batch_interval_s
+        self._pending: list[tuple[int, dict[str, float]]] = []
+        self._epochs_posted_at = -math.inf
+        self.started = time.perf_counter()
+        self.paused_s = 0.0
+        self.samples_done = 0
+        self.epoch = 0
+        self.last_post = -math.inf
+
+    def send(self, kind: str, *args: Any) -> None:
+        """Report one event (subclasses send it elsewhere: a pipe, a queue)."""
+        if self._send is not None:
+            self._send(kind, *args)
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+        self.paused_s = 0.0
+        self.samples_done = 0
+        self.epoch = 0
+        self.last_post = -math.inf   # no clock origin assumed: perf_counter may start near 0
+        self._pending = []
+        self._epochs_posted_at = -math.inf
+        self.send("started", dict(self.params), getattr(self.model, "device", None))
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started - self.paused_s
+
+    @property
+    def samples_per_s(self) -> float:
+        """Over the epochs finished so far, pauses left out."""
+        return self._rate(self.samples_done)
+
+    def _rate(self, samples: int) -> float:
+        elapsed = self.elapsed_s
+        return samples / elapsed if elapsed > 0 else 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._epoch_began = self.elapsed_s
+
+    def on_batch_end(self, batch, logs=None):
+        control = self.control
+        if control is None:
+            return self._report_batch(batch, logs)
+        if control.stop_requested:
+            self.model.request_stop("stopped")
+            return
+        if control.paused:
+            self._post_epochs()
+            self.send("paused", True)
+            self.paused_s += control.wait_while_paused()
+            self.send("paused", False)
+            if control.stop_requested:
+                self.model.request_stop("stopped")
+                return
+        self._report_batch(batch, logs)
+
+    def _report_batch(self, batch, logs) -> None:
+        now = time.perf_counter()
+        if now - self.last_post >= self.batch_interval_s:
+            self.last_post = now
+            steps = self.params.get("steps", 0)
+            batch_size = self.params.get("batch_size", 0)
+            samples = min(self.params.get("samples", 0), (batch + 1) * batch_size)
+            self.send("batch", self.epoch, batch, steps, dict(logs or {}),
+                      self._rate(self.samples_done + samples), self.elapsed_s)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.samples_done += self.params.get("samples", 0)
+        entry = {k: float(v) for k, v in (logs or {}).items()}
+        entry[EPOCH_TIME_KEY] = self.elapsed_s - getattr(self, "_epoch_began", 0.0)
+        self._pending.append((epoch, entry))
+        if time.perf_counter() - self._epochs_posted_at >= self.batch_interval_s:
+            self._post_epochs()
+
+    def on_train_end(self, logs=None):
+        self._post_epochs()
+
+    def flush(self) -> None:
+        """Report the epochs still waiting (training ended by an exception, Ctrl+C
+        included: every finished epoch is still heard, and kept)."""
+        self._post_epochs()
+
+    def _post_epochs(self) -> None:
+        if not self._pending:
+            return
+        *earlier, (epoch, logs) = self._pending
+        self._pending = []
+        self._epochs_posted_at = time.perf_counter()
+        self.send("epochs", epoch, logs, self.elapsed_s, self.samples_per_s, earlier)
+
+
+def epochs_of(args: tuple) -> list[tuple[int, dict[str, float]]]:
+    """The (epoch, logs) pairs an ``epochs`` event carries, oldest first."""
+    epoch, logs, _elapsed, _rate, earlier = args
+    return [*earlier, (epoch, logs)]
+
+
+def metrics_only(logs: dict[str, float]) -> dict[str, float]:
+    """An epoch's logs without the Reporter's own keys (what the history keeps)."""
+    return {k: v for k, v in logs.items() if k != EPOCH_TIME_KEY}
