@@ -2,8 +2,9 @@
 
 What happens to the file, in order:
 
-1. Read and check: it must exist, be under ``max_bytes``, be UTF-8 text (a BOM is
-   fine), not binary (no NUL bytes), not empty.
+1. Read and check: it must exist, be a regular file (a device such as /dev/zero, a
+   FIFO or a socket is refused before anything is read), be under ``max_bytes``, be
+   UTF-8 text (a BOM is fine), not binary (no NUL bytes), not empty.
 2. Split into rows (comma, or ';' or tab when the first line has no comma; quoted
    fields; blank lines skipped). Every row must have as many fields as the first.
    Rows are read in chunks, and a chunk's column whose cells are all numbers is
@@ -37,6 +38,7 @@ import io
 import math
 import os
 import re
+import stat
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,26 +77,46 @@ def _check_max_bytes(max_bytes: Any) -> int:
     return max_bytes
 
 
+def _regular(path: Path, st: os.stat_result) -> os.stat_result:
+    """``st`` when it is a regular file's; a device (/dev/zero never ends), a FIFO or a
+    socket (reading waits for a writer) is refused at once."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else
+                "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "not a file")
+        raise DatasetError(f"{path}: not a regular file ({kind}); give a CSV file")
+    return st
+
+
+def _open_nonblocking(name: str, flags: int) -> int:
+    """os.open that does not wait when ``name`` became a FIFO after it was checked."""
+    return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
     """The file's text; ``prefix`` reads only its first bytes (cut at a line end)."""
     try:
         if path.is_dir():
             raise DatasetError(f"{path}: is a folder, not a CSV file")
-        size = path.stat().st_size
+        _regular(path, path.stat())      # before opening: opening a FIFO waits for a writer
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if size > max_bytes:
-        raise DatasetError(f"{path}: the file is {size:,} bytes, above the limit of "
-                           f"{max_bytes:,} bytes (max_bytes)")
     limit = prefix if prefix is not None else max_bytes + 1
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            # what was opened is what is read: a regular file, of this size
+            size = _regular(path, os.fstat(fh.fileno())).st_size
+            if size > max_bytes:
+                raise DatasetError(f"{path}: the file is {size:,} bytes, above the limit of "
+                                   f"{max_bytes:,} bytes (max_bytes)")
             # read(limit) would set aside `limit` bytes (1 GB) however small the file
             blocks = [fh.read(min(limit, size + 1))]
             total = len(blocks[0])
-            while blocks[-1] and total < limit:    # a file that grew, or not a regular file
+            while blocks[-1] and total < limit:    # a file that grew while it was read
                 blocks.append(fh.read(min(limit - total, 1 << 24)))
                 total += len(blocks[-1])
         data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
