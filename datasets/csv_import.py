@@ -6,7 +6,8 @@ What happens to the file, in order:
    FIFO or a socket is refused before anything is read), be under ``max_bytes``, be
    UTF-8 text (a BOM is fine), not binary (no NUL bytes), not empty.
 2. Split into rows (comma, or ';' or tab when the first line has no comma; quoted
-   fields; blank lines skipped). Every row must have as many fields as the first.
+   fields; blank lines skipped). Every row must have as many fields as the first,
+   and every quote that opens a field must close it.
    Rows are read in chunks, and a chunk's column whose cells are all numbers is
    kept as float64 rather than as text, so a big file of numbers takes about six
    times its size in memory (not twenty).
@@ -95,8 +96,9 @@ def _open_nonblocking(name: str, flags: int) -> int:
     return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
 
 
-def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
-    """The file's text; ``prefix`` reads only its first bytes (cut at a line end)."""
+def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> tuple[str, bool]:
+    """(the file's text, whether it is all of it); ``prefix`` reads only its first bytes
+    (cut at a line end)."""
     try:
         if path.is_dir():
             raise DatasetError(f"{path}: is a folder, not a CSV file")
@@ -142,7 +144,7 @@ def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
     if controls > max(8, len(text[:100_000]) // 100):
         raise DatasetError(f"{path}: this looks like a binary file ({controls} control "
                            f"characters), not CSV text")
-    return text
+    return text, not truncated
 
 
 def _delimiter(text: str) -> str:
@@ -153,18 +155,51 @@ def _delimiter(text: str) -> str:
     return ","
 
 
-def _iter_rows(text: str, delimiter: str, path: Path):
-    """(line number, stripped cells) for each row that is not blank."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                        skipinitialspace=True)
+def _iter_rows(text: str, delimiter: str, path: Path, complete: bool = True):
+    """(line number, stripped cells) for each row that is not blank.
+
+    A quote that is never closed is refused when the rows of a ``complete`` file
+    run out: the csv module would take everything from the quote to the end of the
+    file as one cell. The first megabytes of a file (not ``complete``) may end
+    inside a quoted cell that the rest of the file closes: that last row is left out."""
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source, delimiter=delimiter, skipinitialspace=True)
+    start = end = 0            # where the last row read starts and ends in ``text``
+    first_line = line = 0      # the lines it spans (a quoted cell may hold line breaks)
+    pending = None             # each row waits for the next, so a cut last row can be left out
     try:
         for row in reader:
+            start, end = end, source.tell()
+            first_line, line = line + 1, reader.line_num
             cells = [c.strip() for c in row]
             if any(cells):
-                yield reader.line_num, cells
+                if pending is not None:
+                    yield pending
+                pending = (line, cells)
     except csv.Error as exc:
         raise DatasetError(f"{path}: line {reader.line_num}: cannot split into fields ({exc})") \
             from None
+    if '"' in text[start:end] and _unterminated(text[start:end], delimiter):
+        if complete:
+            raise DatasetError(f"{path}: line {first_line}: a quoted field is never closed (a "
+                               f"\" opens it and no \" ends it, so the rest of the file would be "
+                               f"one cell); close the quote or remove it")
+        if pending is not None and pending[0] == line:
+            pending = None
+    if pending is not None:
+        yield pending
+
+
+def _unterminated(row_text: str, delimiter: str) -> bool:
+    """Whether one row's text ends inside a quoted field."""
+    strict = csv.reader(io.StringIO(row_text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True, strict=True)
+    try:
+        for _ in strict:
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)    # strict's word for an open quote at EOF
+    return False
 
 
 class _Column:
@@ -341,9 +376,9 @@ def _unique_names(raw: list[str]) -> list[str]:
     return names
 
 
-def _table(text: str, path: Path) -> _Table:
+def _table(text: str, path: Path, complete: bool = True) -> _Table:
     delimiter = _delimiter(text)
-    rows = _iter_rows(text, delimiter, path)
+    rows = _iter_rows(text, delimiter, path, complete)
     head: list[list[str]] = []
     lines = array("q")
     width = 0
@@ -742,7 +777,7 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     if task not in ("auto", *TASKS):
         raise DatasetError(f"task must be {_choices(('auto', *TASKS))}, got {task!r}")
     p = _as_path(path)
-    text = _read_text(p, _check_max_bytes(max_bytes))
+    text, _ = _read_text(p, _check_max_bytes(max_bytes))
     table = _table(text, p)
     j = _resolve_target(target, table.names, p, table.header)
     idx, y, task, classes, t_notes = _target(table, j, task)
@@ -778,8 +813,8 @@ def csv_columns(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     A file without a header gets the names col_0, col_1, ... Reads at most the
     first few megabytes."""
     p = _as_path(path)
-    text = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
-    return list(_table(text, p).names)
+    text, complete = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
+    return list(_table(text, p, complete).names)
 
 
 @_memory_guard
@@ -812,7 +847,8 @@ def likely_target(source: str | os.PathLike | Sequence[str], *, header: bool | N
             raise DatasetError("likely_target: header= goes with column names; a file says "
                                "itself whether it has a header")
         p = _as_path(source)
-        table = _table(_read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX), p)
+        text, complete = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
+        table = _table(text, p, complete)
         names, header = table.names, table.header
     else:
         if isinstance(source, bytes) or not isinstance(source, Sequence) \
@@ -838,7 +874,7 @@ def read_features(path: str | os.PathLike, n_features: int | None = None,
     missing or text cell, or a column count other than ``n_features``, is a
     DatasetError."""
     p = _as_path(path)
-    table = _table(_read_text(p, _check_max_bytes(max_bytes)), p)
+    table = _table(_read_text(p, _check_max_bytes(max_bytes))[0], p)
     if n_features is not None and len(table.names) != n_features:
         raise DatasetError(f"{p}: {len(table.names)} columns, but the model takes "
                            f"{n_features} features")

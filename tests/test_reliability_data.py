@@ -26,6 +26,33 @@ def column(ds, name: str) -> list[float]:
     return ds.X[:, ds.feature_names.index(name)].tolist()
 
 
+# ------------------------------------------------- 4. an unterminated quote
+@pytest.mark.parametrize("text,line", [
+    ('a,b,y\n1,2,x\n3,4,z\n5,6,"oops\n', 4),
+    ('a,b,y\n1,2,x\n3,4,"z\n5,6,x\n7,8,z\n', 3),      # the quote swallows the lines below it
+])
+def test_an_unterminated_quote_is_refused_naming_its_line(tmp_path, text, line):
+    path = write(tmp_path, text)
+    for call in (datasets.from_csv, datasets.csv_columns, datasets.read_features):
+        with pytest.raises(DatasetError, match=f"{path}: line {line}: a quoted field is never "
+                                               f"closed"):
+            call(path)
+
+
+def test_a_quoted_field_over_two_lines_is_fine(tmp_path):
+    ds = datasets.from_csv(write(tmp_path, 'a,note,y\n1,"two\nlines",0\n2,one,1\n3,"x",0\n'))
+    assert len(ds) == 3
+
+
+def test_a_quoted_cell_cut_by_the_columns_prefix_is_not_unterminated(tmp_path, monkeypatch):
+    from datasets import csv_import
+
+    path = write(tmp_path, 'a,note,y\n' + '1,x,0\n' * 20 + '2,"a note\nover\nlines",1\n')
+    monkeypatch.setattr(csv_import, "_COLUMNS_PREFIX", len('a,note,y\n' + '1,x,0\n' * 20) + 12)
+    assert datasets.csv_columns(path) == ["a", "note", "y"]
+    assert datasets.likely_target(path) == ("y", "named like a target")
+
+
 # ------------------------------------------------- 6. not a regular file
 def test_a_device_is_refused_at_once():
     if not os.path.exists("/dev/zero"):
