@@ -11,17 +11,23 @@ What happens to the file, in order:
    Rows are read in chunks, and a chunk's column whose cells are all numbers is
    kept as float64 rather than as text, so a big file of numbers takes about six
    times its size in memory (not twenty).
-3. Header detection: the first line is a header when its text cells stand above
+3. Numbers as people write them: in a ';'-separated file whose first rows hold a
+   decimal comma (``1,5``), every number is read that way (``1.250,5`` is 1250.5);
+   elsewhere commas, apostrophes or spaces may separate thousands in groups of
+   three (``"166,070"``); currency signs go (``$166,070``) and a percent sign
+   divides by 100 (``12%`` is 0.12). A column is read so when that makes it
+   numbers (at least 90 % of its cells), and a note says how, with an example.
+4. Header detection: the first line is a header when its text cells stand above
    number columns more often than its numbers stand above numbers (a file of
    text columns: when its values do not recur below), or when it numbers the
    columns 0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
    into a header by making duplicates unique (``0, 0.1, 0.2, ..., 253.13``) is
    read back as the integers it was, when those columns hold integers below.
-4. The target (a column name or index; by default the column ``likely_target``
+5. The target (a column name or index; by default the column ``likely_target``
    picks: one named like a target, else a header-less file's first column, else
    the last): rows with no target are dropped; the task is inferred (two values -> binary; a few (<= 20)
    integers or any text -> multiclass; other numbers -> regression) or given.
-5. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
+6. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
    (<= 10 %) stray text cells reads them as missing; a missing number becomes the
    column's mean plus a ``<name>_was_missing`` flag column; text columns are
    one-hot encoded (up to 50 values; a missing value is all zeros); a text
@@ -36,6 +42,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import math
 import os
 import re
@@ -147,12 +154,102 @@ def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> tuple[s
     return text, not truncated
 
 
+# ------------------------------------------------- numbers as people write them
+_CURRENCY = "$€£¥₹₩₽₺₪₫฿¢₴₦₱"
+_FORMATTED = re.compile(
+    rf"(?P<sign>[-+\u2212]?)(?P<cur>[{_CURRENCY}]?)\s*(?P<sign2>[-+\u2212]?)"
+    r"(?P<num>\d(?:[\d.,'\u00a0\u202f ]*[\d.,])?|[.,]\d+)"
+    rf"\s*(?P<cur2>[{_CURRENCY}]?)\s*(?P<pct>%?)")
+_GROUPS = r"\d{1,3}(?P<sep>[%s])\d{3}(?:(?P=sep)\d{3})*"
+#: the digits of a number with a decimal point: 166,070 or 2,500.50 (thousands in groups of
+#: three, separated by commas, apostrophes or spaces), 12.5, .5
+_POINT_NUM = re.compile(r"(?:%s|\d+)(?:\.\d*)?|\.\d+" % (_GROUPS % ",'\u00a0\u202f "))
+#: ... with a decimal comma: 1.250,5 (thousands separated by points, apostrophes or spaces),
+#: 1,5, ,5
+_COMMA_NUM = re.compile(r"(?:%s|\d+)(?:,\d*)?|,\d+" % (_GROUPS % ".'\u00a0\u202f "))
+_SIGNED_COMMA_NUM = re.compile(rf"[-+]?(?:{_COMMA_NUM.pattern})")
+DECIMAL_COMMA = "a decimal comma"
+THOUSANDS = "thousands separators"
+CURRENCY = "currency signs"
+PERCENT = "percent signs"
+_FORMATS = (DECIMAL_COMMA, THOUSANDS, CURRENCY, PERCENT)
+
+
+def _formatted(s: str, decimal_comma: bool) -> tuple[float, list[str]] | None:
+    """A number written with currency signs, thousands separators, a percent sign
+    (12% is 0.12) or, in a file with ``decimal_comma``, a decimal comma: (its value,
+    which of these it has); None for a plain number or for anything else."""
+    m = _FORMATTED.fullmatch(s)
+    if m is None or (m["sign"] and m["sign2"]) or (m["cur"] and m["cur2"]):
+        return None
+    digits = m["num"]
+    n = (_COMMA_NUM if decimal_comma else _POINT_NUM).fullmatch(digits)
+    if n is None:
+        return None
+    kinds = []
+    if n["sep"]:
+        kinds.append(THOUSANDS)
+        digits = digits.replace(n["sep"], "")
+    if decimal_comma and "," in digits:
+        kinds.append(DECIMAL_COMMA)
+        digits = digits.replace(",", ".")
+    if m["cur"] or m["cur2"]:
+        kinds.append(CURRENCY)
+    if m["pct"]:
+        kinds.append(PERCENT)
+    if not kinds:
+        return None
+    value = float(digits)
+    if (m["sign"] or m["sign2"]) in ("-", "\u2212"):
+        value = -value
+    return (value / 100 if m["pct"] else value), kinds
+
+
+def _comma_float(s: str) -> float:
+    """``float`` for a file with decimal commas: '2,5' -> 2.5, '1.250,5' -> 1250.5,
+    '1.234' -> 1234 (a thousands point); '1.5' (no valid thousands) stays 1.5."""
+    if "," in s or "." in s:
+        m = _SIGNED_COMMA_NUM.fullmatch(s)
+        if m is not None:
+            if m["sep"]:
+                s = s.replace(m["sep"], "")
+            s = s.replace(",", ".")
+    return float(s)
+
+
+def _uses_decimal_comma(rows: list[list[str]], delimiter: str) -> bool:
+    """A ';'-separated file whose first rows hold a number with a decimal comma."""
+    if delimiter != ";":
+        return False
+    for row in rows[1:]:         # the first row may be a header
+        for cell in row:
+            if "," in cell:
+                f = _formatted(cell, True)
+                if f is not None and DECIMAL_COMMA in f[1]:
+                    return True
+    return False
+
+
 def _delimiter(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    for d in (",", ";", "\t"):
-        if d in first:
-            return d
-    return ","
+    """',', or ';' or tab when the first line has no comma. A first line with more than
+    one of them (``1,5;2,25;0``: decimal commas) is split each way for its first lines:
+    the split that gives every line as many fields, then the one that gives more
+    numbers, wins (ties in the order ',', ';', tab)."""
+    head = list(itertools.islice((line for line in io.StringIO(text, newline="")
+                                  if line.strip()), 20))
+    found = [d for d in (",", ";", "\t") if head and d in head[0]]
+    if len(found) < 2:
+        return found[0] if found else ","
+
+    def score(d: str) -> tuple[bool, int]:
+        try:
+            rows = list(csv.reader(head, delimiter=d, skipinitialspace=True))
+        except csv.Error:
+            return False, 0
+        numbers = sum(_cell_kind(c.strip(), d == ";") == "number" for row in rows for c in row)
+        return len({len(row) for row in rows}) == 1, numbers
+
+    return max(found, key=score)
 
 
 def _iter_rows(text: str, delimiter: str, path: Path, complete: bool = True):
@@ -204,28 +301,114 @@ def _unterminated(row_text: str, delimiter: str) -> bool:
 
 class _Column:
     """One column's cells, in pieces: lists of text, or float64 arrays for the pieces
-    whose every cell ``float()`` reads (so a big file of numbers is not held as
-    millions of Python strings)."""
+    whose every cell ``number`` reads (so a big file of numbers is not held as
+    millions of Python strings). ``number`` is ``float``, or ``_comma_float`` in a
+    file with decimal commas; ``formats`` says how its numbers were written
+    (``_FORMATS``) and ``example`` is a cell that shows it, with its value."""
 
     def __init__(self) -> None:
         self.pieces: list[Any] = []
+        self.number: Any = float
+        self.formats: set[str] = set()
+        self.example: tuple[str, float] | None = None
 
     def add(self, cells: Sequence[str]) -> None:
         try:
-            self.pieces.append(np.fromiter(map(float, cells), np.float64, len(cells)))
+            self.pieces.append(np.fromiter(map(self.number, cells), np.float64, len(cells)))
         except ValueError:
             self.pieces.append(list(cells))
+            return
+        if self.number is not float:
+            self._decimal_commas(cells)
+
+    def _decimal_commas(self, cells: Sequence[str]) -> None:
+        """Note which cells ``_comma_float`` read otherwise than ``float`` would."""
+        for c in cells:
+            if ("," in c or "." in c) and (f := _formatted(c, True)) is not None:
+                self.formats.update(f[1])
+                self.example = self.example or (c, f[0])
+                if self.formats >= {DECIMAL_COMMA, THOUSANDS}:
+                    return
 
     def finish(self) -> None:
-        """Read the first (text) piece as numbers when it can be; merge number pieces."""
+        """Read the first (text) piece as numbers when it can be; read numbers written
+        with currency signs, thousands separators, percent signs or a decimal comma;
+        merge number pieces."""
+        later, self.example = self.example, None    # an example from the first rows, if any
         if self.pieces and isinstance(self.pieces[0], list):
             first = self.pieces[0]
             try:
-                self.pieces[0] = np.fromiter(map(float, first), np.float64, len(first))
+                self.pieces[0] = np.fromiter(map(self.number, first), np.float64, len(first))
             except ValueError:
                 pass
+            else:
+                if self.number is not float:
+                    self._decimal_commas(first)
+        if any(isinstance(p, list) for p in self.pieces):
+            self._read_formatted()
+        self.example = self.example or later
         if len(self.pieces) > 1 and all(isinstance(p, np.ndarray) for p in self.pieces):
             self.pieces = [np.concatenate(self.pieces)]
+
+    def _read_formatted(self) -> None:
+        """Rewrite the text cells that are numbers written with currency signs,
+        thousands separators, percent signs or a decimal comma as plain numbers, when
+        the column is then numbers (at least 90 % of its present cells); a text
+        column is left as it is."""
+        decimal_comma = self.number is not float
+        total = sum(len(p) for p in self.pieces)
+        present = numbers = text = 0
+        for piece in self.pieces:
+            if isinstance(piece, np.ndarray):
+                k = int(np.count_nonzero(~np.isnan(piece)))
+                present, numbers = present + k, numbers + k
+        changes: list[tuple[list[str], int, float]] = []
+        formats: set[str] = set()
+        example = None
+        for piece in self.pieces:
+            if not isinstance(piece, list):
+                continue
+            for i, s in enumerate(piece):
+                low = s.lower()
+                if low in MISSING:
+                    continue
+                present += 1
+                if low == "true" or low == "false":
+                    numbers += 1
+                    continue
+                try:
+                    v = self.number(s)
+                except ValueError:
+                    f = _formatted(s, decimal_comma)
+                else:
+                    numbers += 1
+                    f = _formatted(s, True) if decimal_comma and ("," in s or "." in s) else None
+                    if f is not None:       # '2,5' or '1.234' in a file of decimal commas
+                        changes.append((piece, i, v))
+                        formats.update(f[1])
+                        example = example or (s, v)
+                    continue
+                if f is None:
+                    text += 1
+                    if text > COERCE_TEXT_FRACTION * total:    # a text column: stop early
+                        return
+                    continue
+                numbers += 1
+                changes.append((piece, i, f[0]))
+                formats.update(f[1])
+                example = example or (s, f[0])
+        if not changes or numbers < (1 - COERCE_TEXT_FRACTION) * present:
+            return
+        for piece, i, v in changes:
+            piece[i] = repr(v)
+        self.formats |= formats
+        self.example = self.example or example
+        for k, piece in enumerate(self.pieces):
+            if isinstance(piece, list):
+                try:
+                    self.pieces[k] = np.fromiter(map(float, piece), np.float64, len(piece))
+                except ValueError:
+                    pass
 
     def parsed(self) -> _Parsed:
         parts = [_parse_floats(p) if isinstance(p, np.ndarray) else _parse_cells(p)
@@ -237,6 +420,16 @@ class _Column:
         if any(isinstance(p, np.ndarray) for p in self.pieces):
             return None
         return [c for p in self.pieces for c in p]
+
+    def format_note(self, name: str) -> str | None:
+        """What reading its numbers took, for Dataset.notes (None: plain numbers)."""
+        if not self.formats or self.example is None:
+            return None
+        kinds = [k for k in _FORMATS if k in self.formats]
+        what = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
+        raw, value = self.example
+        tail = "; a percent sign divides by 100" if PERCENT in self.formats else ""
+        return f"read {name!r} as numbers written with {what}: {raw!r} -> {value:.15g}{tail}"
 
 
 @dataclass
@@ -273,20 +466,20 @@ class _Table:
         return cells
 
 
-def _cell_kind(s: str) -> str:
+def _cell_kind(s: str, decimal_comma: bool = False) -> str:
     low = s.lower()
     if low in MISSING:
         return "missing"
     if low in ("true", "false"):
         return "bool"
     try:
-        float(s)
+        (_comma_float if decimal_comma else float)(s)
     except ValueError:
-        return "text"
+        return "number" if _formatted(s, decimal_comma) is not None else "text"
     return "number"
 
 
-def _has_header(rows: list[list[str]]) -> bool:
+def _has_header(rows: list[list[str]], decimal_comma: bool = False) -> bool:
     """Whether the first row names the columns.
 
     Without text in it, only when it numbers the columns (0..k-1 or 1..k, pandas'
@@ -295,7 +488,7 @@ def _has_header(rows: list[list[str]]) -> bool:
     a text cell whose value recurs below, says data. A tie is a header only when
     the first row holds no numbers at all (a file of text columns)."""
     first = rows[0]
-    kinds = [_cell_kind(c) for c in first]
+    kinds = [_cell_kind(c, decimal_comma) for c in first]
     if "text" not in kinds:
         try:
             ints = [int(c) for c in first]
@@ -308,7 +501,7 @@ def _has_header(rows: list[list[str]]) -> bool:
         return True
     score = 0
     for j, kind in enumerate(kinds):
-        below = [_cell_kind(r[j]) for r in rest]
+        below = [_cell_kind(r[j], decimal_comma) for r in rest]
         present = [b for b in below if b != "missing"]
         if not present:
             continue
@@ -376,6 +569,16 @@ def _unique_names(raw: list[str]) -> list[str]:
     return names
 
 
+def _number_style(head: list[list[str]], delimiter: str, columns: list[_Column]) -> bool:
+    """Whether the file writes numbers with a decimal comma (a ';'-separated file whose
+    first rows hold one); its columns then read numbers with ``_comma_float``."""
+    decimal_comma = _uses_decimal_comma(head, delimiter)
+    if decimal_comma:
+        for col in columns:
+            col.number = _comma_float
+    return decimal_comma
+
+
 def _table(text: str, path: Path, complete: bool = True) -> _Table:
     delimiter = _delimiter(text)
     rows = _iter_rows(text, delimiter, path, complete)
@@ -386,6 +589,7 @@ def _table(text: str, path: Path, complete: bool = True) -> _Table:
     chunk: list[list[str]] = []
     chunk_rows = HEAD_ROWS + 1
     header = False
+    decimal_comma: bool | None = None     # decided from the first chunk, before the others
 
     for line, cells in rows:
         if not lines:
@@ -399,6 +603,8 @@ def _table(text: str, path: Path, complete: bool = True) -> _Table:
         if len(lines) <= chunk_rows:
             head.append(cells)        # the first chunk stays text until the header is known
             continue
+        if decimal_comma is None:
+            decimal_comma = _number_style(head, delimiter, columns)
         chunk.append(cells)
         if len(chunk) == chunk_rows:
             for col, cells_j in zip(columns, zip(*chunk, strict=True), strict=True):
@@ -410,9 +616,11 @@ def _table(text: str, path: Path, complete: bool = True) -> _Table:
         for col, cells_j in zip(columns, zip(*chunk, strict=True), strict=True):
             col.add(cells_j)
     del chunk
+    if decimal_comma is None:
+        decimal_comma = _number_style(head, delimiter, columns)
 
     notes: list[str] = []
-    header = _has_header(head)
+    header = _has_header(head, decimal_comma)
     line_numbers = np.frombuffer(lines, dtype=np.int64)
     first_row = None
     if header:
@@ -637,6 +845,8 @@ def _target(table: _Table, j: int, task: str):
         values = None
     else:
         values = p.values[idx]
+        if (note := table.columns[j].format_note(name)) is not None:
+            notes.append(note)
         classes_f = np.unique(values)
         classes = [_fmt_class(v) for v in classes_f]
         if p.n_number == 0:     # only True/False
@@ -712,6 +922,8 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
             notes.append(note)
             continue
         _check_finite(p, table, name, idx)
+        if (note := table.columns[j].format_note(name)) is not None:
+            notes.append(note)
         missing = p.missing | p.text
         if kind == "mostly-number":
             notes.append(f"read {p.n_text} text cells of {name!r} as missing values")

@@ -10,7 +10,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import datasets
 from datasets import DatasetError
@@ -24,6 +27,64 @@ def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
 
 def column(ds, name: str) -> list[float]:
     return ds.X[:, ds.feature_names.index(name)].tolist()
+
+
+# ------------------------------------------------- 1. numbers as people write them
+def test_a_semicolon_file_with_decimal_commas_reads_numbers(tmp_path):
+    path = write(tmp_path, "price;qty;y\n1,5;2,25;0\n2,5;3,25;1\n3,75;1,5;0\n-0,5;1.250,5;1\n")
+    ds = datasets.from_csv(path, target="y")
+    assert ds.feature_names == ["price", "qty"]
+    assert column(ds, "price") == [1.5, 2.5, 3.75, -0.5]
+    assert column(ds, "qty") == [2.25, 3.25, 1.5, 1250.5]
+    assert any("'price'" in n and "decimal comma" in n and "'1,5' -> 1.5" in n for n in ds.notes)
+    by_default = datasets.from_csv(path)       # 'price' is named like a target: a regression now
+    assert by_default.task == "regression" and by_default.y.tolist() == [1.5, 2.5, 3.75, -0.5]
+
+
+def test_currency_thousands_and_percent_are_numbers(tmp_path):
+    path = write(tmp_path, 'amount,rate,y\n"$166,070",12%,1\n"$1,000",5%,0\n'
+                           '"$2,500.50",7.5%,1\n€40,100%,0\n')
+    ds = datasets.from_csv(path)
+    assert ds.feature_names == ["amount", "rate"]
+    assert column(ds, "amount") == [166070.0, 1000.0, 2500.5, 40.0]
+    assert column(ds, "rate") == pytest.approx([0.12, 0.05, 0.075, 1.0])
+    notes = " | ".join(ds.notes)
+    assert "'amount'" in notes and "currency" in notes and "thousands" in notes
+    assert "'$166,070' -> 166070" in notes
+    assert "'rate'" in notes and "percent" in notes and "'12%' -> 0.12" in notes
+
+
+def test_a_comma_file_keeps_commas_as_thousands_only_in_groups_of_three(tmp_path):
+    # "1,5" in a comma-separated file is not a number: it stays text (one-hot)
+    path = write(tmp_path, 'a,b,y\n"1,5","1,500",0\n"2,5","12,000,000",1\n"3,5",7,0\n')
+    ds = datasets.from_csv(path)
+    assert column(ds, "b") == [1500.0, 12_000_000.0, 7.0]
+    assert [n for n in ds.feature_names if n.startswith("a_")] == ["a_1,5", "a_2,5", "a_3,5"]
+
+
+def test_a_header_less_decimal_comma_file_keeps_its_first_row(tmp_path):
+    path = write(tmp_path, "1,5;2,25;0\n2,5;3,25;1\n3,75;1,5;0\n")
+    ds = datasets.from_csv(path, target=2)
+    assert len(ds) == 3 and column(ds, "col_0") == [1.5, 2.5, 3.75]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 2)),
+                       min_size=3, max_size=12))
+def test_formatted_numbers_read_back_as_the_numbers_written(tmp_path, values):
+    def european(v: float) -> str:        # 1.234.567,89
+        whole, frac = f"{abs(v):,.2f}".split(".")
+        return ("-" if v < 0 else "") + whole.replace(",", ".") + "," + frac
+
+    def dollars(v: float) -> str:         # -$1,234,567.89
+        return ("-" if v < 0 else "") + f"${abs(v):,.2f}"
+
+    rows = [f"{european(v)};{i % 2}" for i, v in enumerate(values)]
+    ds = datasets.from_csv(write(tmp_path, "x;y\n" + "\n".join(rows) + "\n"), target="y")
+    assert np.allclose(column(ds, "x"), values, rtol=1e-6)
+    rows = [f'"{dollars(v)}",{i % 2}' for i, v in enumerate(values)]
+    ds = datasets.from_csv(write(tmp_path, "x,y\n" + "\n".join(rows) + "\n"), target="y")
+    assert np.allclose(column(ds, "x"), values, rtol=1e-6)
 
 
 # ------------------------------------------------- 4. an unterminated quote
