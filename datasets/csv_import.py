@@ -25,8 +25,10 @@ What happens to the file, in order:
    read back as the integers it was, when those columns hold integers below.
 5. The target (a column name or index; by default the column ``likely_target``
    picks: one named like a target, else a header-less file's first column, else
-   the last): rows with no target are dropped; the task is inferred (two values -> binary; a few (<= 20)
-   integers or any text -> multiclass; other numbers -> regression) or given.
+   the last): rows with no target are dropped, and so are rows whose target is a
+   stray text cell in a column of numbers (at most 10 % of it, such as '-'); the
+   task is inferred (two values -> binary; a few (<= 20) integers or text ->
+   multiclass; other numbers -> regression) or given.
 6. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
    (<= 10 %) stray text cells reads them as missing; a missing number becomes the
    column's mean plus a ``<name>_was_missing`` flag column; text columns are
@@ -822,13 +824,20 @@ def _target(table: _Table, j: int, task: str):
     p = table.parsed(j)
     all_rows = np.arange(table.n_rows)
     notes = []
+    if (~p.missing).any() and p.missing.any():
+        notes.append(f"dropped {int(p.missing.sum())} rows with no {name!r}")
+    if p.kind == "mostly-number":    # a few junk cells ('-') among numbers: not classes
+        junk = np.flatnonzero(p.text)
+        cells = table.strings(j)
+        shown = ", ".join(f"{cells[i]!r} on line {table.lines[i]}" for i in junk[:3])
+        notes.append(f"dropped {len(junk)} row{'s' if len(junk) > 1 else ''} whose {name!r} is "
+                     f"not a number ({shown}{', ...' if len(junk) > 3 else ''})")
+        p = _Parsed(p.values, p.missing | p.text, np.zeros_like(p.text), p.infinite, p.boolean)
     keep = ~p.missing
     if p.n_text == 0:
         _check_finite(p, table, name, all_rows)
     if not keep.any():
         raise DatasetError(f"{path}: target column {name!r} has no values")
-    if (~keep).any():
-        notes.append(f"dropped {int((~keep).sum())} rows with no {name!r}")
     idx = np.flatnonzero(keep)
 
     if p.n_text > 0:      # text classes

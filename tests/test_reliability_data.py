@@ -87,6 +87,23 @@ def test_formatted_numbers_read_back_as_the_numbers_written(tmp_path, values):
     assert np.allclose(column(ds, "x"), values, rtol=1e-6)
 
 
+# ------------------------------------------------- 2. a junk cell in a number target
+def test_a_number_target_with_a_junk_cell_stays_a_regression(tmp_path):
+    rng = np.random.default_rng(14)
+    y = rng.normal(size=150).round(4)
+    rows = [f"{a:.3f},{b:.3f},{t}" for a, b, t in zip(*rng.normal(size=(2, 150)), y)]
+    rows[70] = rows[70].rsplit(",", 1)[0] + ",-"
+    ds = datasets.from_csv(write(tmp_path, "a,b,y\n" + "\n".join(rows) + "\n"))
+    assert ds.task == "regression" and len(ds) == 149
+    assert np.allclose(ds.y, np.delete(y, 70))
+    assert any("dropped 1 row" in n and "'y'" in n and "'-' on line 72" in n for n in ds.notes)
+
+
+def test_a_text_target_is_still_classes(tmp_path):
+    ds = datasets.from_csv(write(tmp_path, "x,y\n1,cat\n2,dog\n3,cat\n4,bird\n"))
+    assert ds.task == "multiclass" and ds.class_names == ["bird", "cat", "dog"]
+
+
 # ------------------------------------------------- 4. an unterminated quote
 @pytest.mark.parametrize("text,line", [
     ('a,b,y\n1,2,x\n3,4,z\n5,6,"oops\n', 4),
