@@ -17,10 +17,12 @@ What happens to the file, in order:
    three (``"166,070"``); currency signs go (``$166,070``) and a percent sign
    divides by 100 (``12%`` is 0.12). A column is read so when that makes it
    numbers (at least 90 % of its cells), and a note says how, with an example.
-4. Header detection: the first line is a header when its text cells stand above
-   number columns more often than its numbers stand above numbers (a file of
-   text columns: when its values do not recur below), or when it numbers the
-   columns 0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
+4. Header detection: the first line is a header when a text cell of it stands
+   above a column with no text below (its other cells may be numbers: years as
+   names), or when its text cells stand above number columns more often than its
+   numbers stand above numbers (a file of text columns: when its values do not
+   recur below), or when it numbers the columns 0..k-1 / 1..k (pandas' default
+   names). A first line that pandas once turned
    into a header by making duplicates unique (``0, 0.1, 0.2, ..., 253.13``) is
    read back as the integers it was, when those columns hold integers below.
 5. The target (a column name or index; by default the column ``likely_target``
@@ -485,10 +487,13 @@ def _has_header(rows: list[list[str]], decimal_comma: bool = False) -> bool:
     """Whether the first row names the columns.
 
     Without text in it, only when it numbers the columns (0..k-1 or 1..k, pandas'
-    default names). With text, each column votes: a text cell above numbers (or
-    numbers with a few stray text cells) says header; a number above numbers, or
-    a text cell whose value recurs below, says data. A tie is a header only when
-    the first row holds no numbers at all (a file of text columns)."""
+    default names). A text cell above a column that holds no text below it (two
+    numbers or more) does not fit that column as data: the row is a header, whatever
+    its other cells are (names may be numbers: ``2019,2020,2021,price``). Otherwise
+    each column votes: a text cell above numbers with a few stray text cells says
+    header; a number above numbers, or a text cell whose value recurs below, says
+    data. A tie is a header only when the first row holds no numbers at all (a file
+    of text columns)."""
     first = rows[0]
     kinds = [_cell_kind(c, decimal_comma) for c in first]
     if "text" not in kinds:
@@ -508,6 +513,8 @@ def _has_header(rows: list[list[str]], decimal_comma: bool = False) -> bool:
         if not present:
             continue
         n_text = present.count("text")
+        if kind == "text" and n_text == 0 and len(present) >= 2:
+            return True
         if kind == "text":
             if n_text <= COERCE_TEXT_FRACTION * len(present) and n_text < len(present):
                 score += 1
@@ -556,6 +563,14 @@ def _integral(column: _Column, skip_first: bool) -> bool:
         if not (np.all(np.isfinite(piece)) and np.all(piece == np.round(piece))):
             return False
     return True
+
+
+def _listed(cells: list[str], most: int = 5) -> str:
+    """'a', 'b' and 'c' (the first ``most``, then 'and N more')."""
+    shown = [repr(c) for c in cells[:most]]
+    if len(cells) > most:
+        return ", ".join(shown) + f" and {len(cells) - most} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
 def _unique_names(raw: list[str]) -> list[str]:
@@ -626,6 +641,13 @@ def _table(text: str, path: Path, complete: bool = True) -> _Table:
     line_numbers = np.frombuffer(lines, dtype=np.int64)
     first_row = None
     if header:
+        numbers = [c for c in head[0] if _cell_kind(c, decimal_comma) == "number"]
+        words = [c for c in head[0] if _cell_kind(c, decimal_comma) == "text"]
+        if numbers and words:
+            verb = "stands" if len(words) == 1 else "stand"
+            are = "is a column name" if len(numbers) == 1 else "are column names"
+            notes.append(f"line {lines[0]} is the header: {_listed(words)} {verb} above "
+                         f"numbers, so {_listed(numbers)} {are} too")
         names = _unique_names(head[0])
         head = head[1:]
         line_numbers = line_numbers[1:]

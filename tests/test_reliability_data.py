@@ -104,6 +104,24 @@ def test_a_text_target_is_still_classes(tmp_path):
     assert ds.task == "multiclass" and ds.class_names == ["bird", "cat", "dog"]
 
 
+# ------------------------------------------------- 3. a header of numbers
+def test_a_header_of_numbers_with_a_name_above_numbers_is_a_header(tmp_path):
+    rng = np.random.default_rng(3)
+    rows = [",".join(f"{v:.3f}" for v in r) for r in rng.normal(size=(50, 4))]
+    path = write(tmp_path, "2019,2020,2021,price\n" + "\n".join(rows) + "\n")
+    assert datasets.csv_columns(path) == ["2019", "2020", "2021", "price"]
+    ds = datasets.from_csv(path)
+    assert ds.target_name == "price" and ds.task == "regression" and len(ds) == 50
+    assert ds.feature_names == ["2019", "2020", "2021"]
+    assert datasets.from_csv(path, target="price").target_name == "price"
+    assert any("header" in n and "'price'" in n for n in ds.notes)
+
+
+def test_a_text_cell_over_text_is_still_data(tmp_path):
+    path = write(tmp_path, "ann,1.5,0\nbob,2.5,1\ncid,3.5,0\n")
+    assert datasets.csv_columns(path) == ["col_0", "col_1", "col_2"]
+
+
 # ------------------------------------------------- 4. an unterminated quote
 @pytest.mark.parametrize("text,line", [
     ('a,b,y\n1,2,x\n3,4,z\n5,6,"oops\n', 4),
