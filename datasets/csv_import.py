@@ -94,11 +94,11 @@ def _regular(path: Path, st: os.stat_result) -> os.stat_result:
     socket (reading waits for a writer) is refused at once."""
     if not stat.S_ISREG(st.st_mode):
         kind = ("a folder" if stat.S_ISDIR(st.st_mode) else
-                "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else
+                "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
                 "a socket" if stat.S_ISSOCK(st.st_mode) else
                 "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
-                "not a file")
-        raise DatasetError(f"{path}: not a regular file ({kind}); give a CSV file")
+                "something else")
+        raise DatasetError(f"{path}: not a regular file but {kind}; give a CSV file")
     return st
 
 

@@ -6,6 +6,8 @@ files that are not regular files."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -147,6 +149,81 @@ def test_a_quoted_cell_cut_by_the_columns_prefix_is_not_unterminated(tmp_path, m
     monkeypatch.setattr(csv_import, "_COLUMNS_PREFIX", len('a,note,y\n' + '1,x,0\n' * 20) + 12)
     assert datasets.csv_columns(path) == ["a", "note", "y"]
     assert datasets.likely_target(path) == ("y", "named like a target")
+
+
+# ------------------------------------------------- 5. catalog name or file
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m tui ...` from this checkout, run in ``cwd``, with no store."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(cwd),
+           "DEEPTERM_LOG": os.devnull}
+    return subprocess.run([sys.executable, "-m", "tui", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("ref,is_file", [
+    ("wages", False), ("Wages", False), ("multi_gauss", False), ("my data", False),
+    ("./wages", True), ("data/wages", True), ("wages.csv", True), ("prices.TXT", True),
+    ("/tmp/x", True), (Path("wages"), True), (".csv", False), ("wages.", False),
+])
+def test_one_rule_tells_a_catalog_name_from_a_file(ref, is_file):
+    assert datasets.is_file_reference(ref) is is_file
+
+
+def test_a_file_named_like_a_catalog_dataset_does_not_replace_it(tmp_path, monkeypatch):
+    from engine import Layer, ModelSpec
+    from engine.runs import resolve_dataset
+    from engine.sweeps import load_dataset
+
+    write(tmp_path, "x,wage\n" + "".join(f"{i},{i * 1.5}\n" for i in range(10)), name="wages")
+    monkeypatch.chdir(tmp_path)
+    spec = ModelSpec(input_dim=9, layers=[Layer(1)], loss="mse")
+    assert resolve_dataset("wages", spec)[0]["rows"] == 534       # engine.train's resolution
+    assert len(load_dataset("wages")) == 534                        # sweeps'
+    catalog = datasets.open_dataset("wages")
+    assert len(catalog) == 534 and catalog.target_name == "wage_per_hour"
+    assert any("'wages' is the catalog dataset" in n and "./wages" in n for n in catalog.notes)
+    for ref in ("./wages", tmp_path / "wages"):
+        assert len(datasets.open_dataset(ref)) == 10
+        assert len(load_dataset(ref)) == 10
+    assert resolve_dataset("./wages", ModelSpec(input_dim=1, layers=[Layer(1)], loss="mse"))[0][
+        "rows"] == 10
+
+
+def test_an_unknown_name_that_is_a_file_here_says_how_to_read_it(tmp_path, monkeypatch):
+    write(tmp_path, "x,y\n1,2\n3,4\n", name="mydata")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetError, match=r"no such dataset 'mydata'.*write \./mydata"):
+        datasets.open_dataset("mydata")
+    with pytest.raises(DatasetError, match=r"no such dataset 'nothing'.*\(\./data, my\.csv\)"):
+        datasets.open_dataset("nothing")
+    with pytest.raises(DatasetError, match="a CSV file takes the options"):
+        datasets.open_dataset("./mydata", {"n": 5})
+    assert datasets.open_dataset("circle", {"n": 40}).options == {"n": 40}
+
+
+def test_the_command_line_follows_the_rule_and_says_so(tmp_path):
+    write(tmp_path, "x,wage\n" + "".join(f"{i},{i * 1.5}\n" for i in range(10)), name="wages")
+    common = ["--layers", "4", "--epochs", "1", "--no-store"]
+    catalog = cli("train", "--dataset", "wages", *common, cwd=tmp_path)
+    assert catalog.returncode == 0, catalog.stderr
+    assert "training wages (534 rows)" in catalog.stdout
+    assert "note: 'wages' is the catalog dataset; the file 'wages' in this folder is not read" \
+        in catalog.stdout
+    own = cli("train", "--dataset", "./wages", *common, cwd=tmp_path)
+    assert own.returncode == 0, own.stderr
+    assert "(10 rows)" in own.stdout and "catalog" not in own.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_the_command_line_names_a_fifo_for_what_it_is(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")
+    proc = cli("train", "--dataset", "pipe.csv", "--no-store", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "Error: pipe.csv: not a regular file but a named pipe (FIFO); give a CSV file"]
 
 
 # ------------------------------------------------- 6. not a regular file
