@@ -43,6 +43,7 @@ from .numpy_backend import (
     read_spec,
     real_weights,
     weight_layout,
+    write_model_file,
 )
 from .spec import ModelSpec
 
@@ -595,7 +596,10 @@ class KerasModel:
         """Write the model to Keras' native ``.keras`` file (architecture,
         weights, optimizer state; ``keras.saving.load_model`` opens it) with
         the spec, seed, shuffle state, history and metadata in its
-        ``deepterm.json`` entry so that ``KerasModel.load`` restores all of it."""
+        ``deepterm.json`` entry so that ``KerasModel.load`` restores all of it.
+        It is written to a temporary file of its own in the same folder, then
+        renamed: a failed save (no such folder, disk full) is one ModelFileError
+        and leaves whatever ``path`` held unchanged."""
         path = os.fspath(path)
         if not path.endswith(".keras"):
             raise FitError(f"a Keras model file name must end with .keras, got {path!r}")
@@ -607,15 +611,13 @@ class KerasModel:
             "metadata": self.metadata, "device": self.device,
         }
         text = json.dumps(meta, default=json_default)
-        tmp = path[: -len(".keras")] + ".tmp.keras"
-        try:
+
+        def write(tmp: str) -> None:
             self.keras_model.save(tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
                 zf.writestr(META_FILE, text)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        write_model_file(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: Any = None) -> KerasModel:

@@ -12,11 +12,13 @@ All randomness (initial weights, shuffling) comes from one
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import math
 import os
 import re
+import secrets
 import stat
 import time
 import zipfile
@@ -450,7 +452,10 @@ class NumpyModel:
 
         The file opens with ``np.load``: ``spec`` and ``meta`` are JSON
         strings, ``weight_<i>`` the arrays of ``get_weights``, and
-        ``opt_<slot>_<i>`` the optimizer's per-variable state.
+        ``opt_<slot>_<i>`` the optimizer's per-variable state. It is written to a
+        temporary file of its own in the same folder, then renamed: a failed save
+        (no such folder, a folder there, disk full) is one ModelFileError and
+        leaves whatever ``path`` held unchanged.
         """
         path = os.fspath(path)
         meta = {
@@ -469,9 +474,12 @@ class NumpyModel:
         for slot, (values,) in self.optimizer.state.items():
             for i, v in enumerate(self._split(values)):
                 arrays[f"opt_{slot}_{i}"] = v
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        write_model_file(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyModel:
@@ -536,6 +544,10 @@ class NumpyModel:
 
 #: the most bytes a model file's JSON entry (spec, meta, deepterm.json) may take
 MAX_JSON_BYTES = 256 * 2 ** 20
+_OS_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied", errno.EFBIG: "the file would be too large",
+               errno.ENOENT: "its folder went away"}
 
 
 def damaged_file(path: str, kind: str, what: str) -> ModelFileError:
@@ -700,3 +712,45 @@ def check_stored_weights(spec: ModelSpec, headers: dict, damaged) -> None:
             raise damaged(f"its entry {name!r} belongs to no weight of its spec")
         if m is not None:
             check_array(name, shape, dtype, layout[int(m.group(2))], damaged)
+
+
+def write_model_file(path: str, write: Callable[[str], None]) -> None:
+    """Write a model file through a temporary file of its own (a unique name, in the
+    same folder), synced, then renamed over ``path``: a failed save leaves no temporary
+    file behind and whatever ``path`` held unchanged, and two saves to one path never
+    share a file. Any OSError is one ModelFileError naming ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path}: cannot save the model there: it is a folder")
+    if not os.path.isdir(folder):
+        raise ModelFileError(f"{path}: cannot save the model: the folder {folder} does not "
+                             f"exist")
+    name = os.path.basename(path)
+    stem, ext = os.path.splitext(name)
+    tmp = ""
+    try:
+        while True:
+            tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(6)}.tmp{ext}")
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                break
+            except FileExistsError:
+                continue
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        tmp = ""
+    except OSError as exc:
+        reason = _OS_REASONS.get(exc.errno or 0, "")
+        detail = exc.strerror or str(exc)
+        raise ModelFileError(f"{path}: cannot save the model: {reason or detail}"
+                             f"{f' ({detail})' if reason and detail != reason else ''}; "
+                             f"nothing was changed there") from None
+    finally:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)

@@ -1,10 +1,15 @@
-"""Model files (issue #14, items 7-8): a damaged file is one error naming it and what
-is wrong, found before anything is allocated; complex numbers are refused."""
+"""Model files (issue #14, items 7-9): a damaged file is one error naming it and what
+is wrong, found before anything is allocated; complex numbers are refused; a save
+that fails leaves no temporary file and the file already there unchanged."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import io
 import json
 import os
+import threading
 import tracemalloc
 import warnings
 import zipfile
@@ -238,6 +243,116 @@ def test_complex_data_is_refused_by_fit_predict_and_evaluate(what):
                 model.predict(X)
 
 
+# ------------------------------------------------- 9. saving that fails
+def test_saving_into_a_missing_folder_is_one_error(tmp_path):
+    target = tmp_path / "no" / "such" / "m.npz"
+    with pytest.raises(ModelFileError, match=f"^{target}: cannot save the model: the folder "
+                                             f"{target.parent} does not exist$"):
+        trained().save(target)
+    assert os.listdir(tmp_path) == []
+
+
+def test_saving_onto_a_folder_is_one_error_and_leaves_it_alone(tmp_path):
+    folder = tmp_path / "m.npz"
+    folder.mkdir()
+    (folder / "inside").write_text("mine")
+    with pytest.raises(ModelFileError, match=f"^{folder}: cannot save the model there: it is "
+                                             f"a folder$"):
+        trained().save(folder)
+    assert os.listdir(tmp_path) == ["m.npz"] and os.listdir(folder) == ["inside"]
+
+
+def test_a_full_disk_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    from engine import numpy_backend
+
+    path = tmp_path / "m.npz"
+    trained(seed=1).save(path)
+    old = path.read_bytes()
+    real_savez = np.savez
+
+    def savez_until_full(fh, **arrays):
+        real_savez(fh, **dict(list(arrays.items())[:2]))        # some bytes, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(numpy_backend.np, "savez", savez_until_full)
+    with pytest.raises(ModelFileError) as err:
+        trained(seed=2).save(path)
+    assert str(err.value) == (f"{path}: cannot save the model: the disk is full (No space left "
+                              f"on device); nothing was changed there")
+    assert path.read_bytes() == old and leftovers(tmp_path, {"m.npz"}) == []
+
+
+def test_a_file_size_limit_fails_the_save_cleanly(tmp_path):
+    """A real write failure from the operating system (RLIMIT_FSIZE: EFBIG), no root needed."""
+    resource = pytest.importorskip("resource")
+    import signal
+
+    if not hasattr(signal, "SIGXFSZ"):
+        pytest.skip("no SIGXFSZ here")
+
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"the file that was here")
+    big = build(ModelSpec(input_dim=64, layers=[Layer(64), Layer(1)], loss="mse"), seed=0)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # EFBIG, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(ModelFileError, match=f"^{path}: cannot save the model: the file "
+                                                 f"would be too large"):
+            big.save(path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+    assert path.read_bytes() == b"the file that was here"
+    assert leftovers(tmp_path, {"m.npz"}) == []
+
+
+def test_two_saves_to_one_path_do_not_share_a_temporary_file(tmp_path, monkeypatch):
+    from engine import numpy_backend
+
+    path = tmp_path / "m.npz"
+    first, second = trained(seed=1), trained(seed=2)
+    halfway, go = threading.Event(), threading.Event()
+    real_savez = np.savez
+    calls = []
+
+    def savez(file, **arrays):           # np.savez, pausing the first save half written
+        name = file if isinstance(file, str) else file.name
+        calls.append(name)
+        if len(calls) > 1:                # the second save runs straight through
+            return real_savez(file, **arrays)
+        buffer = io.BytesIO()
+        real_savez(buffer, **arrays)
+        data = buffer.getvalue()
+        with open(name, "wb") if isinstance(file, str) else contextlib.nullcontext(file) as fh:
+            fh.write(data[: len(data) // 2])
+            fh.flush()
+            halfway.set()                # the first save waits half written ...
+            go.wait(10)
+            fh.write(data[len(data) // 2:])
+
+    monkeypatch.setattr(numpy_backend.np, "savez", savez)
+    errors: list[BaseException] = []
+    saver = threading.Thread(target=lambda: _save_into(first, path, errors))
+    saver.start()
+    assert halfway.wait(10)
+    second.save(path)                    # ... while another save to the same path ends
+    go.set()
+    saver.join(10)
+    assert errors == [] and len(set(calls)) == 2
+    loaded = load(path)                  # the last save to finish wins, whole
+    for a, b in zip(loaded.get_weights(), first.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert leftovers(tmp_path, {"m.npz"}) == []
+
+
+def _save_into(model, path, errors) -> None:
+    try:
+        model.save(path)
+    except BaseException as exc:        # noqa: BLE001 - handed to the test thread
+        errors.append(exc)
+
+
 # ------------------------------------------------- Keras model files
 def keras_file(tmp_path: Path, meta_change=None, name: str = "m.keras") -> Path:
     """A .keras file as KerasModel.save writes it (Keras' entries, then deepterm.json),
@@ -332,3 +447,25 @@ def test_a_file_keras_saved_loads_and_damaged_copies_of_it_fail_cleanly(tmp_path
             for entry, data in parts.items():
                 zf.writestr(entry, json.dumps(damaged) if entry == "deepterm.json" else data)
         one_error(tmp_path / name, match)
+
+
+def test_a_failed_keras_save_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow")
+    model = build(small_spec(), backend="keras", seed=0)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    old = path.read_bytes()
+    with pytest.raises(ModelFileError, match="the folder .* does not exist"):
+        model.save(tmp_path / "missing" / "m.keras")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(model.keras_model, "save", full)
+    with pytest.raises(ModelFileError, match=f"^{path}: cannot save the model: the disk is full"):
+        model.save(path)
+    assert path.read_bytes() == old and leftovers(tmp_path, {"m.keras"}) == []
+    monkeypatch.undo()
+    model.save(path)                                 # two saves in a row: still one file
+    model.save(path)
+    assert leftovers(tmp_path, {"m.keras"}) == []
