@@ -5,6 +5,7 @@
     ds = datasets.load("mnist", n=2500)          # ds.X (2500, 784) float32 in [0, 1], ds.y digits
     ds = datasets.load("circle", n=200, noise=0.1, seed=0)
     ds = datasets.from_csv("my.csv", target="price")
+    ds = datasets.open_dataset("wages")          # a catalog name, or a file: "./wages", "my.csv"
     name, why = datasets.likely_target("my.csv")   # the default target: ("price", "named like a target")
     units, activation, loss, metrics = datasets.suggest_output(ds)
     y = ds.targets_for(loss)
@@ -16,6 +17,7 @@ from .catalog import dataset_names, list_datasets, load
 from .core import TASKS, Dataset, DatasetError, DatasetInfo
 from .csv_import import csv_columns, from_csv, likely_target, read_features
 from .preprocessing import Standardizer, prepare, suggest_output, training_rows
+from .reference import is_file_reference, open_dataset
 
 __all__ = [
     "TASKS",
@@ -26,9 +28,11 @@ __all__ = [
     "csv_columns",
     "dataset_names",
     "from_csv",
+    "is_file_reference",
     "list_datasets",
     "likely_target",
     "load",
+    "open_dataset",
     "prepare",
     "read_features",
     "suggest_output",

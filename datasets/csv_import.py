@@ -2,24 +2,36 @@
 
 What happens to the file, in order:
 
-1. Read and check: it must exist, be under ``max_bytes``, be UTF-8 text (a BOM is
-   fine), not binary (no NUL bytes), not empty.
+1. Read and check: it must exist, be a regular file (a device such as /dev/zero, a
+   FIFO or a socket is refused before anything is read), be under ``max_bytes``, be
+   UTF-8 text (a BOM is fine), not binary (no NUL bytes), not empty.
 2. Split into rows (comma, or ';' or tab when the first line has no comma; quoted
-   fields; blank lines skipped). Every row must have as many fields as the first.
+   fields; blank lines skipped). Every row must have as many fields as the first,
+   and every quote that opens a field must close it.
    Rows are read in chunks, and a chunk's column whose cells are all numbers is
    kept as float64 rather than as text, so a big file of numbers takes about six
    times its size in memory (not twenty).
-3. Header detection: the first line is a header when its text cells stand above
-   number columns more often than its numbers stand above numbers (a file of
-   text columns: when its values do not recur below), or when it numbers the
-   columns 0..k-1 / 1..k (pandas' default names). A first line that pandas once turned
+3. Numbers as people write them: in a ';'-separated file whose first rows hold a
+   decimal comma (``1,5``), every number is read that way (``1.250,5`` is 1250.5);
+   elsewhere commas, apostrophes or spaces may separate thousands in groups of
+   three (``"166,070"``); currency signs go (``$166,070``) and a percent sign
+   divides by 100 (``12%`` is 0.12). A column is read so when that makes it
+   numbers (at least 90 % of its cells), and a note says how, with an example.
+4. Header detection: the first line is a header when a text cell of it stands
+   above a column with no text below (its other cells may be numbers: years as
+   names), or when its text cells stand above number columns more often than its
+   numbers stand above numbers (a file of text columns: when its values do not
+   recur below), or when it numbers the columns 0..k-1 / 1..k (pandas' default
+   names). A first line that pandas once turned
    into a header by making duplicates unique (``0, 0.1, 0.2, ..., 253.13``) is
    read back as the integers it was, when those columns hold integers below.
-4. The target (a column name or index; by default the column ``likely_target``
+5. The target (a column name or index; by default the column ``likely_target``
    picks: one named like a target, else a header-less file's first column, else
-   the last): rows with no target are dropped; the task is inferred (two values -> binary; a few (<= 20)
-   integers or any text -> multiclass; other numbers -> regression) or given.
-5. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
+   the last): rows with no target are dropped, and so are rows whose target is a
+   stray text cell in a column of numbers (at most 10 % of it, such as '-'); the
+   task is inferred (two values -> binary; a few (<= 20) integers or text ->
+   multiclass; other numbers -> regression) or given.
+6. Features: numbers stay numbers; True/False -> 1/0; a number column with a few
    (<= 10 %) stray text cells reads them as missing; a missing number becomes the
    column's mean plus a ``<name>_was_missing`` flag column; text columns are
    one-hot encoded (up to 50 values; a missing value is all zeros); a text
@@ -34,9 +46,11 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import math
 import os
 import re
+import stat
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,26 +89,47 @@ def _check_max_bytes(max_bytes: Any) -> int:
     return max_bytes
 
 
-def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
-    """The file's text; ``prefix`` reads only its first bytes (cut at a line end)."""
+def _regular(path: Path, st: os.stat_result) -> os.stat_result:
+    """``st`` when it is a regular file's; a device (/dev/zero never ends), a FIFO or a
+    socket (reading waits for a writer) is refused at once."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a folder" if stat.S_ISDIR(st.st_mode) else
+                "a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else
+                "a socket" if stat.S_ISSOCK(st.st_mode) else
+                "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+                "something else")
+        raise DatasetError(f"{path}: not a regular file but {kind}; give a CSV file")
+    return st
+
+
+def _open_nonblocking(name: str, flags: int) -> int:
+    """os.open that does not wait when ``name`` became a FIFO after it was checked."""
+    return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> tuple[str, bool]:
+    """(the file's text, whether it is all of it); ``prefix`` reads only its first bytes
+    (cut at a line end)."""
     try:
         if path.is_dir():
             raise DatasetError(f"{path}: is a folder, not a CSV file")
-        size = path.stat().st_size
+        _regular(path, path.stat())      # before opening: opening a FIFO waits for a writer
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if size > max_bytes:
-        raise DatasetError(f"{path}: the file is {size:,} bytes, above the limit of "
-                           f"{max_bytes:,} bytes (max_bytes)")
     limit = prefix if prefix is not None else max_bytes + 1
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            # what was opened is what is read: a regular file, of this size
+            size = _regular(path, os.fstat(fh.fileno())).st_size
+            if size > max_bytes:
+                raise DatasetError(f"{path}: the file is {size:,} bytes, above the limit of "
+                                   f"{max_bytes:,} bytes (max_bytes)")
             # read(limit) would set aside `limit` bytes (1 GB) however small the file
             blocks = [fh.read(min(limit, size + 1))]
             total = len(blocks[0])
-            while blocks[-1] and total < limit:    # a file that grew, or not a regular file
+            while blocks[-1] and total < limit:    # a file that grew while it was read
                 blocks.append(fh.read(min(limit - total, 1 << 24)))
                 total += len(blocks[-1])
         data = blocks[0] if len(blocks) == 1 else b"".join(blocks)
@@ -120,55 +155,264 @@ def _read_text(path: Path, max_bytes: int, prefix: int | None = None) -> str:
     if controls > max(8, len(text[:100_000]) // 100):
         raise DatasetError(f"{path}: this looks like a binary file ({controls} control "
                            f"characters), not CSV text")
-    return text
+    return text, not truncated
+
+
+# ------------------------------------------------- numbers as people write them
+_CURRENCY = "$€£¥₹₩₽₺₪₫฿¢₴₦₱"
+_FORMATTED = re.compile(
+    rf"(?P<sign>[-+\u2212]?)(?P<cur>[{_CURRENCY}]?)\s*(?P<sign2>[-+\u2212]?)"
+    r"(?P<num>\d(?:[\d.,'\u00a0\u202f ]*[\d.,])?|[.,]\d+)"
+    rf"\s*(?P<cur2>[{_CURRENCY}]?)\s*(?P<pct>%?)")
+_GROUPS = r"\d{1,3}(?P<sep>[%s])\d{3}(?:(?P=sep)\d{3})*"
+#: the digits of a number with a decimal point: 166,070 or 2,500.50 (thousands in groups of
+#: three, separated by commas, apostrophes or spaces), 12.5, .5
+_POINT_NUM = re.compile(r"(?:%s|\d+)(?:\.\d*)?|\.\d+" % (_GROUPS % ",'\u00a0\u202f "))
+#: ... with a decimal comma: 1.250,5 (thousands separated by points, apostrophes or spaces),
+#: 1,5, ,5
+_COMMA_NUM = re.compile(r"(?:%s|\d+)(?:,\d*)?|,\d+" % (_GROUPS % ".'\u00a0\u202f "))
+_SIGNED_COMMA_NUM = re.compile(rf"[-+]?(?:{_COMMA_NUM.pattern})")
+DECIMAL_COMMA = "a decimal comma"
+THOUSANDS = "thousands separators"
+CURRENCY = "currency signs"
+PERCENT = "percent signs"
+_FORMATS = (DECIMAL_COMMA, THOUSANDS, CURRENCY, PERCENT)
+
+
+def _formatted(s: str, decimal_comma: bool) -> tuple[float, list[str]] | None:
+    """A number written with currency signs, thousands separators, a percent sign
+    (12% is 0.12) or, in a file with ``decimal_comma``, a decimal comma: (its value,
+    which of these it has); None for a plain number or for anything else."""
+    m = _FORMATTED.fullmatch(s)
+    if m is None or (m["sign"] and m["sign2"]) or (m["cur"] and m["cur2"]):
+        return None
+    digits = m["num"]
+    n = (_COMMA_NUM if decimal_comma else _POINT_NUM).fullmatch(digits)
+    if n is None:
+        return None
+    kinds = []
+    if n["sep"]:
+        kinds.append(THOUSANDS)
+        digits = digits.replace(n["sep"], "")
+    if decimal_comma and "," in digits:
+        kinds.append(DECIMAL_COMMA)
+        digits = digits.replace(",", ".")
+    if m["cur"] or m["cur2"]:
+        kinds.append(CURRENCY)
+    if m["pct"]:
+        kinds.append(PERCENT)
+    if not kinds:
+        return None
+    value = float(digits)
+    if (m["sign"] or m["sign2"]) in ("-", "\u2212"):
+        value = -value
+    return (value / 100 if m["pct"] else value), kinds
+
+
+def _comma_float(s: str) -> float:
+    """``float`` for a file with decimal commas: '2,5' -> 2.5, '1.250,5' -> 1250.5,
+    '1.234' -> 1234 (a thousands point); '1.5' (no valid thousands) stays 1.5."""
+    if "," in s or "." in s:
+        m = _SIGNED_COMMA_NUM.fullmatch(s)
+        if m is not None:
+            if m["sep"]:
+                s = s.replace(m["sep"], "")
+            s = s.replace(",", ".")
+    return float(s)
+
+
+def _uses_decimal_comma(rows: list[list[str]], delimiter: str) -> bool:
+    """A ';'-separated file whose first rows hold a number with a decimal comma."""
+    if delimiter != ";":
+        return False
+    for row in rows[1:]:         # the first row may be a header
+        for cell in row:
+            if "," in cell:
+                f = _formatted(cell, True)
+                if f is not None and DECIMAL_COMMA in f[1]:
+                    return True
+    return False
 
 
 def _delimiter(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    for d in (",", ";", "\t"):
-        if d in first:
-            return d
-    return ","
+    """',', or ';' or tab when the first line has no comma. A first line with more than
+    one of them (``1,5;2,25;0``: decimal commas) is split each way for its first lines:
+    the split that gives every line as many fields, then the one that gives more
+    numbers, wins (ties in the order ',', ';', tab)."""
+    head = list(itertools.islice((line for line in io.StringIO(text, newline="")
+                                  if line.strip()), 20))
+    found = [d for d in (",", ";", "\t") if head and d in head[0]]
+    if len(found) < 2:
+        return found[0] if found else ","
+
+    def score(d: str) -> tuple[bool, int]:
+        try:
+            rows = list(csv.reader(head, delimiter=d, skipinitialspace=True))
+        except csv.Error:
+            return False, 0
+        numbers = sum(_cell_kind(c.strip(), d == ";") == "number" for row in rows for c in row)
+        return len({len(row) for row in rows}) == 1, numbers
+
+    return max(found, key=score)
 
 
-def _iter_rows(text: str, delimiter: str, path: Path):
-    """(line number, stripped cells) for each row that is not blank."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                        skipinitialspace=True)
+def _iter_rows(text: str, delimiter: str, path: Path, complete: bool = True):
+    """(line number, stripped cells) for each row that is not blank.
+
+    A quote that is never closed is refused when the rows of a ``complete`` file
+    run out: the csv module would take everything from the quote to the end of the
+    file as one cell. The first megabytes of a file (not ``complete``) may end
+    inside a quoted cell that the rest of the file closes: that last row is left out."""
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source, delimiter=delimiter, skipinitialspace=True)
+    start = end = 0            # where the last row read starts and ends in ``text``
+    first_line = line = 0      # the lines it spans (a quoted cell may hold line breaks)
+    pending = None             # each row waits for the next, so a cut last row can be left out
     try:
         for row in reader:
+            start, end = end, source.tell()
+            first_line, line = line + 1, reader.line_num
             cells = [c.strip() for c in row]
             if any(cells):
-                yield reader.line_num, cells
+                if pending is not None:
+                    yield pending
+                pending = (line, cells)
     except csv.Error as exc:
         raise DatasetError(f"{path}: line {reader.line_num}: cannot split into fields ({exc})") \
             from None
+    if '"' in text[start:end] and _unterminated(text[start:end], delimiter):
+        if complete:
+            raise DatasetError(f"{path}: line {first_line}: a quoted field is never closed (a "
+                               f"\" opens it and no \" ends it, so the rest of the file would be "
+                               f"one cell); close the quote or remove it")
+        if pending is not None and pending[0] == line:
+            pending = None
+    if pending is not None:
+        yield pending
+
+
+def _unterminated(row_text: str, delimiter: str) -> bool:
+    """Whether one row's text ends inside a quoted field."""
+    strict = csv.reader(io.StringIO(row_text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True, strict=True)
+    try:
+        for _ in strict:
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)    # strict's word for an open quote at EOF
+    return False
 
 
 class _Column:
     """One column's cells, in pieces: lists of text, or float64 arrays for the pieces
-    whose every cell ``float()`` reads (so a big file of numbers is not held as
-    millions of Python strings)."""
+    whose every cell ``number`` reads (so a big file of numbers is not held as
+    millions of Python strings). ``number`` is ``float``, or ``_comma_float`` in a
+    file with decimal commas; ``formats`` says how its numbers were written
+    (``_FORMATS``) and ``example`` is a cell that shows it, with its value."""
 
     def __init__(self) -> None:
         self.pieces: list[Any] = []
+        self.number: Any = float
+        self.formats: set[str] = set()
+        self.example: tuple[str, float] | None = None
 
     def add(self, cells: Sequence[str]) -> None:
         try:
-            self.pieces.append(np.fromiter(map(float, cells), np.float64, len(cells)))
+            self.pieces.append(np.fromiter(map(self.number, cells), np.float64, len(cells)))
         except ValueError:
             self.pieces.append(list(cells))
+            return
+        if self.number is not float:
+            self._decimal_commas(cells)
+
+    def _decimal_commas(self, cells: Sequence[str]) -> None:
+        """Note which cells ``_comma_float`` read otherwise than ``float`` would."""
+        for c in cells:
+            if ("," in c or "." in c) and (f := _formatted(c, True)) is not None:
+                self.formats.update(f[1])
+                self.example = self.example or (c, f[0])
+                if self.formats >= {DECIMAL_COMMA, THOUSANDS}:
+                    return
 
     def finish(self) -> None:
-        """Read the first (text) piece as numbers when it can be; merge number pieces."""
+        """Read the first (text) piece as numbers when it can be; read numbers written
+        with currency signs, thousands separators, percent signs or a decimal comma;
+        merge number pieces."""
+        later, self.example = self.example, None    # an example from the first rows, if any
         if self.pieces and isinstance(self.pieces[0], list):
             first = self.pieces[0]
             try:
-                self.pieces[0] = np.fromiter(map(float, first), np.float64, len(first))
+                self.pieces[0] = np.fromiter(map(self.number, first), np.float64, len(first))
             except ValueError:
                 pass
+            else:
+                if self.number is not float:
+                    self._decimal_commas(first)
+        if any(isinstance(p, list) for p in self.pieces):
+            self._read_formatted()
+        self.example = self.example or later
         if len(self.pieces) > 1 and all(isinstance(p, np.ndarray) for p in self.pieces):
             self.pieces = [np.concatenate(self.pieces)]
+
+    def _read_formatted(self) -> None:
+        """Rewrite the text cells that are numbers written with currency signs,
+        thousands separators, percent signs or a decimal comma as plain numbers, when
+        the column is then numbers (at least 90 % of its present cells); a text
+        column is left as it is."""
+        decimal_comma = self.number is not float
+        total = sum(len(p) for p in self.pieces)
+        present = numbers = text = 0
+        for piece in self.pieces:
+            if isinstance(piece, np.ndarray):
+                k = int(np.count_nonzero(~np.isnan(piece)))
+                present, numbers = present + k, numbers + k
+        changes: list[tuple[list[str], int, float]] = []
+        formats: set[str] = set()
+        example = None
+        for piece in self.pieces:
+            if not isinstance(piece, list):
+                continue
+            for i, s in enumerate(piece):
+                low = s.lower()
+                if low in MISSING:
+                    continue
+                present += 1
+                if low == "true" or low == "false":
+                    numbers += 1
+                    continue
+                try:
+                    v = self.number(s)
+                except ValueError:
+                    f = _formatted(s, decimal_comma)
+                else:
+                    numbers += 1
+                    f = _formatted(s, True) if decimal_comma and ("," in s or "." in s) else None
+                    if f is not None:       # '2,5' or '1.234' in a file of decimal commas
+                        changes.append((piece, i, v))
+                        formats.update(f[1])
+                        example = example or (s, v)
+                    continue
+                if f is None:
+                    text += 1
+                    if text > COERCE_TEXT_FRACTION * total:    # a text column: stop early
+                        return
+                    continue
+                numbers += 1
+                changes.append((piece, i, f[0]))
+                formats.update(f[1])
+                example = example or (s, f[0])
+        if not changes or numbers < (1 - COERCE_TEXT_FRACTION) * present:
+            return
+        for piece, i, v in changes:
+            piece[i] = repr(v)
+        self.formats |= formats
+        self.example = self.example or example
+        for k, piece in enumerate(self.pieces):
+            if isinstance(piece, list):
+                try:
+                    self.pieces[k] = np.fromiter(map(float, piece), np.float64, len(piece))
+                except ValueError:
+                    pass
 
     def parsed(self) -> _Parsed:
         parts = [_parse_floats(p) if isinstance(p, np.ndarray) else _parse_cells(p)
@@ -180,6 +424,16 @@ class _Column:
         if any(isinstance(p, np.ndarray) for p in self.pieces):
             return None
         return [c for p in self.pieces for c in p]
+
+    def format_note(self, name: str) -> str | None:
+        """What reading its numbers took, for Dataset.notes (None: plain numbers)."""
+        if not self.formats or self.example is None:
+            return None
+        kinds = [k for k in _FORMATS if k in self.formats]
+        what = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
+        raw, value = self.example
+        tail = "; a percent sign divides by 100" if PERCENT in self.formats else ""
+        return f"read {name!r} as numbers written with {what}: {raw!r} -> {value:.15g}{tail}"
 
 
 @dataclass
@@ -216,29 +470,32 @@ class _Table:
         return cells
 
 
-def _cell_kind(s: str) -> str:
+def _cell_kind(s: str, decimal_comma: bool = False) -> str:
     low = s.lower()
     if low in MISSING:
         return "missing"
     if low in ("true", "false"):
         return "bool"
     try:
-        float(s)
+        (_comma_float if decimal_comma else float)(s)
     except ValueError:
-        return "text"
+        return "number" if _formatted(s, decimal_comma) is not None else "text"
     return "number"
 
 
-def _has_header(rows: list[list[str]]) -> bool:
+def _has_header(rows: list[list[str]], decimal_comma: bool = False) -> bool:
     """Whether the first row names the columns.
 
     Without text in it, only when it numbers the columns (0..k-1 or 1..k, pandas'
-    default names). With text, each column votes: a text cell above numbers (or
-    numbers with a few stray text cells) says header; a number above numbers, or
-    a text cell whose value recurs below, says data. A tie is a header only when
-    the first row holds no numbers at all (a file of text columns)."""
+    default names). A text cell above a column that holds no text below it (two
+    numbers or more) does not fit that column as data: the row is a header, whatever
+    its other cells are (names may be numbers: ``2019,2020,2021,price``). Otherwise
+    each column votes: a text cell above numbers with a few stray text cells says
+    header; a number above numbers, or a text cell whose value recurs below, says
+    data. A tie is a header only when the first row holds no numbers at all (a file
+    of text columns)."""
     first = rows[0]
-    kinds = [_cell_kind(c) for c in first]
+    kinds = [_cell_kind(c, decimal_comma) for c in first]
     if "text" not in kinds:
         try:
             ints = [int(c) for c in first]
@@ -251,11 +508,13 @@ def _has_header(rows: list[list[str]]) -> bool:
         return True
     score = 0
     for j, kind in enumerate(kinds):
-        below = [_cell_kind(r[j]) for r in rest]
+        below = [_cell_kind(r[j], decimal_comma) for r in rest]
         present = [b for b in below if b != "missing"]
         if not present:
             continue
         n_text = present.count("text")
+        if kind == "text" and n_text == 0 and len(present) >= 2:
+            return True
         if kind == "text":
             if n_text <= COERCE_TEXT_FRACTION * len(present) and n_text < len(present):
                 score += 1
@@ -306,6 +565,14 @@ def _integral(column: _Column, skip_first: bool) -> bool:
     return True
 
 
+def _listed(cells: list[str], most: int = 5) -> str:
+    """'a', 'b' and 'c' (the first ``most``, then 'and N more')."""
+    shown = [repr(c) for c in cells[:most]]
+    if len(cells) > most:
+        return ", ".join(shown) + f" and {len(cells) - most} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
 def _unique_names(raw: list[str]) -> list[str]:
     names: list[str] = []
     used: set[str] = set()
@@ -319,9 +586,19 @@ def _unique_names(raw: list[str]) -> list[str]:
     return names
 
 
-def _table(text: str, path: Path) -> _Table:
+def _number_style(head: list[list[str]], delimiter: str, columns: list[_Column]) -> bool:
+    """Whether the file writes numbers with a decimal comma (a ';'-separated file whose
+    first rows hold one); its columns then read numbers with ``_comma_float``."""
+    decimal_comma = _uses_decimal_comma(head, delimiter)
+    if decimal_comma:
+        for col in columns:
+            col.number = _comma_float
+    return decimal_comma
+
+
+def _table(text: str, path: Path, complete: bool = True) -> _Table:
     delimiter = _delimiter(text)
-    rows = _iter_rows(text, delimiter, path)
+    rows = _iter_rows(text, delimiter, path, complete)
     head: list[list[str]] = []
     lines = array("q")
     width = 0
@@ -329,6 +606,7 @@ def _table(text: str, path: Path) -> _Table:
     chunk: list[list[str]] = []
     chunk_rows = HEAD_ROWS + 1
     header = False
+    decimal_comma: bool | None = None     # decided from the first chunk, before the others
 
     for line, cells in rows:
         if not lines:
@@ -342,6 +620,8 @@ def _table(text: str, path: Path) -> _Table:
         if len(lines) <= chunk_rows:
             head.append(cells)        # the first chunk stays text until the header is known
             continue
+        if decimal_comma is None:
+            decimal_comma = _number_style(head, delimiter, columns)
         chunk.append(cells)
         if len(chunk) == chunk_rows:
             for col, cells_j in zip(columns, zip(*chunk, strict=True), strict=True):
@@ -353,12 +633,21 @@ def _table(text: str, path: Path) -> _Table:
         for col, cells_j in zip(columns, zip(*chunk, strict=True), strict=True):
             col.add(cells_j)
     del chunk
+    if decimal_comma is None:
+        decimal_comma = _number_style(head, delimiter, columns)
 
     notes: list[str] = []
-    header = _has_header(head)
+    header = _has_header(head, decimal_comma)
     line_numbers = np.frombuffer(lines, dtype=np.int64)
     first_row = None
     if header:
+        numbers = [c for c in head[0] if _cell_kind(c, decimal_comma) == "number"]
+        words = [c for c in head[0] if _cell_kind(c, decimal_comma) == "text"]
+        if numbers and words:
+            verb = "stands" if len(words) == 1 else "stand"
+            are = "is a column name" if len(numbers) == 1 else "are column names"
+            notes.append(f"line {lines[0]} is the header: {_listed(words)} {verb} above "
+                         f"numbers, so {_listed(numbers)} {are} too")
         names = _unique_names(head[0])
         head = head[1:]
         line_numbers = line_numbers[1:]
@@ -557,13 +846,20 @@ def _target(table: _Table, j: int, task: str):
     p = table.parsed(j)
     all_rows = np.arange(table.n_rows)
     notes = []
+    if (~p.missing).any() and p.missing.any():
+        notes.append(f"dropped {int(p.missing.sum())} rows with no {name!r}")
+    if p.kind == "mostly-number":    # a few junk cells ('-') among numbers: not classes
+        junk = np.flatnonzero(p.text)
+        cells = table.strings(j)
+        shown = ", ".join(f"{cells[i]!r} on line {table.lines[i]}" for i in junk[:3])
+        notes.append(f"dropped {len(junk)} row{'s' if len(junk) > 1 else ''} whose {name!r} is "
+                     f"not a number ({shown}{', ...' if len(junk) > 3 else ''})")
+        p = _Parsed(p.values, p.missing | p.text, np.zeros_like(p.text), p.infinite, p.boolean)
     keep = ~p.missing
     if p.n_text == 0:
         _check_finite(p, table, name, all_rows)
     if not keep.any():
         raise DatasetError(f"{path}: target column {name!r} has no values")
-    if (~keep).any():
-        notes.append(f"dropped {int((~keep).sum())} rows with no {name!r}")
     idx = np.flatnonzero(keep)
 
     if p.n_text > 0:      # text classes
@@ -580,6 +876,8 @@ def _target(table: _Table, j: int, task: str):
         values = None
     else:
         values = p.values[idx]
+        if (note := table.columns[j].format_note(name)) is not None:
+            notes.append(note)
         classes_f = np.unique(values)
         classes = [_fmt_class(v) for v in classes_f]
         if p.n_number == 0:     # only True/False
@@ -655,6 +953,8 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
             notes.append(note)
             continue
         _check_finite(p, table, name, idx)
+        if (note := table.columns[j].format_note(name)) is not None:
+            notes.append(note)
         missing = p.missing | p.text
         if kind == "mostly-number":
             notes.append(f"read {p.n_text} text cells of {name!r} as missing values")
@@ -720,7 +1020,7 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     if task not in ("auto", *TASKS):
         raise DatasetError(f"task must be {_choices(('auto', *TASKS))}, got {task!r}")
     p = _as_path(path)
-    text = _read_text(p, _check_max_bytes(max_bytes))
+    text, _ = _read_text(p, _check_max_bytes(max_bytes))
     table = _table(text, p)
     j = _resolve_target(target, table.names, p, table.header)
     idx, y, task, classes, t_notes = _target(table, j, task)
@@ -756,8 +1056,8 @@ def csv_columns(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     A file without a header gets the names col_0, col_1, ... Reads at most the
     first few megabytes."""
     p = _as_path(path)
-    text = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
-    return list(_table(text, p).names)
+    text, complete = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
+    return list(_table(text, p, complete).names)
 
 
 @_memory_guard
@@ -790,7 +1090,8 @@ def likely_target(source: str | os.PathLike | Sequence[str], *, header: bool | N
             raise DatasetError("likely_target: header= goes with column names; a file says "
                                "itself whether it has a header")
         p = _as_path(source)
-        table = _table(_read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX), p)
+        text, complete = _read_text(p, _check_max_bytes(max_bytes), prefix=_COLUMNS_PREFIX)
+        table = _table(text, p, complete)
         names, header = table.names, table.header
     else:
         if isinstance(source, bytes) or not isinstance(source, Sequence) \
@@ -816,7 +1117,7 @@ def read_features(path: str | os.PathLike, n_features: int | None = None,
     missing or text cell, or a column count other than ``n_features``, is a
     DatasetError."""
     p = _as_path(path)
-    table = _table(_read_text(p, _check_max_bytes(max_bytes)), p)
+    table = _table(_read_text(p, _check_max_bytes(max_bytes))[0], p)
     if n_features is not None and len(table.names) != n_features:
         raise DatasetError(f"{p}: {len(table.names)} columns, but the model takes "
                            f"{n_features} features")

@@ -22,14 +22,22 @@ def _first_bad(arr: np.ndarray) -> str:
     return ", ".join(str(int(i)) for i in bad)
 
 
+def _check_numbers(arr: np.ndarray, name: str) -> None:
+    """Real numbers (or booleans) only: a complex array would lose its imaginary part
+    when cast to float, with no more than a ComplexWarning."""
+    if np.iscomplexobj(arr):
+        raise FitError(f"{name} must hold real numbers, got complex numbers (dtype {arr.dtype})")
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise FitError(f"{name} must hold numbers, got an array of dtype {arr.dtype}")
+
+
 def check_X(X: Any, spec: ModelSpec, dtype, name: str = "X") -> np.ndarray:
     """X as a C-contiguous (n_samples, input_dim) array of ``dtype``."""
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise FitError(f"{name} must be a 2-D array of numbers: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise FitError(f"{name} must hold numbers, got an array of dtype {arr.dtype}")
+    _check_numbers(arr, name)
     if arr.ndim != 2:
         raise FitError(
             f"{name} must be 2-D with shape (n_samples, {spec.input_dim}), got shape {arr.shape}"
@@ -54,8 +62,7 @@ def check_y(y: Any, spec: ModelSpec, n: int, dtype, name: str = "y") -> np.ndarr
         arr = np.asarray(y)
     except Exception as exc:
         raise FitError(f"{name} must be an array of numbers: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise FitError(f"{name} must hold numbers, got an array of dtype {arr.dtype}")
+    _check_numbers(arr, name)
     if arr.ndim == 0 or arr.shape[0] != n:
         raise FitError(f"{name} has {arr.shape[0] if arr.ndim else 0} rows but X has {n}")
     arr = arr.astype(np.float64, copy=False)

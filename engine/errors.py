@@ -16,6 +16,11 @@ class FitError(ValueError):
     """Arguments or data given to ``fit``/``predict``/``evaluate`` are unusable."""
 
 
+class ModelFileError(FitError):
+    """A model file cannot be read (missing, damaged, not a model file) or written
+    (no such folder, disk full...); the message names the file and what is wrong."""
+
+
 class BackendUnavailable(RuntimeError):
     """A backend (TensorFlow for ``backend="keras"``) cannot be used here."""
 

@@ -15,12 +15,14 @@ TensorFlow is imported the first time a ``KerasModel`` is built or
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import threading
 import time
 import zipfile
+import zlib
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,9 +31,20 @@ import numpy as np
 from . import initializers, metrics
 from .callbacks import CallbackList, StopSignal
 from .data import check_X, check_y, prepare_fit
-from .errors import BackendUnavailable, FitError, SpecError, choices
+from .errors import BackendUnavailable, FitError, ModelFileError, SpecError, choices
 from .history import History
 from .numerics import json_default
+from .numpy_backend import (
+    MAX_JSON_BYTES,
+    check_array,
+    check_meta,
+    check_model_path,
+    damaged_file,
+    read_spec,
+    real_weights,
+    weight_layout,
+    write_model_file,
+)
 from .spec import ModelSpec
 
 FORMAT = "deepterm-keras-model"
@@ -402,7 +415,7 @@ class KerasModel:
                 f"got {len(weights)}")
         arrays = []
         for i, (shape, w) in enumerate(zip(shapes, weights)):
-            w = np.asarray(w)
+            w = real_weights(w, i)
             if w.shape != shape:
                 raise ValueError(f"weights[{i}] must have shape {shape}, got {w.shape}")
             if not np.isfinite(w).all():
@@ -583,7 +596,10 @@ class KerasModel:
         """Write the model to Keras' native ``.keras`` file (architecture,
         weights, optimizer state; ``keras.saving.load_model`` opens it) with
         the spec, seed, shuffle state, history and metadata in its
-        ``deepterm.json`` entry so that ``KerasModel.load`` restores all of it."""
+        ``deepterm.json`` entry so that ``KerasModel.load`` restores all of it.
+        It is written to a temporary file of its own in the same folder, then
+        renamed: a failed save (no such folder, disk full) is one ModelFileError
+        and leaves whatever ``path`` held unchanged."""
         path = os.fspath(path)
         if not path.endswith(".keras"):
             raise FitError(f"a Keras model file name must end with .keras, got {path!r}")
@@ -595,49 +611,95 @@ class KerasModel:
             "metadata": self.metadata, "device": self.device,
         }
         text = json.dumps(meta, default=json_default)
-        tmp = path[: -len(".keras")] + ".tmp.keras"
-        try:
+
+        def write(tmp: str) -> None:
             self.keras_model.save(tmp)
             with zipfile.ZipFile(tmp, "a") as zf:
                 zf.writestr(META_FILE, text)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        write_model_file(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: Any = None) -> KerasModel:
-        """A model saved by ``save``, ready to predict or continue training."""
+        """A model saved by ``save``, ready to predict or continue training. Its
+        ``deepterm.json`` and the shapes of the weights Keras stored are checked
+        against each other before anything is built (TensorFlow is not even
+        imported for a damaged file); a damaged file is one ModelFileError naming it."""
         path = os.fspath(path)
+        check_model_path(path)
+        damaged = functools.partial(damaged_file, path, "Keras")
         try:
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
                 if META_FILE not in names:
-                    raise FitError(
+                    raise ModelFileError(
                         f"{path}: a Keras file without deepterm's {META_FILE} entry; open it "
                         f"with keras.saving.load_model instead")
-                meta = json.loads(zf.read(META_FILE))
+                if zf.getinfo(META_FILE).file_size > MAX_JSON_BYTES:
+                    raise damaged(f"its {META_FILE} is larger than {MAX_JSON_BYTES:,} bytes")
+                try:
+                    meta = json.loads(zf.read(META_FILE))
+                except ValueError as exc:
+                    raise damaged(f"its {META_FILE} is not JSON ({exc})") from None
+                check_meta(meta, path, "Keras", FORMAT, FORMAT_VERSION)
+                spec = read_spec(meta.get("spec"), damaged)
+                stored = _stored_weights(zf, damaged)
         except FileNotFoundError:
-            raise FitError(f"{path}: no such file") from None
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            if isinstance(exc, FitError):
+            raise ModelFileError(f"{path}: no such file") from None
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            if isinstance(exc, ModelFileError):
                 raise
-            raise FitError(f"{path}: not a deepterm Keras model file ({exc})") from None
-        if meta.get("format") != FORMAT:
-            raise FitError(f"{path}: not a deepterm Keras model file")
-        if meta.get("version", 0) > FORMAT_VERSION:
-            raise FitError(
-                f"{path}: written by a newer deepterm (format {meta['version']}); upgrade to read it")
-        spec = ModelSpec.from_dict(meta["spec"])
-        model = cls(spec, seed=meta.get("seed"), device=device)
-        with model._scope("loading the model"):
-            try:
-                model.keras_model.load_weights(path)
-            except Exception as exc:
-                raise FitError(f"{path}: the weights cannot be read ({exc})") from None
+            raise ModelFileError(f"{path}: not a deepterm Keras model file ({exc})") from None
+        layout = weight_layout(spec)
+        if len(stored) != len(layout):
+            raise damaged(f"it holds {len(stored)} weight arrays but its spec has {len(layout)} "
+                          f"({', '.join(w for w, _ in layout)})")
+        for (name, shape, dtype), want in zip(stored, layout):
+            check_array(name, shape, dtype, want, damaged)
+        try:
+            model = cls(spec, seed=meta.get("seed"), device=device)
+            with model._scope("loading the model"):
+                try:
+                    model.keras_model.load_weights(path)
+                except Exception as exc:
+                    raise damaged(f"the weights cannot be read ({exc})") from None
+        except MemoryError:
+            raise ModelFileError(f"{path}: not enough memory to load this model") from None
         model.rng.bit_generator.state = meta["rng_state"]
-        if meta.get("history"):
-            model.history = History.from_dict(meta["history"])
-        model.metadata = meta.get("metadata") or {}
+        model.history = meta["history"]
+        model.metadata = meta["metadata"]
         return model
 
+
+_WEIGHTS_FILE = "model.weights.h5"
+
+
+def _stored_weights(zf: zipfile.ZipFile, damaged) -> list[tuple[str, tuple, np.dtype]]:
+    """(name, shape, dtype) of each layer weight in a .keras file's weights, in layer
+    order, read from the HDF5 headers alone (h5py comes with Keras; nothing is
+    allocated for the arrays)."""
+    if _WEIGHTS_FILE not in zf.namelist():
+        raise damaged(f"it has no {_WEIGHTS_FILE} entry")
+    try:
+        import h5py
+    except ImportError:             # Keras needs h5py: without it the load fails anyway
+        raise BackendUnavailable(f"h5py is not installed; {INSTALL_HINT}") from None
+
+    def order(group: str) -> int:   # Keras names them dense, dense_1, dense_2, ...
+        tail = group.rsplit("_", 1)
+        return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
+
+    out = []
+    try:
+        with zf.open(_WEIGHTS_FILE) as raw, h5py.File(raw, "r") as h5:
+            layers = h5.get("layers")
+            for group in sorted(layers.keys() if layers is not None else (), key=order):
+                variables = layers[group].get("vars")
+                for k in sorted(variables.keys() if variables is not None else (), key=int):
+                    ds = variables[k]
+                    out.append((f"{_WEIGHTS_FILE}:layers/{group}/vars/{k}", tuple(ds.shape),
+                                np.dtype(ds.dtype)))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError,
+            zipfile.BadZipFile, zlib.error) as exc:
+        raise damaged(f"its {_WEIGHTS_FILE} cannot be read ({exc})") from None
+    return out

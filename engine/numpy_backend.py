@@ -12,10 +12,18 @@ All randomness (initial weights, shuffling) comes from one
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import math
 import os
+import re
+import secrets
+import stat
 import time
+import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +32,7 @@ import numpy as np
 from . import activations, initializers, kernels, losses, metrics
 from .callbacks import CallbackList, StopSignal
 from .data import check_X, check_y, prepare_fit
-from .errors import FitError
+from .errors import ModelFileError, SpecError
 from .history import History
 from .numerics import json_default
 from .optimizers import make_optimizer
@@ -140,7 +148,7 @@ class NumpyModel:
                 f"set_weights needs {len(variables)} arrays (kernel and bias per layer), "
                 f"got {len(weights)}")
         for i, (var, w) in enumerate(zip(variables, weights)):
-            w = np.asarray(w)
+            w = real_weights(w, i)
             if w.shape != var.shape:
                 raise ValueError(f"weights[{i}] must have shape {var.shape}, got {w.shape}")
             if not np.isfinite(w).all():
@@ -444,7 +452,10 @@ class NumpyModel:
 
         The file opens with ``np.load``: ``spec`` and ``meta`` are JSON
         strings, ``weight_<i>`` the arrays of ``get_weights``, and
-        ``opt_<slot>_<i>`` the optimizer's per-variable state.
+        ``opt_<slot>_<i>`` the optimizer's per-variable state. It is written to a
+        temporary file of its own in the same folder, then renamed: a failed save
+        (no such folder, a folder there, disk full) is one ModelFileError and
+        leaves whatever ``path`` held unchanged.
         """
         path = os.fspath(path)
         meta = {
@@ -463,37 +474,58 @@ class NumpyModel:
         for slot, (values,) in self.optimizer.state.items():
             for i, v in enumerate(self._split(values)):
                 arrays[f"opt_{slot}_{i}"] = v
-        tmp = path + ".tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+
+        write_model_file(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyModel:
+        """A model saved by ``save``. The file is checked before anything is built: its
+        entries' headers (never a pickle), its meta and spec, and every stored array's
+        shape against the spec; a damaged file is one ModelFileError naming it."""
         path = os.fspath(path)
+        check_model_path(path)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                headers = npz_headers(zf)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+            raise ModelFileError(f"{path}: not a deepterm NumPy model file ({exc})") from None
+        if "spec" not in headers or "meta" not in headers:
+            raise ModelFileError(f"{path}: not a deepterm NumPy model file (no spec/meta entries)")
+        damaged = functools.partial(damaged_file, path, "NumPy")
+        for name, (_, dtype) in headers.items():
+            if dtype.hasobject:
+                raise damaged(f"its entry {name!r} holds Python objects, which deepterm never "
+                              f"unpickles")
+        for name in ("spec", "meta"):
+            shape, dtype = headers[name]
+            if shape != () or dtype.kind != "U" or dtype.itemsize > MAX_JSON_BYTES:
+                raise damaged(f"its {name!r} entry is not one JSON text (it holds {dtype} "
+                              f"values of shape {shape})")
         try:
             with np.load(path, allow_pickle=False) as data:
-                files = {k: data[k] for k in data.files}
-        except FileNotFoundError:
-            raise FitError(f"{path}: no such file") from None
-        except Exception as exc:
-            raise FitError(f"{path}: not a deepterm NumPy model file ({exc})") from None
-        if "spec" not in files or "meta" not in files:
-            raise FitError(f"{path}: not a deepterm NumPy model file (no spec/meta entries)")
-        try:
-            return cls._from_files(files)
-        except FitError as exc:
-            raise FitError(f"{path}: {exc}") from None
-        except (KeyError, ValueError, TypeError) as exc:
-            raise FitError(f"{path}: damaged deepterm NumPy model file ({exc})") from None
+                meta = read_json(data["meta"], "meta", damaged)
+                check_meta(meta, path, "NumPy", FORMAT, FORMAT_VERSION)
+                spec = read_spec(read_json(data["spec"], "spec", damaged), damaged)
+                check_stored_weights(spec, headers, damaged)
+                files = {name: data[name] for name in headers
+                         if name.startswith(("weight_", "opt_"))}
+            return cls._from_files(spec, meta, files)
+        except ModelFileError:
+            raise
+        except MemoryError:
+            raise ModelFileError(f"{path}: not enough memory to load this model") from None
+        except KeyError as exc:
+            raise damaged(f"it has no {exc.args[0]!r} entry") from None
+        except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise damaged(str(exc) or type(exc).__name__) from None
 
     @classmethod
-    def _from_files(cls, files: dict[str, np.ndarray]) -> NumpyModel:
-        meta = json.loads(str(files["meta"]))
-        if meta.get("format") != FORMAT:
-            raise FitError("not a deepterm NumPy model file")
-        if meta.get("version", 0) > FORMAT_VERSION:
-            raise FitError(f"written by a newer deepterm (format {meta['version']}); upgrade to read it")
-        spec = ModelSpec.from_json(str(files["spec"]))
+    def _from_files(cls, spec: ModelSpec, meta: dict, files: dict[str, np.ndarray]) -> NumpyModel:
+        """The model from checked meta, spec and arrays (see ``load``)."""
         model = cls(spec, seed=meta.get("seed"))
         n_vars = len(model._variables())
         model.set_weights([files[f"weight_{i}"] for i in range(n_vars)])
@@ -503,8 +535,222 @@ class NumpyModel:
                            for slot in model.optimizer.state}}
         model.optimizer.set_state(state)
         model.rng.bit_generator.state = meta["rng_state"]
-        if meta.get("history"):
-            model.history = History.from_dict(meta["history"])
-        model.metadata = meta.get("metadata") or {}
+        model.history = meta["history"]
+        model.metadata = meta["metadata"]
         return model
 
+
+# -- model files (both backends) -----------------------------------------------------------
+
+#: the most bytes a model file's JSON entry (spec, meta, deepterm.json) may take
+MAX_JSON_BYTES = 256 * 2 ** 20
+_OS_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+               errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+               errno.EPERM: "permission denied", errno.EFBIG: "the file would be too large",
+               errno.ENOENT: "its folder went away"}
+
+
+def damaged_file(path: str, kind: str, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: damaged deepterm {kind} model file: {what}")
+
+
+def real_weights(w: Any, i: int) -> np.ndarray:
+    """``weights[i]`` as an array of real numbers; complex numbers (whose imaginary
+    part a float array would drop) and anything else are refused."""
+    arr = np.asarray(w)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"weights[{i}] holds complex numbers (dtype {arr.dtype}); weights "
+                         f"must be real")
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"weights[{i}] must hold numbers, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def check_model_path(path: str) -> None:
+    """A model file to read must be a regular file: a FIFO would wait for a writer and a
+    device never ends."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelFileError(f"{path}: is a folder, not a model file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelFileError(f"{path}: not a regular file, so not a model file")
+
+
+def npz_headers(zf: zipfile.ZipFile) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """(shape, dtype) of each array in an .npz archive, from the .npy headers alone
+    (nothing is read or allocated beyond them)."""
+    out = {}
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"{info.filename}: .npy format {version} is not supported")
+        out[info.filename[: -len(".npy")]] = (tuple(shape), np.dtype(dtype))
+    return out
+
+
+def read_json(entry: Any, name: str, damaged: Callable[[str], ModelFileError]) -> Any:
+    try:
+        return json.loads(str(entry))
+    except ValueError as exc:
+        raise damaged(f"its {name!r} entry is not JSON ({exc})") from None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_meta(meta: Any, path: str, kind: str, fmt: str, newest: int) -> None:
+    """Check a model file's meta (format, version, seed, shuffle state, history,
+    metadata and, in a NumPy file, optimizer_iterations) in place: ``history``
+    becomes a History or None, ``metadata`` a dict. ``kind``: "NumPy" or "Keras";
+    ``fmt`` and ``newest``: the format name and the newest version this deepterm reads."""
+    damaged = functools.partial(damaged_file, path, kind)
+    if not isinstance(meta, dict):
+        raise damaged(f"its meta is a JSON {_json_type(meta)}, not an object")
+    if meta.get("format") != fmt:
+        raise ModelFileError(f"{path}: not a deepterm {kind} model file (format "
+                             f"{meta.get('format')!r})")
+    version = meta.get("version", 0)
+    if not _whole(version):
+        raise damaged(f"its format version {version!r} is not a whole number")
+    if version > newest:
+        raise ModelFileError(f"{path}: written by a newer deepterm (format {version}); upgrade "
+                             f"to read it")
+    seed = meta.get("seed")
+    if seed is not None and not _whole(seed):
+        raise damaged(f"its seed {seed!r} is not a whole number >= 0")
+    if kind == "NumPy" and not _whole(meta.get("optimizer_iterations")):
+        raise damaged(f"its optimizer_iterations {meta.get('optimizer_iterations')!r} is not "
+                      f"a whole number >= 0")
+    if "rng_state" not in meta:
+        raise damaged("its shuffle state (rng_state) is missing")
+    try:
+        np.random.default_rng().bit_generator.state = meta["rng_state"]
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        raise damaged("its shuffle state (rng_state) is not a PCG64 state") from None
+    history = meta.get("history")
+    if history is not None:
+        try:
+            if not isinstance(history, dict):
+                raise TypeError
+            meta["history"] = History.from_dict(history)
+        except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
+            raise damaged("its training history cannot be read") from None
+    metadata = meta.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise damaged(f"its metadata is a JSON {_json_type(metadata)}, not an object")
+    meta["history"] = meta.get("history")
+    meta["metadata"] = metadata or {}
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def read_spec(data: Any, damaged: Callable[[str], ModelFileError]) -> ModelSpec:
+    if data is None:
+        raise damaged("it has no spec")
+    try:
+        return ModelSpec.from_dict(data)
+    except (SpecError, TypeError, ValueError) as exc:
+        raise damaged(f"its spec is not a valid model spec ({exc})") from None
+
+
+def weight_layout(spec: ModelSpec) -> list[tuple[str, tuple[int, ...]]]:
+    """(what, shape) of each array of ``get_weights`` for ``spec``, computed without
+    building anything."""
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for k, ((n_in, n_out), layer) in enumerate(zip(spec.layer_shapes(), spec.layers), 1):
+        out.append((f"layer {k} kernel", (n_in, n_out)))
+        if layer.use_bias:
+            out.append((f"layer {k} bias", (n_out,)))
+    return out
+
+
+def check_array(name: str, shape: tuple, dtype: np.dtype, want: tuple[str, tuple],
+                damaged: Callable[[str], ModelFileError]) -> None:
+    """One stored array against what the spec says it is."""
+    what, expected = want
+    if tuple(shape) != tuple(expected):
+        raise damaged(f"its spec's {what} is {tuple(expected)} but {name} holds "
+                      f"{tuple(shape)}")
+    if dtype.kind == "c":
+        raise damaged(f"{name} holds complex numbers; weights are real")
+    if dtype.kind not in "fiu":
+        raise damaged(f"{name} holds {dtype} values, not numbers")
+
+
+_OPT = re.compile(r"opt_(.+)_(\d+)")
+
+
+def check_stored_weights(spec: ModelSpec, headers: dict, damaged) -> None:
+    """Every weight_<i> and opt_<slot>_<i> entry of a NumPy model file against the spec."""
+    layout = weight_layout(spec)
+    weights = sorted(n for n in headers if n.startswith("weight_"))
+    if len(weights) != len(layout) or any(f"weight_{i}" not in headers
+                                          for i in range(len(layout))):
+        raise damaged(f"it holds {len(weights)} weight arrays but its spec has {len(layout)} "
+                      f"({', '.join(w for w, _ in layout)})")
+    for i, want in enumerate(layout):
+        check_array(f"weight_{i}", *headers[f"weight_{i}"], want, damaged)
+    for name, (shape, dtype) in headers.items():
+        m = _OPT.fullmatch(name)
+        if name.startswith("opt_") and (m is None or int(m.group(2)) >= len(layout)):
+            raise damaged(f"its entry {name!r} belongs to no weight of its spec")
+        if m is not None:
+            check_array(name, shape, dtype, layout[int(m.group(2))], damaged)
+
+
+def write_model_file(path: str, write: Callable[[str], None]) -> None:
+    """Write a model file through a temporary file of its own (a unique name, in the
+    same folder), synced, then renamed over ``path``: a failed save leaves no temporary
+    file behind and whatever ``path`` held unchanged, and two saves to one path never
+    share a file. Any OSError is one ModelFileError naming ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ModelFileError(f"{path}: cannot save the model there: it is a folder")
+    if not os.path.isdir(folder):
+        raise ModelFileError(f"{path}: cannot save the model: the folder {folder} does not "
+                             f"exist")
+    name = os.path.basename(path)
+    stem, ext = os.path.splitext(name)
+    tmp = ""
+    try:
+        while True:
+            tmp = os.path.join(folder, f".{stem}.{secrets.token_hex(6)}.tmp{ext}")
+            try:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                break
+            except FileExistsError:
+                continue
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        tmp = ""
+    except OSError as exc:
+        reason = _OS_REASONS.get(exc.errno or 0, "")
+        detail = exc.strerror or str(exc)
+        raise ModelFileError(f"{path}: cannot save the model: {reason or detail}"
+                             f"{f' ({detail})' if reason and detail != reason else ''}; "
+                             f"nothing was changed there") from None
+    finally:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)

@@ -253,9 +253,7 @@ def resolve_dataset(dataset: Any, spec: ModelSpec) -> tuple[dict[str, Any], Any,
     if isinstance(dataset, (str, os.PathLike)):
         import datasets as catalog  # imported here: engine never imports datasets on import
 
-        text = os.fspath(dataset)
-        dataset = catalog.from_csv(text) if text.endswith(".csv") or os.path.isfile(text) \
-            else catalog.load(text)
+        dataset = catalog.open_dataset(dataset)     # the one name-or-file rule
     if isinstance(dataset, (tuple, list)):
         if len(dataset) != 2:
             raise FitError("dataset must be a Dataset, a catalog name or a pair (X, y)")

@@ -226,17 +226,12 @@ class StandardizedDataset(DatasetView):
 
 
 def load_dataset(dataset: Any, options: dict | None = None) -> Any:
-    """A catalog name or CSV path loaded once (with ``options``); anything else as given."""
+    """A catalog name or CSV path loaded once (with ``options``; the rule that tells
+    them apart is ``datasets.open_dataset``'s); anything else as given."""
     if isinstance(dataset, (str, os.PathLike)):
         import datasets as catalog
 
-        text = os.fspath(dataset)
-        if text.endswith(".csv") or os.path.isfile(text):
-            return catalog.from_csv(text, **(options or {}))
-        loaded = catalog.load(text, **(options or {}))
-        if options:
-            loaded.options = dict(options)
-        return loaded
+        return catalog.open_dataset(dataset, options)
     return dataset
 
 

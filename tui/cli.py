@@ -300,22 +300,16 @@ def _load_dataset(name: str | None, target: str | None, options: dict[str, Any])
 
     if not name:
         raise BadInput("--dataset is needed: a catalog name (see `deepterm datasets`) or a CSV file")
-    is_file = name.lower().endswith(".csv") or os.sep in name or os.path.isfile(name)
-    if is_file:
+    # one rule (datasets.is_file_reference): a path separator or an extension names a file
+    if datasets.is_file_reference(name):
         if options:
             raise BadInput("--dataset-option applies to catalog datasets, not to a CSV file")
-        if not os.path.isfile(name):
+        if not os.path.lexists(name):
             raise BadInput(f"--dataset {name}: no such file")
-        return datasets.from_csv(name, target=target)
+        return datasets.open_dataset(name, {"target": target} if target is not None else None)
     if target is not None:
         raise BadInput("--target applies to a CSV file; a catalog dataset has its target")
-    if name not in datasets.dataset_names():
-        raise BadInput(f"--dataset {name!r}: no such dataset or file; catalog: "
-                       f"{', '.join(datasets.dataset_names())}")
-    ds = datasets.load(name, **options)
-    if options:
-        ds.options = dict(options)   # kept with the run
-    return ds
+    return datasets.open_dataset(name, options)   # its options are kept with the run
 
 
 def show_notes(ds) -> None:
