@@ -8,6 +8,7 @@ engine model, with ``get_weights``/``set_weights``/``stop_training``) and
 from __future__ import annotations
 
 import math
+import struct
 import threading
 import warnings
 from typing import Any
@@ -97,6 +98,16 @@ class CallbackList:
             cb.on_train_end(logs)
 
 
+def _float32(value: float) -> float:
+    """``value`` rounded to the nearest float32, as TensorFlow converts a Python float
+    (beyond float32's range: infinity)."""
+    value = float(value)
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for
     ``patience`` epochs, as Keras 3's EarlyStopping does.
@@ -105,6 +116,13 @@ class EarlyStopping(Callback):
     the rest. With ``restore_best_weights`` the model ends with the weights of
     its best epoch. After training, ``best_epoch`` and ``stopped_epoch`` tell
     what happened (``stopped_epoch`` is 0 when it never stopped training).
+
+    ``baseline``, as in Keras 3, is not a starting best value: the best epoch is
+    the best one seen (the first monitored epoch is always best so far), but the
+    wait for ``patience`` starts again only at an epoch that improves on the best
+    and beats the baseline too. If no epoch beats the baseline, training stops
+    after ``patience`` epochs and ``restore_best_weights`` restores the best
+    epoch among them.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
@@ -140,16 +158,19 @@ class EarlyStopping(Callback):
         return self.mode == "max"
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
+        """Keras' test: ``value -/+ min_delta`` against ``reference``, compared as
+        float32 (Keras compares tensors made from the Python floats), so that ties
+        within float32 rounding are decided as Keras decides them."""
         if reference is None:
             return True
         if self.maximise:
-            return value - self.min_delta > reference
-        return value + self.min_delta < reference
+            return _float32(value - self.min_delta) > _float32(reference)
+        return _float32(value + self.min_delta) < _float32(reference)
 
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best: float | None = self.baseline
+        self.best: float | None = None   # as Keras: the baseline only gates the wait
         self.best_weights = None
         self.best_epoch = 0
 
