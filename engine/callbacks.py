@@ -11,6 +11,8 @@ import math
 import struct
 import threading
 import warnings
+from collections.abc import Iterable
+from numbers import Integral, Real
 from typing import Any
 
 from .errors import FitError
@@ -66,6 +68,14 @@ class CallbackList:
     """Calls each hook on every callback in order."""
 
     def __init__(self, callbacks, model, params: dict[str, Any]) -> None:
+        if isinstance(callbacks, Callback):
+            name = type(callbacks).__name__
+            raise FitError(f"callbacks must be a list of engine.Callback objects, got {name} "
+                           f"(pass callbacks=[{name}(...)])")
+        if callbacks is not None and (isinstance(callbacks, (str, bytes, dict))
+                                      or not isinstance(callbacks, Iterable)):
+            raise FitError(f"callbacks must be a list of engine.Callback objects, "
+                           f"got {type(callbacks).__name__}")
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -96,6 +106,16 @@ class CallbackList:
     def on_train_end(self, logs=None):
         for cb in self.callbacks:
             cb.on_train_end(logs)
+
+
+def _is_int(value: Any) -> bool:
+    """An integer, NumPy's included; not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    """A finite real number, NumPy's included; not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _float32(value: float) -> float:
@@ -131,23 +151,26 @@ class EarlyStopping(Callback):
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if not _is_int(patience) or patience < 0:
             raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) \
-                or not math.isfinite(min_delta):
+        if not _is_finite(min_delta):
             raise ValueError(f"min_delta must be a finite number, got {min_delta!r}")
-        if mode not in ("auto", "min", "max"):
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int) \
-                or start_from_epoch < 0:
+        if type(restore_best_weights).__name__ not in ("bool", "bool_"):   # NumPy's too
+            raise ValueError(f"restore_best_weights must be True or False, "
+                             f"got {restore_best_weights!r}")
+        if baseline is not None and not _is_finite(baseline):
+            raise ValueError(f"baseline must be a finite number or None, got {baseline!r}")
+        if not _is_int(start_from_epoch) or start_from_epoch < 0:
             raise ValueError(f"start_from_epoch must be an integer >= 0, got {start_from_epoch!r}")
         self.monitor = monitor
-        self.patience = patience
+        self.patience = int(patience)
         self.min_delta = abs(float(min_delta))
         self.mode = mode
         self.restore_best_weights = bool(restore_best_weights)
-        self.baseline = baseline
-        self.start_from_epoch = start_from_epoch
+        self.baseline = None if baseline is None else float(baseline)
+        self.start_from_epoch = int(start_from_epoch)
         self.on_train_begin()
 
     @property

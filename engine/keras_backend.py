@@ -32,7 +32,7 @@ from .data import check_X, check_y, prepare_fit
 from .errors import BackendUnavailable, FitError, SpecError, choices
 from .history import History
 from .numerics import json_default
-from .spec import ModelSpec
+from .spec import ModelSpec, check_memory
 
 FORMAT = "deepterm-keras-model"
 FORMAT_VERSION = 1
@@ -325,6 +325,7 @@ class KerasModel:
             raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
         if jit_compile not in ("auto", True, False):
             raise SpecError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
+        check_memory(spec)   # before TensorFlow allocates anything
         tf, keras = _import_tf()
         self._tfm, self._km = tf, keras
         self.spec = spec

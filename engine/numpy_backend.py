@@ -28,7 +28,7 @@ from .errors import FitError
 from .history import History
 from .numerics import json_default
 from .optimizers import make_optimizer
-from .spec import ModelSpec
+from .spec import ModelSpec, allocation_failed, check_memory
 
 FORMAT = "deepterm-numpy-model"
 FORMAT_VERSION = 1
@@ -62,10 +62,24 @@ class NumpyModel:
     def __init__(self, spec: ModelSpec, seed: int | None = None) -> None:
         if not isinstance(spec, ModelSpec):
             raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+        check_memory(spec)   # before anything is allocated
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        try:
+            self._allocate(spec)
+        except MemoryError as exc:
+            raise allocation_failed(spec, exc) from None
+        self._stop = StopSignal()
+        self.device = "CPU"
+        self.history: History | None = None
+        self.metadata: dict[str, Any] = {}
+        self._fused = None   # engine.kernels while a large model trains (see _fit)
+
+    def _allocate(self, spec: ModelSpec) -> None:
+        """The weights, drawn from the seeded generator, their gradients and the
+        optimizer's state."""
         # All weights live in one contiguous array, and so do the gradients:
         # kernels and biases are views into it, so the optimizer updates every
         # weight with a handful of whole-array operations per batch.
@@ -102,11 +116,6 @@ class NumpyModel:
                 self.biases.append(None)
                 self._bias_grads.append(None)
         self.optimizer = make_optimizer(spec, [self._flat])
-        self._stop = StopSignal()
-        self.device = "CPU"
-        self.history: History | None = None
-        self.metadata: dict[str, Any] = {}
-        self._fused = None   # engine.kernels while a large model trains (see _fit)
 
     # -- variables -----------------------------------------------------------
 

@@ -94,6 +94,7 @@ CLI_WORDING = (
     ("batch_size must be an integer >= 1 (or None for 32)", "--batch-size must be a whole number >= 1"),
     ("patience must be an integer >= 0 or None", "--patience must be a whole number >= 0"),
     ("seed must be an integer >= 0 or None", "--seed must be a whole number >= 0"),
+    ("layers: this network has", "--layers: this network has"),
 )
 
 
