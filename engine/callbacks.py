@@ -228,3 +228,54 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+# -- divergence ------------------------------------------------------------------------------
+
+#: The divergence rule's numbers (see Divergence).
+DIVERGENCE_FACTOR = 1000.0
+DIVERGENCE_FLOOR = 1.0
+DIVERGENCE_EPOCHS = 3
+
+
+class Divergence:
+    """When a run has diverged: the rule both backends apply, after every batch
+    and every epoch of ``fit``.
+
+    A run stops with the reason ``diverged`` when
+
+    - a batch's training loss, an epoch's loss or metrics (validation included)
+      or the weights become NaN or infinite: that epoch is rolled back (weights
+      and optimizer state as it began) and not recorded; or
+    - the training loss has exploded and stays exploded: the loss of
+      ``DIVERGENCE_EPOCHS`` (3) epochs in a row is above ``DIVERGENCE_FACTOR``
+      (1000) times the starting loss, and above ``DIVERGENCE_FLOOR`` (1). The
+      starting loss is the mean loss over all training rows of the weights
+      ``fit`` began with. Those epochs are recorded; training stops after the
+      third.
+
+    A spike that comes back under that line within two epochs is not divergence
+    (the course's learning rate of 1 with SGD on Titanic: about 4e3 in its first
+    epoch, near 0.67 after). A fit of fewer than 3 epochs can only diverge by a
+    non-finite value.
+    """
+
+    def __init__(self, start_loss: float | None) -> None:
+        self.start_loss = start_loss
+        finite = start_loss is not None and math.isfinite(start_loss)
+        self.limit = max(DIVERGENCE_FACTOR * start_loss, DIVERGENCE_FLOOR) if finite else math.inf
+        self.exploded_epochs = 0
+
+    @staticmethod
+    def needs_start_loss(epochs: int) -> bool:
+        """Whether a fit of ``epochs`` epochs can explode by the rule (so the
+        backends measure the starting loss only then)."""
+        return epochs >= DIVERGENCE_EPOCHS
+
+    def exploded(self, loss: float) -> bool:
+        return loss > self.limit
+
+    def epoch_end(self, loss: float) -> bool:
+        """Count one finished epoch's training loss; True when the run has diverged."""
+        self.exploded_epochs = self.exploded_epochs + 1 if self.exploded(loss) else 0
+        return self.exploded_epochs >= DIVERGENCE_EPOCHS

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import activations, initializers, kernels, losses, metrics
-from .callbacks import CallbackList, StopSignal
+from .callbacks import CallbackList, Divergence, StopSignal
 from .data import check_X, check_y, prepare_fit
 from .errors import FitError
 from .history import History
@@ -314,6 +314,13 @@ class NumpyModel:
         ``validation_split`` takes the last fraction of the rows before
         shuffling. Training stops after the current batch when
         ``stop_training`` is set (from a callback or another thread).
+
+        A run that diverges stops with ``stop_reason == "diverged"``: a NaN or
+        infinite loss, metric or weight (that epoch is rolled back and not
+        recorded), or a training loss above 1000 times its starting loss (the
+        loss of the initial weights on the training rows) and above 1 in 3
+        epochs in a row; a spike that recovers sooner is not divergence
+        (``engine.callbacks.Divergence`` states the rule).
         """
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
@@ -356,6 +363,8 @@ class NumpyModel:
         started = time.perf_counter()
         last_logs: dict[str, float] = {}
         diverged = False
+        divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
+                                if Divergence.needs_start_loss(epochs) else None)
 
         cbs.on_train_begin()
         for epoch in range(epochs):
@@ -406,6 +415,8 @@ class NumpyModel:
                 break
             history.append(epoch, logs)
             last_logs = logs
+            if divergence.epoch_end(logs["loss"]):   # exploded and stayed exploded
+                self._stop.request("diverged")
             cbs.on_epoch_end(epoch, logs)
             if self._stop.is_set():
                 history.stopped_epoch = epoch

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.store import ENV_VAR
+import pytest
+
+from engine.store import ENV_VAR, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,3 +53,30 @@ def test_a_seed_beyond_int64_is_one_line_naming_seed():
     assert proc.returncode == 2
     assert one_line_error(proc) == ("Error: --seed must be a whole number >= 0, at most 2**63 - 1, "
                                     "got 9223372036854775808")
+
+
+# -- item 18: divergence -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer,final", [("sgd", "2.49e+05"), ("adam", "7.21e+04"),
+                                             ("rmsprop", "4.85e+05")])
+def test_a_loss_that_explodes_and_stays_exploded_exits_1_as_diverged(tmp_path, optimizer, final):
+    """This run ended at a loss of 2.5e5 reported as completed, exit 0."""
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", "titanic", "--layers", "32", "--lr", "1e6",
+                    "--optimizer", optimizer, "--epochs", "5", store=store)
+    assert proc.returncode == 1
+    assert one_line_error(proc) == (f"Error: training diverged in epoch 3: the loss exploded to "
+                                    f"{final} and stayed over 1000 times its starting loss for 3 "
+                                    f"epochs; try a smaller --lr (it was 1e+06)")
+    assert "diverged after 3 of 5 epochs" in proc.stdout
+    (run,) = RunStore(store).list()
+    assert run.status == "diverged" and run.epochs_done == 3
+
+
+def test_a_non_finite_loss_still_says_so():
+    proc = deepterm("train", "--dataset", "wages", "--lr", "1e6", "--optimizer", "sgd",
+                    "--epochs", "5", "--no-store")
+    assert proc.returncode == 1
+    assert one_line_error(proc) == ("Error: training diverged in epoch 1: the loss became infinite "
+                                    "or NaN; try a smaller --lr (it was 1e+06)")

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine
+import engine.callbacks
 import engine.numpy_backend
 import engine.spec
-from engine import EarlyStopping, FitError, Layer, ModelSpec, SpecError, build
+from engine import Callback, EarlyStopping, FitError, Layer, ModelSpec, SpecError, build
 
 # -- names that cannot be hashed ------------------------------------------------------
 
@@ -159,3 +161,116 @@ def test_a_seed_beyond_int64_is_refused():
     build(ModelSpec(input_dim=2, layers=[Layer(1)]), seed=2**63 - 1)
     with pytest.raises(SpecError, match=r"^seed must be an integer >= 0 or None, at most 2\*\*63 - 1"):
         build(ModelSpec(input_dim=2, layers=[Layer(1)]), seed=2**63)
+
+
+# -- divergence (item 18) ------------------------------------------------------------------------
+
+
+def _regression(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, X @ np.array([1.5, -2.0, 0.5]) + 0.3
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.floats(0, 1e6), ratios=st.lists(st.sampled_from([0.5, 10.0, 999.0, 1001.0, 1e30]),
+                                               max_size=12))
+def test_divergence_is_three_exploded_epochs_in_a_row(start, ratios):
+    """The rule on any sequence: diverged at the first epoch that ends three epochs
+    in a row above max(1000 * starting loss, 1); never before, never otherwise."""
+    losses = [max(start, 1e-3) * r for r in ratios]
+    limit = max(1000 * start, 1.0)
+    rule = engine.callbacks.Divergence(start)
+    verdicts = [rule.epoch_end(loss) for loss in losses]
+    assert verdicts == [i >= 2 and all(x > limit for x in losses[i - 2:i + 1])
+                        for i in range(len(losses))]
+
+
+def test_divergence_without_a_usable_starting_loss_never_explodes():
+    for start in (None, float("nan"), float("inf")):
+        rule = engine.callbacks.Divergence(start)
+        assert not any(rule.epoch_end(1e300) for _ in range(10))
+
+
+@pytest.mark.parametrize("loss,optimizer", [
+    ("mse", "rmsprop"), ("mse", "adagrad"), ("mse", "adam"), ("mae", "rmsprop"), ("mae", "adam"),
+    ("categorical_crossentropy", "adam"), ("sparse_categorical_crossentropy", "rmsprop"),
+    ("binary_crossentropy", "adam"),
+])
+def test_a_loss_that_explodes_and_stays_exploded_diverges(loss, optimizer):
+    """These ended 'completed' at losses of 1e5 to 1e28 (lr=1000; NumPy backend)."""
+    from _keras_helpers import data, spec_for
+
+    X, y = data(loss, n=64)
+    model = build(spec_for(loss, optimizer, 1000.0, hidden=(16, "relu")), seed=0)
+    start = model.evaluate(X, y)["loss"]
+    history = model.fit(X, y, epochs=8, batch_size=8)
+    assert history.stop_reason == "diverged"
+    assert history.epoch == [0, 1, 2] and history.stopped_epoch == 2
+    assert all(v > 1000 * start for v in history.history["loss"])
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_the_courses_too_high_learning_rate_spikes_recovers_and_completes():
+    """The course's lr=1 (SGD, 100-100 relu, Titanic unscaled): the first epoch's loss
+    is far above 1000 times the start, the rest are near 0.67 - a curve to compare."""
+    import datasets
+    from engine.sweeps import EXPERIMENTS
+
+    experiment = EXPERIMENTS["learning-rates"]
+    (too_high,) = [v for v in experiment.variants() if v.value == 1.0]
+    dataset = datasets.load("titanic")
+    for seed in (0, 2):
+        run = engine.train(too_high.spec, dataset, seed=seed, **experiment.fit)
+        loss = run.history.history["loss"]
+        start = engine.build(too_high.spec, seed=seed).evaluate(
+            dataset.X[:916], np.eye(2)[dataset.y[:916]])["loss"]
+        assert run.status == "completed" and len(loss) == 10
+        assert loss[0] > 1000 * start
+        assert all(0.6 < v < 0.7 for v in loss[2:])
+
+
+class Offset(Callback):
+    """Adds ``offset`` to the output bias at the end of epoch ``on`` and takes it
+    away again at the end of epoch ``off``: a scripted explosion (SGD at lr=1e-12
+    leaves the weights as they are)."""
+
+    def __init__(self, offset, on, off=None):
+        super().__init__()
+        self.offset, self.on, self.off = offset, on, off
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch in (self.on, self.off):
+            weights = self.model.get_weights()
+            weights[-1] = weights[-1] + (self.offset if epoch == self.on else -self.offset)
+            self.model.set_weights(weights)
+
+
+def scripted_fit(backend, off):
+    spec = ModelSpec(input_dim=3, layers=[Layer(8, "relu"), Layer(1)], loss="mse",
+                     optimizer="sgd", learning_rate=1e-12)
+    X, y = _regression()
+    model = build(spec, backend=backend, seed=0)
+    return model.fit(X, y, epochs=6, batch_size=8, callbacks=[Offset(1e4, 0, off)])
+
+
+def test_three_exploded_epochs_diverge_and_two_do_not():
+    """Epochs 1-3 at a loss near 1e8 (start about 10): diverged after epoch 3, those
+    epochs recorded; epochs 1-2 only, then back: completed, all 6 epochs."""
+    exploded = scripted_fit("numpy", None)
+    assert exploded.stop_reason == "diverged"
+    assert exploded.epoch == [0, 1, 2, 3] and exploded.stopped_epoch == 3
+    assert all(v > 9e7 for v in exploded.history["loss"][1:])
+    recovered = scripted_fit("numpy", 2)
+    assert recovered.stop_reason == "completed" and recovered.epoch == [0, 1, 2, 3, 4, 5]
+    assert recovered.history["loss"][1] > 9e7 and recovered.history["loss"][3] < 100
+
+
+def test_divergence_wins_over_early_stopping_in_the_same_epoch():
+    """Epoch 3 is both the third exploded epoch and the third without improvement."""
+    spec = ModelSpec(input_dim=3, layers=[Layer(8, "relu"), Layer(1)], loss="mse",
+                     optimizer="sgd", learning_rate=1e-12)
+    X, y = _regression()
+    history = build(spec, seed=0).fit(X, y, epochs=6, batch_size=8,
+                                      callbacks=[Offset(1e4, 0), EarlyStopping("loss", patience=3)])
+    assert history.stop_reason == "diverged" and history.stopped_epoch == 3

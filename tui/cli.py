@@ -582,8 +582,22 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
         sys.exit(EXIT_BROKEN_PIPE)   # the run is kept as stopped; nobody is reading
     _summary(run, store)
     if run.status == "diverged":
-        raise Failure(f"training diverged in epoch {run.epochs_done + 1}: the loss became "
-                      f"infinite or NaN; try a smaller --lr (it was {lr:g})")
+        raise Failure(f"{diverged_text(run)}; try a smaller --lr (it was {lr:g})")
+
+
+def diverged_text(run) -> str:
+    """Why a run diverged, by the engine's rule (engine.callbacks.Divergence): a
+    non-finite value (that epoch was not recorded) or a loss that stayed exploded
+    (those epochs were)."""
+    from engine.callbacks import DIVERGENCE_EPOCHS, DIVERGENCE_FACTOR
+
+    history = run.history
+    stopped = history.stopped_epoch if history.stopped_epoch is not None else run.epochs_done
+    if history.epoch and history.epoch[-1] == stopped:
+        return (f"training diverged in epoch {stopped + 1}: the loss exploded to "
+                f"{fmt(history.history['loss'][-1])} and stayed over {DIVERGENCE_FACTOR:g} times "
+                f"its starting loss for {DIVERGENCE_EPOCHS} epochs")
+    return f"training diverged in epoch {stopped + 1}: the loss became infinite or NaN"
 
 
 def _kept(store, run) -> bool:
