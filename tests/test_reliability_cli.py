@@ -22,8 +22,10 @@ def deepterm(*args: str, store: Path | None = None, **run) -> subprocess.Complet
     env["XDG_DATA_HOME"] = str(store.parent if store else ROOT / ".no-store-here")
     env["DEEPTERM_LOG"] = os.devnull
     extra = ["--store", str(store)] if store is not None else []
+    if "stdout" not in run:
+        run["capture_output"] = True
     return subprocess.run([sys.executable, "-m", "tui", *args, *extra], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, **run)
+                          text=True, timeout=120, **run)
 
 
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
@@ -80,3 +82,78 @@ def test_a_non_finite_loss_still_says_so():
     assert proc.returncode == 1
     assert one_line_error(proc) == ("Error: training diverged in epoch 1: the loss became infinite "
                                     "or NaN; try a smaller --lr (it was 1e+06)")
+
+
+# -- item 20: a closed stdout, click's usage errors ----------------------------------------------
+
+
+def deepterm_without_stdout(*args: str, store: Path) -> subprocess.CompletedProcess:
+    """`python -m tui ARGS >&-`: file descriptor 1 closed before Python starts."""
+    return deepterm(*args, store=store, stdout=None, stderr=subprocess.PIPE,
+                    preexec_fn=lambda: os.close(1))
+
+
+CLOSED = ("Error: stdout is closed (>&-), so deepterm has nowhere to write; nothing was done "
+          "(send it to a file or to /dev/null instead)")
+
+
+@pytest.mark.parametrize("args", [
+    ["runs", "list"], ["runs", "show", "RUN"], ["compare", "RUN", "RUN"], ["datasets"],
+    ["train", "--dataset", "circle", "--epochs", "2"], ["--help"],
+])
+def test_a_closed_stdout_is_one_line_and_exit_1_with_nothing_done(tmp_path, args):
+    """`deepterm train ... >&-` ended in a traceback (AttributeError: 'NoneType' object
+    has no attribute 'isatty'); the others printed nothing and exited 0."""
+    import engine
+
+    store = tmp_path / "runs.db"
+    run = engine.train(_circle_spec(), _circle(), store=RunStore(store), epochs=1)
+    args = [run.id if a == "RUN" else a for a in args]
+    proc = deepterm_without_stdout(*args, store=store)
+    assert proc.returncode == 1
+    assert one_line_error(proc) == CLOSED
+    assert [r.id for r in RunStore(store).list()] == [run.id]   # nothing trained
+
+
+def _circle():
+    import datasets
+
+    return datasets.load("circle", n=60)
+
+
+def _circle_spec():
+    from tui.cli import make_spec
+
+    return make_spec(_circle(), [4], "relu", "adam", 0.01, None)
+
+
+@pytest.mark.parametrize("args,line", [
+    (["train", "--epochs", "x"],
+     "Error: Invalid value for '--epochs': 'x' is not a valid integer. "
+     "(deepterm train --help shows the options)"),
+    (["train", "--optimizer", "nadam"],
+     "Error: Invalid value for '--optimizer': 'nadam' is not one of 'sgd', 'adam', 'rmsprop', "
+     "'adagrad'. (deepterm train --help shows the options)"),
+    (["--bogus"], "Error: No such option '--bogus'. (deepterm --help shows the options)"),
+    (["bogus"], "Error: No such command 'bogus'. (deepterm --help shows the options)"),
+    (["runs", "bogus"], "Error: No such command 'bogus'. (deepterm runs --help shows the options)"),
+    (["runs", "show"], "Error: Missing argument 'RUN_ID'. (deepterm runs show --help shows the options)"),
+    (["runs", "list", "--status", "nope"],
+     "Error: Invalid value for '--status': 'nope' is not one of running, completed, early_stopped, "
+     "stopped, diverged, failed, interrupted (deepterm runs list --help shows the options)"),
+    (["train", "--dataset-option", "n"],
+     "Error: Invalid value for '--dataset-option': give KEY=VALUE, e.g. n=100, got 'n' "
+     "(deepterm train --help shows the options)"),
+])
+def test_click_usage_errors_are_one_line_and_exit_2(tmp_path, args, line):
+    """They were four lines: usage, a hint, a blank line, the error."""
+    proc = deepterm(*args, store=tmp_path / "runs.db")
+    assert proc.returncode == 2
+    assert one_line_error(proc) == line
+
+
+def test_is_terminal_answers_false_without_a_stdout(monkeypatch):
+    from tui import cli
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.is_terminal() is False and cli.stdout_closed() is True

@@ -11,7 +11,8 @@ Exit status (the same for every command):
 
     0    done; a training that completed or stopped early (early stopping)
     1    training diverged or failed, or the run store could not be used (locked,
-         read-only, damaged, written by a newer deepterm, disk full)
+         read-only, damaged, written by a newer deepterm, disk full), or stdout
+         is closed (`>&-`: nothing is done)
     2    bad arguments, with a one-line reason (an unknown run id included)
     130  Ctrl+C; a training run is kept in the store as "stopped"
     143  terminated (SIGTERM, e.g. by `timeout`): the same as Ctrl+C
@@ -127,12 +128,34 @@ def translate(exc: BaseException) -> click.ClickException | None:
     return None
 
 
+class OneLineUsage(click.UsageError):
+    """Click's usage error as one line, like every other error: its message and
+    where the options are, without the usage block and blank line click adds."""
+
+    def __init__(self, exc: click.UsageError) -> None:
+        super().__init__(exc.format_message(), exc.ctx)
+        self.exit_code = exc.exit_code
+
+    def show(self, file=None) -> None:
+        where = f" ({self.ctx.command_path} --help shows the options)" if self.ctx else ""
+        click.echo(f"Error: {one_line(self.format_message())}{where}", file=file, err=file is None)
+
+
 class DeeptermGroup(click.Group):
-    """Maps library errors and Ctrl+C to the exit codes above, for every subcommand."""
+    """Maps library errors and Ctrl+C to the exit codes above, for every subcommand;
+    click's usage errors become one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise one_line_usage(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:   # a subcommand's options and arguments
+            raise one_line_usage(exc) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt as exc:
@@ -147,6 +170,26 @@ class DeeptermGroup(click.Group):
             if mapped is None:
                 raise
             raise mapped from exc
+
+
+def one_line_usage(exc: click.UsageError) -> click.UsageError:
+    return exc if isinstance(exc, OneLineUsage) else OneLineUsage(exc)
+
+
+def stdout_closed() -> bool:
+    """Whether file descriptor 1 is closed (`deepterm ... >&-`): Python then has no
+    sys.stdout at all. A stdout that is not a file (a test's capture) counts as open."""
+    if sys.stdout is None:
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
 
 
 def silence_stdout() -> None:
@@ -414,7 +457,10 @@ def model_text(run) -> str:
 
 
 def is_terminal() -> bool:
-    return sys.stdout.isatty()
+    try:
+        return sys.stdout is not None and sys.stdout.isatty()
+    except ValueError:   # closed
+        return False
 
 
 class Progress:
@@ -1068,6 +1114,10 @@ def datasets_command() -> None:
 
 def run_cli(args: list[str]) -> int:
     """Run the command line on ``args``; returns the exit status."""
+    if stdout_closed():   # every command reports there: refuse before doing anything
+        click.echo("Error: stdout is closed (>&-), so deepterm has nowhere to write; nothing was "
+                   "done (send it to a file or to /dev/null instead)", err=True)
+        return EXIT_FAILED
     warnings.showwarning = _show_warning   # a warning is one line too
     from .terminal import native_output_to_log
 
