@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.store import ENV_VAR, RunStore
@@ -157,3 +158,58 @@ def test_is_terminal_answers_false_without_a_stdout(monkeypatch):
 
     monkeypatch.setattr(sys, "stdout", None)
     assert cli.is_terminal() is False and cli.stdout_closed() is True
+
+
+# -- item 22: user text reaches the terminal as text ----------------------------------------------
+
+#: A file name, a column name and a class name carrying terminal control sequences.
+FILE_NAME = "ev\x1b]0;PWNED\x07il"
+COLUMN = "c\x1b[31mat"
+CLASS = "no\x1b]0;X\x07"
+
+
+def _hostile_csv(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    lines = [f"f1,f2,{COLUMN},label"]
+    for i in range(200):
+        lines.append(f"{rng.normal():.3f},{rng.normal():.3f},{'a' if i % 2 else 'b'},"
+                     f"{'yes' if i % 20 else CLASS}")
+    path = folder / f"{FILE_NAME}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def assert_inert(*texts: str) -> None:
+    for text in texts:
+        assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, text
+
+
+def test_names_from_files_and_labels_are_printed_with_their_escapes_shown(tmp_path):
+    """They reached the terminal raw: a window retitled to PWNED, red text."""
+    store = tmp_path / "runs.db"
+    label = "[b]lab\x1b[2Jel"
+    proc = deepterm("train", "--dataset", str(_hostile_csv(tmp_path)), "--epochs", "1",
+                    "--label", label, store=store)
+    assert proc.returncode == 0, proc.stderr
+    assert_inert(proc.stdout, proc.stderr)
+    assert "training ev\\x1b]0;PWNED\\x07il (200 rows)" in proc.stdout
+    assert "note: one-hot encoded 'c\\x1b[31mat' into 2 columns" in proc.stdout
+    (run,) = RunStore(store).list()
+    assert run.label == label and run.dataset_name == FILE_NAME   # kept as they are
+    listed = deepterm("runs", "list", store=store)
+    shown = deepterm("runs", "show", run.id, store=store)
+    compared = deepterm("compare", run.id, store=store)
+    asked = deepterm("runs", "delete", run.id, store=store, input="n\n")
+    assert_inert(listed.stdout, shown.stdout, compared.stdout, asked.stderr)
+    row = listed.stdout.splitlines()[1]
+    assert "ev\\x1b]0;PWNED\\x07il" in row and row.endswith("[b]lab\\x1b[2Jel")
+    assert "label      [b]lab\\x1b[2Jel" in shown.stdout
+    assert "dataset    ev\\x1b]0;PWNED\\x07il (200 rows, binary, target label)" in shown.stdout
+    assert compared.stdout.count("[b]lab\\x1b[2Jel") == 2      # legend and table
+    assert f"delete {run.id} (ev\\x1b]0;PWNED\\x07il, completed)?" in asked.stderr
+
+
+def test_an_error_naming_a_file_shows_its_escapes():
+    proc = deepterm("train", "--dataset", f"/no/such/{FILE_NAME}.csv", "--no-store")
+    assert proc.returncode == 2
+    assert one_line_error(proc) == "Error: --dataset /no/such/ev\\x1b]0;PWNED\\x07il.csv: no such file"

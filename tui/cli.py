@@ -44,6 +44,7 @@ import click
 
 from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
 from engine.formatting import format_metric
+from engine.text import printable
 
 ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks they agree)
 TIMEOUT_ENV_VAR = "DEEPTERM_STORE_TIMEOUT"
@@ -69,7 +70,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def one_line(text: Any) -> str:
-    return " ".join(str(text).split())
+    """``text`` on one line, with any control characters left in it escaped
+    (engine.text.printable): error messages carry names and paths from files."""
+    return printable(" ".join(str(text).split()))
 
 
 class Failure(click.ClickException):
@@ -423,8 +426,10 @@ def fmt_metrics(logs: dict[str, float]) -> str:
 
 
 def table(header: list[str], rows: list[list[Any]], right: set[int] = frozenset()) -> str:
-    """A plain text table (no colours, no truncation), aligned with spaces."""
-    cells = [header, *[[fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]]
+    """A plain text table (no colours, no truncation), aligned with spaces; text
+    cells (labels, dataset names) with control characters escaped."""
+    cells = [header, *[[fmt(c) if not isinstance(c, str) else printable(c) for c in row]
+                       for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for row in cells:
@@ -473,8 +478,8 @@ class Progress:
         from engine import Callback
 
         self.terminal = is_terminal() if terminal is None else terminal
-        self.title = title
-        self.prefix = prefix
+        self.title = printable(title)
+        self.prefix = printable(prefix)
         self.broken_pipe = False   # stdout's reader went away: training was asked to stop
         self._bar = None
         self._task = None
@@ -496,8 +501,8 @@ class Progress:
         if self.terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(bar_width=30),
+            self._bar = Progress(   # the title is a dataset name: shown as it is, not as markup
+                TextColumn("{task.description}", markup=False), BarColumn(bar_width=30),
                 TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
                 TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), transient=False)
             self._bar.__enter__()
@@ -591,7 +596,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
     store = None if no_store else open_store(store_path)
     show_notes(ds)
     monitor = "val_loss" if validation_split > 0 else "loss"
-    click.echo(f"training {ds.name} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
+    click.echo(f"training {printable(ds.name)} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
                f"{spec.loss}, {optimizer} lr={lr:g}, batch {batch_size}, "
                f"{spec.count_params():,} parameters, {backend} backend")
     progress = Progress(title=ds.name)
@@ -754,7 +759,7 @@ def runs_show(run_id, store_path) -> None:
         ("duration", f"{run.duration_s:.2f} s" if run.duration_s is not None else "-"),
         ("best", best_text(run, at=" at epoch ")),
     ]
-    click.echo("\n".join(f"{k:<11}{v}" for k, v in lines if v))
+    click.echo("\n".join(f"{k:<11}{printable(v)}" for k, v in lines if v))
     if run.history.epoch:
         keys = list(run.history.history)
         rows = [[e + 1, *[run.history.history[k][i] if i < len(run.history.history[k]) else None
@@ -831,7 +836,7 @@ def runs_delete(run_ids, yes, store_path) -> None:
     store = open_store(store_path, must_exist=True)
     runs = [store.get(r) for r in run_ids]   # every id checked before anything goes
     if not yes:
-        names = ", ".join(f"{r.id} ({r.dataset_name}, {r.status})" for r in runs)
+        names = ", ".join(f"{r.id} ({printable(r.dataset_name)}, {r.status})" for r in runs)
         click.confirm(f"delete {names}?", abort=True, err=True)
     for run in runs:
         store.delete(run.id)
@@ -919,7 +924,7 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
         if not run.history.history.get(metric):
             have = ", ".join(run.history.history) or "no epochs"
             raise BadInput(f"run {run.id} has no {metric!r} curve; it has: {have}")
-    labels = [f"{r.id[:6]} {r.label or model_text(r)}" for r in runs]
+    labels = [printable(f"{r.id[:6]} {r.label or model_text(r)}") for r in runs]
     from engine.runs import maximised
 
     color = use_color()
@@ -1016,7 +1021,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
     store = None if no_store else open_store(store_path)
     group = group or f"sweep-{_new_id()}"
     fit = {k: v for k, v in fit.items() if v is not None}
-    click.echo(f"sweep {group}: {ds.name}, {len(todo)} runs over {todo[0].label.split('=')[0]} "
+    click.echo(f"sweep {group}: {printable(ds.name)}, {len(todo)} runs over {todo[0].label.split('=')[0]} "
                f"({', '.join(v.label.split('=', 1)[1] for v in todo)}); "
                f"{fit.get('epochs')} epochs each")
     done: list = []
@@ -1066,7 +1071,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         drawable = [r for r in runs if r.history.history.get(metric)]
         if drawable:
             click.echo()
-            click.echo(chart(drawable, metric, [r.label or r.id for r in drawable],
+            click.echo(chart(drawable, metric, [printable(r.label or r.id) for r in drawable],
                              color=use_color()))
     if store is not None:
         click.echo(f"\nkept in {store.path}; compare again with: deepterm compare --group {group}")

@@ -24,6 +24,7 @@ from textual.widgets import Button, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from engine.formatting import WIDTH, format_metric
+from engine.text import markup
 
 from .. import train_process
 from ..config import TrainConfig
@@ -127,7 +128,7 @@ class TrainingScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.config.describe(), id="run-title")
+        yield Static(markup(self.config.describe()), id="run-title")   # a CSV file's name
         with Horizontal(id="training-body"):
             with Horizontal(id="charts"):
                 yield MetricChart("loss", f"loss ({self.config.loss})", id="loss-chart")
@@ -213,7 +214,7 @@ class TrainingScreen(Screen):
             error = event.worker.error
             self.state = "failed"
             self.error = f"{type(error).__name__}: {error}"
-            self.notify(f"Training failed: {error}", title="Training failed", severity="error",
+            self.notify(f"Training failed: {markup(error)}", title="Training failed", severity="error",
                         timeout=10)
             self._show_status()
             self.refresh_bindings()
@@ -357,7 +358,7 @@ class TrainingScreen(Screen):
         elif self.state == "paused":
             text = "[b yellow]❚❚ Paused[/]: press p to resume"
         elif self.state == "failed":
-            text = f"[b red]✕ Failed:[/] {self.error}"
+            text = f"[b red]✕ Failed:[/] {markup(self.error)}"
         else:
             reason = self.history.stop_reason
             colour = "red" if reason == "diverged" else "green"
