@@ -213,3 +213,11 @@ def test_an_error_naming_a_file_shows_its_escapes():
     proc = deepterm("train", "--dataset", f"/no/such/{FILE_NAME}.csv", "--no-store")
     assert proc.returncode == 2
     assert one_line_error(proc) == "Error: --dataset /no/such/ev\\x1b]0;PWNED\\x07il.csv: no such file"
+
+
+def test_a_group_without_its_command_still_shows_its_help():
+    """`deepterm runs` asks for help, as click answers it: the help text, exit 2."""
+    proc = deepterm("runs")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("Usage: deepterm runs [OPTIONS] COMMAND [ARGS]...\n")
+    assert "  list    The stored runs, newest first.\n" in proc.stderr

@@ -175,8 +175,13 @@ class DeeptermGroup(click.Group):
             raise mapped from exc
 
 
+#: A group named without a command (`deepterm runs`): click shows its help, which stays.
+_HELP_ERRORS = (OneLineUsage, *((click.exceptions.NoArgsIsHelpError,)
+                                if hasattr(click.exceptions, "NoArgsIsHelpError") else ()))
+
+
 def one_line_usage(exc: click.UsageError) -> click.UsageError:
-    return exc if isinstance(exc, OneLineUsage) else OneLineUsage(exc)
+    return exc if isinstance(exc, _HELP_ERRORS) else OneLineUsage(exc)
 
 
 def stdout_closed() -> bool:
