@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from numbers import Integral
 from typing import Any
 
 from .callbacks import STOP_REASONS, Callback, EarlyStopping
@@ -49,6 +50,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 BACKENDS = ("numpy", "keras")
+MAX_SEED = 2**63 - 1
 
 __all__ = [
     "ACTIVATIONS", "BACKENDS", "LOSSES", "METRICS", "OPTIMIZERS", "STOP_REASONS",
@@ -76,8 +78,12 @@ def build(spec: ModelSpec | dict, backend: str = "numpy", seed: int | None = Non
     (``device=``) are passed through to the Keras backend.
     """
     spec = _as_spec(spec)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise SpecError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+            raise SpecError(f"seed must be an integer >= 0 or None, got {seed!r}")
+        if seed > MAX_SEED:   # what a run store (SQLite INTEGER) and Keras' int64 seeds hold
+            raise SpecError(f"seed must be an integer >= 0 or None, at most 2**63 - 1, got {seed!r}")
+        seed = int(seed)   # NumPy integers too, as Layer's units
     if backend == "numpy":
         if options:
             raise SpecError(f"backend 'numpy' takes no options, got {sorted(options)}")

@@ -8,8 +8,11 @@ engine model, with ``get_weights``/``set_weights``/``stop_training``) and
 from __future__ import annotations
 
 import math
+import struct
 import threading
 import warnings
+from collections.abc import Iterable
+from numbers import Integral, Real
 from typing import Any
 
 from .errors import FitError
@@ -65,6 +68,14 @@ class CallbackList:
     """Calls each hook on every callback in order."""
 
     def __init__(self, callbacks, model, params: dict[str, Any]) -> None:
+        if isinstance(callbacks, Callback):
+            name = type(callbacks).__name__
+            raise FitError(f"callbacks must be a list of engine.Callback objects, got {name} "
+                           f"(pass callbacks=[{name}(...)])")
+        if callbacks is not None and (isinstance(callbacks, (str, bytes, dict))
+                                      or not isinstance(callbacks, Iterable)):
+            raise FitError(f"callbacks must be a list of engine.Callback objects, "
+                           f"got {type(callbacks).__name__}")
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -97,6 +108,26 @@ class CallbackList:
             cb.on_train_end(logs)
 
 
+def _is_int(value: Any) -> bool:
+    """An integer, NumPy's included; not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    """A finite real number, NumPy's included; not a bool."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to the nearest float32, as TensorFlow converts a Python float
+    (beyond float32's range: infinity)."""
+    value = float(value)
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for
     ``patience`` epochs, as Keras 3's EarlyStopping does.
@@ -105,6 +136,13 @@ class EarlyStopping(Callback):
     the rest. With ``restore_best_weights`` the model ends with the weights of
     its best epoch. After training, ``best_epoch`` and ``stopped_epoch`` tell
     what happened (``stopped_epoch`` is 0 when it never stopped training).
+
+    ``baseline``, as in Keras 3, is not a starting best value: the best epoch is
+    the best one seen (the first monitored epoch is always best so far), but the
+    wait for ``patience`` starts again only at an epoch that improves on the best
+    and beats the baseline too. If no epoch beats the baseline, training stops
+    after ``patience`` epochs and ``restore_best_weights`` restores the best
+    epoch among them.
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
@@ -113,23 +151,26 @@ class EarlyStopping(Callback):
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"monitor must be a metric name such as 'val_loss', got {monitor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        if not _is_int(patience) or patience < 0:
             raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float)) \
-                or not math.isfinite(min_delta):
+        if not _is_finite(min_delta):
             raise ValueError(f"min_delta must be a finite number, got {min_delta!r}")
-        if mode not in ("auto", "min", "max"):
+        if not isinstance(mode, str) or mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(start_from_epoch, bool) or not isinstance(start_from_epoch, int) \
-                or start_from_epoch < 0:
+        if type(restore_best_weights).__name__ not in ("bool", "bool_"):   # NumPy's too
+            raise ValueError(f"restore_best_weights must be True or False, "
+                             f"got {restore_best_weights!r}")
+        if baseline is not None and not _is_finite(baseline):
+            raise ValueError(f"baseline must be a finite number or None, got {baseline!r}")
+        if not _is_int(start_from_epoch) or start_from_epoch < 0:
             raise ValueError(f"start_from_epoch must be an integer >= 0, got {start_from_epoch!r}")
         self.monitor = monitor
-        self.patience = patience
+        self.patience = int(patience)
         self.min_delta = abs(float(min_delta))
         self.mode = mode
         self.restore_best_weights = bool(restore_best_weights)
-        self.baseline = baseline
-        self.start_from_epoch = start_from_epoch
+        self.baseline = None if baseline is None else float(baseline)
+        self.start_from_epoch = int(start_from_epoch)
         self.on_train_begin()
 
     @property
@@ -140,16 +181,19 @@ class EarlyStopping(Callback):
         return self.mode == "max"
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
+        """Keras' test: ``value -/+ min_delta`` against ``reference``, compared as
+        float32 (Keras compares tensors made from the Python floats), so that ties
+        within float32 rounding are decided as Keras decides them."""
         if reference is None:
             return True
         if self.maximise:
-            return value - self.min_delta > reference
-        return value + self.min_delta < reference
+            return _float32(value - self.min_delta) > _float32(reference)
+        return _float32(value + self.min_delta) < _float32(reference)
 
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best: float | None = self.baseline
+        self.best: float | None = None   # as Keras: the baseline only gates the wait
         self.best_weights = None
         self.best_epoch = 0
 
@@ -184,3 +228,54 @@ class EarlyStopping(Callback):
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+
+# -- divergence ------------------------------------------------------------------------------
+
+#: The divergence rule's numbers (see Divergence).
+DIVERGENCE_FACTOR = 1000.0
+DIVERGENCE_FLOOR = 1.0
+DIVERGENCE_EPOCHS = 3
+
+
+class Divergence:
+    """When a run has diverged: the rule both backends apply, after every batch
+    and every epoch of ``fit``.
+
+    A run stops with the reason ``diverged`` when
+
+    - a batch's training loss, an epoch's loss or metrics (validation included)
+      or the weights become NaN or infinite: that epoch is rolled back (weights
+      and optimizer state as it began) and not recorded; or
+    - the training loss has exploded and stays exploded: the loss of
+      ``DIVERGENCE_EPOCHS`` (3) epochs in a row is above ``DIVERGENCE_FACTOR``
+      (1000) times the starting loss, and above ``DIVERGENCE_FLOOR`` (1). The
+      starting loss is the mean loss over all training rows of the weights
+      ``fit`` began with. Those epochs are recorded; training stops after the
+      third.
+
+    A spike that comes back under that line within two epochs is not divergence
+    (the course's learning rate of 1 with SGD on Titanic: about 4e3 in its first
+    epoch, near 0.67 after). A fit of fewer than 3 epochs can only diverge by a
+    non-finite value.
+    """
+
+    def __init__(self, start_loss: float | None) -> None:
+        self.start_loss = start_loss
+        finite = start_loss is not None and math.isfinite(start_loss)
+        self.limit = max(DIVERGENCE_FACTOR * start_loss, DIVERGENCE_FLOOR) if finite else math.inf
+        self.exploded_epochs = 0
+
+    @staticmethod
+    def needs_start_loss(epochs: int) -> bool:
+        """Whether a fit of ``epochs`` epochs can explode by the rule (so the
+        backends measure the starting loss only then)."""
+        return epochs >= DIVERGENCE_EPOCHS
+
+    def exploded(self, loss: float) -> bool:
+        return loss > self.limit
+
+    def epoch_end(self, loss: float) -> bool:
+        """Count one finished epoch's training loss; True when the run has diverged."""
+        self.exploded_epochs = self.exploded_epochs + 1 if self.exploded(loss) else 0
+        return self.exploded_epochs >= DIVERGENCE_EPOCHS

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import initializers, metrics
-from .callbacks import CallbackList, StopSignal
+from .callbacks import CallbackList, Divergence, StopSignal
 from .data import check_X, check_y, prepare_fit
 from .errors import BackendUnavailable, FitError, ModelFileError, SpecError, choices
 from .history import History
@@ -45,7 +45,7 @@ from .numpy_backend import (
     weight_layout,
     write_model_file,
 )
-from .spec import ModelSpec
+from .spec import ModelSpec, check_memory
 
 FORMAT = "deepterm-keras-model"
 FORMAT_VERSION = 1
@@ -338,6 +338,7 @@ class KerasModel:
             raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
         if jit_compile not in ("auto", True, False):
             raise SpecError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
+        check_memory(spec)   # before TensorFlow allocates anything
         tf, keras = _import_tf()
         self._tfm, self._km = tf, keras
         self.spec = spec
@@ -538,7 +539,8 @@ class KerasModel:
             callbacks=None, verbose: int = 0) -> History:
         """Train with ``keras.Model.fit``; returns the engine's History.
 
-        Same arguments, checks, batches, events, stop reasons and History as
+        Same arguments, checks, batches, events, stop reasons (divergence by the
+        same rule, ``engine.callbacks.Divergence``) and History as
         ``NumpyModel.fit``. X: (n_samples, input_dim); y: (n_samples,) or
         (n_samples, n_outputs), or class labels (n_samples,) for
         sparse_categorical_crossentropy. ``verbose`` is passed to Keras
@@ -559,10 +561,14 @@ class KerasModel:
         self.history = history
         self._stop.clear()
         cbs = CallbackList(callbacks, self, params)
-        bridge = EngineBridge(self, cbs, history, validation=Xv is not None)
         started = time.perf_counter()
+        bridge = None
         try:
             with self._scope("training", batch_size):
+                start_loss = self._evaluate_arrays(X, y)["loss"] \
+                    if Divergence.needs_start_loss(epochs) else None
+                bridge = EngineBridge(self, cbs, history, validation=Xv is not None,
+                                      divergence=Divergence(start_loss))
                 self.keras_model.fit(
                     self._train_dataset(X, y, batch_size, run["shuffle"]),
                     epochs=epochs, steps_per_epoch=steps, shuffle=False, callbacks=[bridge],
@@ -571,7 +577,7 @@ class KerasModel:
                     validation_batch_size=None if Xv is None else
                     max(batch_size, min(len(Xv), CHUNK)))
         finally:
-            if run["shuffle"]:  # the shuffles NumpyModel would have drawn
+            if run["shuffle"] and bridge is not None:  # the shuffles NumpyModel would have drawn
                 for _ in range(bridge.epochs_begun):
                     self.rng.permutation(n)
         history.duration_s = time.perf_counter() - started

@@ -7,9 +7,11 @@ calls them: ``on_train_begin``; per epoch ``on_epoch_begin``, one
 ``on_epoch_end`` with the epoch's logs; ``on_train_end`` with the last
 epoch's logs. It also keeps the engine's History, watches for a stop request
 (from a callback or another thread) after every batch and epoch, and handles
-divergence: a non-finite loss rolls the weights and the optimizer back to the
-start of the epoch, which is then not recorded, and stops with the reason
-``diverged``.
+divergence by the rule NumpyModel applies (engine.callbacks.Divergence): a
+non-finite loss rolls the weights and the optimizer back to the start of the
+epoch, which is then not recorded, and stops with the reason ``diverged``; so
+does a training loss that has exploded and stayed exploded (those epochs are
+recorded).
 
 This module imports Keras: only ``engine.keras_backend`` imports it, after
 TensorFlow has loaded.
@@ -23,7 +25,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .callbacks import CallbackList
+from .callbacks import CallbackList, Divergence
 from .history import History
 
 
@@ -40,12 +42,13 @@ class EngineBridge(keras.callbacks.Callback):
     """One ``fit`` call's link from Keras to the engine model and callbacks."""
 
     def __init__(self, model: Any, callbacks: CallbackList, history: History,
-                 validation: bool) -> None:
+                 validation: bool, divergence: Divergence | None = None) -> None:
         super().__init__()
         self.engine = model
         self.cbs = callbacks
         self.history = history
         self.validation = validation
+        self.divergence = divergence or Divergence(None)
         self.metrics = model.spec.metrics
         self.last_logs: dict[str, float] = {}
         self.epochs_begun = 0  # epochs that drew a shuffle order, as NumpyModel counts them
@@ -117,6 +120,8 @@ class EngineBridge(keras.callbacks.Callback):
             return
         self.history.append(epoch, logs)
         self.last_logs = logs
+        if self.divergence.epoch_end(logs["loss"]):   # exploded and stayed exploded
+            self.engine._stop.request("diverged")
         self.cbs.on_epoch_end(epoch, logs)
         if self._stop_requested():
             self.history.stopped_epoch = epoch

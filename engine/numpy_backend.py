@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 
 from . import activations, initializers, kernels, losses, metrics
-from .callbacks import CallbackList, StopSignal
+from .callbacks import CallbackList, Divergence, StopSignal
 from .data import check_X, check_y, prepare_fit
 from .errors import ModelFileError, SpecError
 from .history import History
 from .numerics import json_default
 from .optimizers import make_optimizer
-from .spec import ModelSpec
+from .spec import ModelSpec, allocation_failed, check_memory
 
 FORMAT = "deepterm-numpy-model"
 FORMAT_VERSION = 1
@@ -70,10 +70,24 @@ class NumpyModel:
     def __init__(self, spec: ModelSpec, seed: int | None = None) -> None:
         if not isinstance(spec, ModelSpec):
             raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
+        check_memory(spec)   # before anything is allocated
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        try:
+            self._allocate(spec)
+        except MemoryError as exc:
+            raise allocation_failed(spec, exc) from None
+        self._stop = StopSignal()
+        self.device = "CPU"
+        self.history: History | None = None
+        self.metadata: dict[str, Any] = {}
+        self._fused = None   # engine.kernels while a large model trains (see _fit)
+
+    def _allocate(self, spec: ModelSpec) -> None:
+        """The weights, drawn from the seeded generator, their gradients and the
+        optimizer's state."""
         # All weights live in one contiguous array, and so do the gradients:
         # kernels and biases are views into it, so the optimizer updates every
         # weight with a handful of whole-array operations per batch.
@@ -110,11 +124,6 @@ class NumpyModel:
                 self.biases.append(None)
                 self._bias_grads.append(None)
         self.optimizer = make_optimizer(spec, [self._flat])
-        self._stop = StopSignal()
-        self.device = "CPU"
-        self.history: History | None = None
-        self.metadata: dict[str, Any] = {}
-        self._fused = None   # engine.kernels while a large model trains (see _fit)
 
     # -- variables -----------------------------------------------------------
 
@@ -313,6 +322,13 @@ class NumpyModel:
         ``validation_split`` takes the last fraction of the rows before
         shuffling. Training stops after the current batch when
         ``stop_training`` is set (from a callback or another thread).
+
+        A run that diverges stops with ``stop_reason == "diverged"``: a NaN or
+        infinite loss, metric or weight (that epoch is rolled back and not
+        recorded), or a training loss above 1000 times its starting loss (the
+        loss of the initial weights on the training rows) and above 1 in 3
+        epochs in a row; a spike that recovers sooner is not divergence
+        (``engine.callbacks.Divergence`` states the rule).
         """
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
@@ -355,6 +371,8 @@ class NumpyModel:
         started = time.perf_counter()
         last_logs: dict[str, float] = {}
         diverged = False
+        divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
+                                if Divergence.needs_start_loss(epochs) else None)
 
         cbs.on_train_begin()
         for epoch in range(epochs):
@@ -405,6 +423,8 @@ class NumpyModel:
                 break
             history.append(epoch, logs)
             last_logs = logs
+            if divergence.epoch_end(logs["loss"]):   # exploded and stayed exploded
+                self._stop.request("diverged")
             cbs.on_epoch_end(epoch, logs)
             if self._stop.is_set():
                 history.stopped_epoch = epoch

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -38,6 +40,12 @@ DTYPES = ("float32", "float64")
 MAX_LEARNING_RATE = 10.0
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad": 0.001}
 
+#: Arrays of one value per weight that each optimizer keeps besides the weights and their
+#: gradients (engine/optimizers.py): adam m, v and a scratch array; rmsprop and adagrad
+#: their accumulator and a scratch array; sgd none (one more with momentum).
+OPTIMIZER_ARRAYS = {"sgd": 0, "adam": 3, "rmsprop": 2, "adagrad": 2}
+_ITEMSIZE = {"float32": 4, "float64": 8}
+
 _METRIC_ALIASES = {"acc": "accuracy", "mean_absolute_error": "mae", "mean_squared_error": "mse"}
 _LOSS_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
 
@@ -50,7 +58,13 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _check_name(field_name: str, value: Any, accepted: tuple[str, ...]) -> str:
+def _check_name(field_name: str, value: Any, accepted: tuple[str, ...],
+                aliases: dict[str, str] | None = None) -> str:
+    """``value`` if it is one of ``accepted`` (or an alias of one), else a SpecError
+    naming the field; a value that is not a string (a list, a dict) is refused before
+    any lookup, so it cannot fail as unhashable."""
+    if isinstance(value, str) and aliases:
+        value = aliases.get(value, value)
     if not isinstance(value, str) or value not in accepted:
         raise SpecError(f"{field_name} must be one of {choices(accepted)}, got {value!r}")
     return value
@@ -135,8 +149,7 @@ class ModelSpec:
             raise SpecError("layers must hold at least one Layer (the output layer)")
         object.__setattr__(self, "layers", layers)
 
-        loss = _LOSS_ALIASES.get(self.loss, self.loss)
-        object.__setattr__(self, "loss", _check_name("loss", loss, LOSSES))
+        object.__setattr__(self, "loss", _check_name("loss", self.loss, LOSSES, _LOSS_ALIASES))
         _check_name("optimizer", self.optimizer, OPTIMIZERS)
 
         lr = self.learning_rate
@@ -153,8 +166,7 @@ class ModelSpec:
             raise SpecError(f"metrics must be a list of names from {choices(METRICS)}, got {metrics!r}")
         normalised = []
         for name in metrics:
-            name = _METRIC_ALIASES.get(name, name)
-            _check_name("metrics", name, METRICS)
+            name = _check_name("metrics", name, METRICS, _METRIC_ALIASES)
             if name not in normalised:
                 normalised.append(name)
         object.__setattr__(self, "metrics", tuple(normalised))
@@ -203,6 +215,13 @@ class ModelSpec:
             total += n_in * n_out + (n_out if layer.use_bias else 0)
         return total
 
+    def training_bytes(self) -> int:
+        """The least memory training takes, in bytes: the arrays of one value per
+        weight that a built NumPy model holds (the weights, their gradients and the
+        optimizer's state and scratch space; see ``engine.optimizers``)."""
+        arrays = 2 + OPTIMIZER_ARRAYS[self.optimizer] + (self.momentum != 0.0)
+        return self.count_params() * arrays * _ITEMSIZE[self.dtype]
+
     def replace(self, **changes: Any) -> ModelSpec:
         """A copy with some fields changed (validated again)."""
         data = self.to_dict()
@@ -249,3 +268,73 @@ class ModelSpec:
         except (TypeError, json.JSONDecodeError) as exc:
             raise SpecError(f"spec JSON cannot be read: {exc}") from None
         return cls.from_dict(data)
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation here (Linux: MemAvailable),
+    else the machine's physical memory, else None when neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            continue
+    return None
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes to three significant digits: 512 B, 5.01 MiB, 200 TiB, 1.91e+14 EiB
+    (any size: no float overflow for the counts of absurd specs)."""
+    for i, unit in enumerate(("B", "KiB", "MiB", "GiB", "TiB", "PiB")):
+        if n < 1024 ** (i + 1):
+            return f"{n / 1024 ** i:.3g} {unit}"
+    return f"{_significant(math.log10(n) - 60 * math.log10(2))} EiB"
+
+
+def _significant(log10: float) -> str:
+    """10 ** log10 to three significant digits, for any exponent."""
+    if log10 < 300:
+        return f"{10 ** log10:.3g}"
+    exponent = math.floor(log10)
+    return f"{10 ** (log10 - exponent):.3g}e+{exponent}"
+
+
+def format_count(n: int) -> str:
+    """A count with thousands commas, or to three significant digits beyond 10**18."""
+    return f"{n:,}" if n < 10**18 else _significant(math.log10(n))
+
+
+def check_memory(spec: ModelSpec) -> None:
+    """Refuse, before anything is allocated, a model whose training arrays
+    (``spec.training_bytes()``) need more memory than is available here, or
+    more values than an array can hold: a SpecError naming ``layers`` and
+    saying the size."""
+    needed = spec.training_bytes()
+    available = available_memory()
+    if available is not None and needed > available:
+        where = f"the {format_bytes(available)} of memory available"
+    elif spec.count_params() > sys.maxsize:
+        where = "one array can hold"
+    else:
+        return
+    raise SpecError(
+        f"layers: this network has {format_count(spec.count_params())} weights; training it "
+        f"takes at least {format_bytes(needed)} (weights, gradients and the {spec.optimizer} "
+        f"optimizer's state in {spec.dtype}), more than {where}; use fewer or smaller layers")
+
+
+def allocation_failed(spec: ModelSpec, exc: BaseException) -> SpecError:
+    """The SpecError for a model whose arrays could not be allocated after all."""
+    return SpecError(
+        f"layers: this network has {format_count(spec.count_params())} weights; the "
+        f"{format_bytes(spec.training_bytes())} training takes could not be allocated "
+        f"({type(exc).__name__}: {exc}); use fewer or smaller layers")

@@ -29,3 +29,13 @@ def test_readme_python_example_runs(tmp_path):
     assert lines[0].split()[0] in ("completed", "early_stopped")
     assert float(lines[1].split()[-1]) < 0.5  # it learned the linear target
     assert (tmp_path / "wages-like.npz").exists()
+
+
+def test_readme_states_the_divergence_rule_the_engine_applies():
+    from engine.callbacks import DIVERGENCE_EPOCHS, DIVERGENCE_FACTOR, DIVERGENCE_FLOOR
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    words = {3: "three"}[DIVERGENCE_EPOCHS]
+    assert (f"**{words} epochs in a row end with a training loss above {DIVERGENCE_FACTOR:g} times "
+            f"the starting loss, and above {DIVERGENCE_FLOOR:g}**") in text
+    assert "A spike that comes back under that line sooner is not divergence" in text

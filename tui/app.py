@@ -19,6 +19,8 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from engine.text import markup
+
 from .screens.setup import SetupScreen
 
 
@@ -124,9 +126,10 @@ class DeeptermApp(App):
             elif event.state == WorkerState.ERROR:
                 self.keras_state = "failed"
                 self.keras_status = f"Keras is not available: {event.worker.error}"
-                self.notify(f"Keras cannot be used here: {event.worker.error}", severity="error")
+                self.notify(f"Keras cannot be used here: {markup(event.worker.error)}",
+                            severity="error")
         elif event.worker.group == "store" and event.state == WorkerState.ERROR:
-            self.notify(f"The run was not saved to the run store: {event.worker.error}",
+            self.notify(f"The run was not saved to the run store: {markup(event.worker.error)}",
                         severity="warning")
 
     # -- keys ---------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ Exit status (the same for every command):
 
     0    done; a training that completed or stopped early (early stopping)
     1    training diverged or failed, or the run store could not be used (locked,
-         read-only, damaged, written by a newer deepterm, disk full)
+         read-only, damaged, written by a newer deepterm, disk full), or stdout
+         is closed (`>&-`: nothing is done)
     2    bad arguments, with a one-line reason (an unknown run id included)
     130  Ctrl+C; a training run is kept in the store as "stopped"
     143  terminated (SIGTERM, e.g. by `timeout`): the same as Ctrl+C
@@ -43,6 +44,7 @@ import click
 
 from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
 from engine.formatting import format_metric
+from engine.text import printable
 
 ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks they agree)
 TIMEOUT_ENV_VAR = "DEEPTERM_STORE_TIMEOUT"
@@ -68,7 +70,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def one_line(text: Any) -> str:
-    return " ".join(str(text).split())
+    """``text`` on one line, with any control characters left in it escaped
+    (engine.text.printable): error messages carry names and paths from files."""
+    return printable(" ".join(str(text).split()))
 
 
 class Failure(click.ClickException):
@@ -94,6 +98,7 @@ CLI_WORDING = (
     ("batch_size must be an integer >= 1 (or None for 32)", "--batch-size must be a whole number >= 1"),
     ("patience must be an integer >= 0 or None", "--patience must be a whole number >= 0"),
     ("seed must be an integer >= 0 or None", "--seed must be a whole number >= 0"),
+    ("layers: this network has", "--layers: this network has"),
 )
 
 
@@ -126,12 +131,34 @@ def translate(exc: BaseException) -> click.ClickException | None:
     return None
 
 
+class OneLineUsage(click.UsageError):
+    """Click's usage error as one line, like every other error: its message and
+    where the options are, without the usage block and blank line click adds."""
+
+    def __init__(self, exc: click.UsageError) -> None:
+        super().__init__(exc.format_message(), exc.ctx)
+        self.exit_code = exc.exit_code
+
+    def show(self, file=None) -> None:
+        where = f" ({self.ctx.command_path} --help shows the options)" if self.ctx else ""
+        click.echo(f"Error: {one_line(self.format_message())}{where}", file=file, err=file is None)
+
+
 class DeeptermGroup(click.Group):
-    """Maps library errors and Ctrl+C to the exit codes above, for every subcommand."""
+    """Maps library errors and Ctrl+C to the exit codes above, for every subcommand;
+    click's usage errors become one line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise one_line_usage(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:   # a subcommand's options and arguments
+            raise one_line_usage(exc) from None
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt as exc:
@@ -146,6 +173,31 @@ class DeeptermGroup(click.Group):
             if mapped is None:
                 raise
             raise mapped from exc
+
+
+#: A group named without a command (`deepterm runs`): click shows its help, which stays.
+_HELP_ERRORS = (OneLineUsage, *((click.exceptions.NoArgsIsHelpError,)
+                                if hasattr(click.exceptions, "NoArgsIsHelpError") else ()))
+
+
+def one_line_usage(exc: click.UsageError) -> click.UsageError:
+    return exc if isinstance(exc, _HELP_ERRORS) else OneLineUsage(exc)
+
+
+def stdout_closed() -> bool:
+    """Whether file descriptor 1 is closed (`deepterm ... >&-`): Python then has no
+    sys.stdout at all. A stdout that is not a file (a test's capture) counts as open."""
+    if sys.stdout is None:
+        return True
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
 
 
 def silence_stdout() -> None:
@@ -373,8 +425,10 @@ def fmt_metrics(logs: dict[str, float]) -> str:
 
 
 def table(header: list[str], rows: list[list[Any]], right: set[int] = frozenset()) -> str:
-    """A plain text table (no colours, no truncation), aligned with spaces."""
-    cells = [header, *[[fmt(c) if not isinstance(c, str) else c for c in row] for row in rows]]
+    """A plain text table (no colours, no truncation), aligned with spaces; text
+    cells (labels, dataset names) with control characters escaped."""
+    cells = [header, *[[fmt(c) if not isinstance(c, str) else printable(c) for c in row]
+                       for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for row in cells:
@@ -407,7 +461,10 @@ def model_text(run) -> str:
 
 
 def is_terminal() -> bool:
-    return sys.stdout.isatty()
+    try:
+        return sys.stdout is not None and sys.stdout.isatty()
+    except ValueError:   # closed
+        return False
 
 
 class Progress:
@@ -420,8 +477,8 @@ class Progress:
         from engine import Callback
 
         self.terminal = is_terminal() if terminal is None else terminal
-        self.title = title
-        self.prefix = prefix
+        self.title = printable(title)
+        self.prefix = printable(prefix)
         self.broken_pipe = False   # stdout's reader went away: training was asked to stop
         self._bar = None
         self._task = None
@@ -443,8 +500,8 @@ class Progress:
         if self.terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(bar_width=30),
+            self._bar = Progress(   # the title is a dataset name: shown as it is, not as markup
+                TextColumn("{task.description}", markup=False), BarColumn(bar_width=30),
                 TextColumn("epoch {task.fields[epoch]}/{task.fields[epochs]}"),
                 TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), transient=False)
             self._bar.__enter__()
@@ -538,7 +595,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
     store = None if no_store else open_store(store_path)
     show_notes(ds)
     monitor = "val_loss" if validation_split > 0 else "loss"
-    click.echo(f"training {ds.name} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
+    click.echo(f"training {printable(ds.name)} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
                f"{spec.loss}, {optimizer} lr={lr:g}, batch {batch_size}, "
                f"{spec.count_params():,} parameters, {backend} backend")
     progress = Progress(title=ds.name)
@@ -575,8 +632,22 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
         sys.exit(EXIT_BROKEN_PIPE)   # the run is kept as stopped; nobody is reading
     _summary(run, store)
     if run.status == "diverged":
-        raise Failure(f"training diverged in epoch {run.epochs_done + 1}: the loss became "
-                      f"infinite or NaN; try a smaller --lr (it was {lr:g})")
+        raise Failure(f"{diverged_text(run)}; try a smaller --lr (it was {lr:g})")
+
+
+def diverged_text(run) -> str:
+    """Why a run diverged, by the engine's rule (engine.callbacks.Divergence): a
+    non-finite value (that epoch was not recorded) or a loss that stayed exploded
+    (those epochs were)."""
+    from engine.callbacks import DIVERGENCE_EPOCHS, DIVERGENCE_FACTOR
+
+    history = run.history
+    stopped = history.stopped_epoch if history.stopped_epoch is not None else run.epochs_done
+    if history.epoch and history.epoch[-1] == stopped:
+        return (f"training diverged in epoch {stopped + 1}: the loss exploded to "
+                f"{fmt(history.history['loss'][-1])} and stayed over {DIVERGENCE_FACTOR:g} times "
+                f"its starting loss for {DIVERGENCE_EPOCHS} epochs")
+    return f"training diverged in epoch {stopped + 1}: the loss became infinite or NaN"
 
 
 def _kept(store, run) -> bool:
@@ -687,7 +758,7 @@ def runs_show(run_id, store_path) -> None:
         ("duration", f"{run.duration_s:.2f} s" if run.duration_s is not None else "-"),
         ("best", best_text(run, at=" at epoch ")),
     ]
-    click.echo("\n".join(f"{k:<11}{v}" for k, v in lines if v))
+    click.echo("\n".join(f"{k:<11}{printable(v)}" for k, v in lines if v))
     if run.history.epoch:
         keys = list(run.history.history)
         rows = [[e + 1, *[run.history.history[k][i] if i < len(run.history.history[k]) else None
@@ -764,7 +835,7 @@ def runs_delete(run_ids, yes, store_path) -> None:
     store = open_store(store_path, must_exist=True)
     runs = [store.get(r) for r in run_ids]   # every id checked before anything goes
     if not yes:
-        names = ", ".join(f"{r.id} ({r.dataset_name}, {r.status})" for r in runs)
+        names = ", ".join(f"{r.id} ({printable(r.dataset_name)}, {r.status})" for r in runs)
         click.confirm(f"delete {names}?", abort=True, err=True)
     for run in runs:
         store.delete(run.id)
@@ -852,7 +923,7 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
         if not run.history.history.get(metric):
             have = ", ".join(run.history.history) or "no epochs"
             raise BadInput(f"run {run.id} has no {metric!r} curve; it has: {have}")
-    labels = [f"{r.id[:6]} {r.label or model_text(r)}" for r in runs]
+    labels = [printable(f"{r.id[:6]} {r.label or model_text(r)}") for r in runs]
     from engine.runs import maximised
 
     color = use_color()
@@ -949,7 +1020,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
     store = None if no_store else open_store(store_path)
     group = group or f"sweep-{_new_id()}"
     fit = {k: v for k, v in fit.items() if v is not None}
-    click.echo(f"sweep {group}: {ds.name}, {len(todo)} runs over {todo[0].label.split('=')[0]} "
+    click.echo(f"sweep {group}: {printable(ds.name)}, {len(todo)} runs over {todo[0].label.split('=')[0]} "
                f"({', '.join(v.label.split('=', 1)[1] for v in todo)}); "
                f"{fit.get('epochs')} epochs each")
     done: list = []
@@ -999,7 +1070,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         drawable = [r for r in runs if r.history.history.get(metric)]
         if drawable:
             click.echo()
-            click.echo(chart(drawable, metric, [r.label or r.id for r in drawable],
+            click.echo(chart(drawable, metric, [printable(r.label or r.id) for r in drawable],
                              color=use_color()))
     if store is not None:
         click.echo(f"\nkept in {store.path}; compare again with: deepterm compare --group {group}")
@@ -1047,6 +1118,10 @@ def datasets_command() -> None:
 
 def run_cli(args: list[str]) -> int:
     """Run the command line on ``args``; returns the exit status."""
+    if stdout_closed():   # every command reports there: refuse before doing anything
+        click.echo("Error: stdout is closed (>&-), so deepterm has nowhere to write; nothing was "
+                   "done (send it to a file or to /dev/null instead)", err=True)
+        return EXIT_FAILED
     warnings.showwarning = _show_warning   # a warning is one line too
     from .terminal import native_output_to_log
 

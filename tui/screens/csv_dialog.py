@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +19,8 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
+
+from engine.text import markup, printable
 
 TASK_CHOICES = [("auto (from the target)", "auto"), ("regression", "regression"),
                 ("binary", "binary"), ("multiclass", "multiclass")]
@@ -39,6 +42,8 @@ class PathSuggester(Suggester):
         except OSError:
             return None
         for name in names:
+            if printable(name) != name:   # a name with control characters: not offered
+                continue
             if name.startswith(prefix) and not name.startswith(".") or (prefix.startswith(".")
                                                                          and name.startswith(prefix)):
                 full = os.path.join(folder, name)
@@ -50,11 +55,26 @@ class PathSuggester(Suggester):
 
 
 class CsvTree(DirectoryTree):
-    """Folders and CSV files only."""
+    """Folders and CSV files only; a name's control characters shown as escapes."""
 
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".")
                 and (p.is_dir() or p.suffix.lower() == ".csv")]
+
+    def process_label(self, label):
+        return super().process_label(printable(label) if isinstance(label, str) else label)
+
+
+class PathInput(Input):
+    """The path field: its value is the real path, shown with any control characters
+    as escapes (a file picked in the tree can have them in its name)."""
+
+    @property
+    def _value(self) -> Text:
+        shown = super()._value
+        if printable(shown.plain) == shown.plain:
+            return shown
+        return Text(printable(shown.plain), no_wrap=True, overflow="ignore", end="")
 
 
 class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
@@ -74,8 +94,9 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
             yield Static("Open a CSV file", classes="dialog-title")
             with Horizontal(classes="field"):
                 yield Label("Path", classes="field-label")
-                yield Input(self._path, id="csv-path", placeholder="path/to/file.csv (→ completes)",
-                            suggester=PathSuggester())
+                yield PathInput(self._path, id="csv-path",
+                                placeholder="path/to/file.csv (→ completes)",
+                                suggester=PathSuggester())
             yield CsvTree(self._root, id="csv-tree")
             with Horizontal(classes="field"):
                 yield Label("Target column", classes="field-label")
@@ -135,25 +156,25 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
             self._no_columns("")
             return
         if os.path.isdir(path):
-            self._no_columns(f"{path} is a folder: choose a .csv file in it")
+            self._no_columns(f"{markup(path)} is a folder: choose a .csv file in it")
             return
         if not os.path.exists(path):
-            self._no_columns(f"{path}: no such file")
+            self._no_columns(f"{markup(path)}: no such file")
             return
         try:
             columns = datasets.csv_columns(path)
         except ValueError as exc:
-            self._no_columns(str(exc))
+            self._no_columns(markup(exc))
             return
         self.columns = columns
         why = self.query_one("#csv-target-why", Static)
         with self.prevent(Select.Changed):
-            target.set_options([(c, c) for c in columns])
+            target.set_options([(markup(c), c) for c in columns])   # names from the file
             target.prompt = "choose a column"
             if columns:
                 name, reason = datasets.likely_target(columns)
                 target.value = name
-                why.update(f"[dim]{reason}[/]")
+                why.update(f"[dim]{markup(reason)}[/]")
         self.show_error("")
         load.disabled = False
 
@@ -211,7 +232,7 @@ class CsvDialog(ModalScreen[tuple[str, str | None, Any] | None]):
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
             message = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
-            self.show_error(message)
+            self.show_error(markup(message))
             self.query_one("#csv-load", Button).disabled = False
 
     @on(Button.Pressed, "#csv-cancel-button")
@@ -224,7 +245,7 @@ def notes_text(dataset: Any, most: int | None = None) -> str:
     notes = list(getattr(dataset, "notes", []) or [])
     shown = notes if most is None else notes[:most]
     lines = [f"[b]What the import did[/] ({len(dataset.X)} rows, {dataset.X.shape[1]} features):"]
-    lines += [f" • {note}" for note in shown]
+    lines += [f" • {markup(note)}" for note in shown]   # they name the file's columns
     if len(notes) > len(shown):
         lines.append(f" • … {len(notes) - len(shown)} more")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,6 +19,7 @@ from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane, T
 
 from engine.formatting import format_metric
 from engine.recipe import PreparedData, RunConfig
+from engine.text import printable
 
 from ..widgets.confusion import confusion_matrix, confusion_table
 from ..widgets.footer import AppFooter
@@ -93,8 +95,8 @@ class ResultsScreen(Screen):
 
                 with TabPane("Digits", id="tab-digits"):
                     images = np.asarray(ds.X)[p.rows].reshape((len(p.rows), *ds.image_shape))
-                    yield DigitBrowser(images, p.y_true, p.probs, p.class_names, p.rows,
-                                       id="digits")
+                    yield DigitBrowser(images, p.y_true, p.probs,
+                                       [printable(n) for n in p.class_names], p.rows, id="digits")
             with TabPane("Predictions", id="tab-predictions"):
                 shown = f", first {MAX_TABLE_ROWS} shown" if len(p.rows) > MAX_TABLE_ROWS else ""
                 yield Static(f"Predictions on the {p.label} ({len(p.rows)}{shown})",
@@ -140,7 +142,7 @@ class ResultsScreen(Screen):
         grid.add_column(style="bold")
         grid.add_column()
         reason = h.stop_reason
-        grid.add_row("Run", self.config.describe())
+        grid.add_row("Run", Text(printable(self.config.describe())))   # not read as markup
         grid.add_row("Ended", f"[{'red' if reason == 'diverged' else 'green'}]{reason}[/]: "
                               f"{STOP_WORDS.get(reason, reason)}")
         grid.add_row("Epochs run", f"{len(h)} of {h.params.get('epochs', self.config.epochs)}")
@@ -180,9 +182,10 @@ class ResultsScreen(Screen):
                               f"{pred[i] - p.y_true[i]:+.4g}")
             return
         probs, pred = p.probs, p.y_pred
-        names = p.class_names or [str(k) for k in range(probs.shape[1])]
+        # class names come from the data: Text, which a DataTable does not read as markup
+        names = [Text(printable(n)) for n in p.class_names or range(probs.shape[1])]
         if probs.shape[1] == 2:
-            table.add_columns("row", "actual", "predicted", f"P({names[1]})", "")
+            table.add_columns("row", "actual", "predicted", Text(f"P({names[1]})"), "")
         else:
             table.add_columns("row", "actual", "predicted", "probability", "next best", "")
         for i in range(n):
@@ -194,7 +197,7 @@ class ResultsScreen(Screen):
                 order = np.argsort(-probs[i], kind="stable")
                 table.add_row(str(int(p.rows[i])), names[int(p.y_true[i])], names[int(pred[i])],
                               f"{probs[i, order[0]]:.3f}",
-                              f"{names[order[1]]} {probs[i, order[1]]:.3f}", ok)
+                              Text(f"{names[order[1]]} {probs[i, order[1]]:.3f}"), ok)
 
     def _confusion(self) -> Any:
         p = self.predictions

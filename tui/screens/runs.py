@@ -23,6 +23,7 @@ from textual.widgets import Button, DataTable, Header, Input, Label, Select, Sta
 from textual.worker import Worker, WorkerState
 
 from engine.formatting import format_metric
+from engine.text import markup, printable
 
 from ..widgets.compare_chart import CompareChart
 from ..widgets.footer import AppFooter
@@ -100,7 +101,9 @@ def row_cells(run, selected: bool) -> dict[str, Any]:
               "running": "yellow", "stopped": "yellow"}.get(status)
     return {
         "mark": Text("●", style="bold green") if selected else "",
-        "id": run.id, "label": label, "dataset": run.dataset_name, "layers": layers_text(run),
+        # a label and a dataset name are anyone's text: Text (not markup), escapes shown
+        "id": run.id, "label": Text(printable(label)), "dataset": Text(printable(run.dataset_name)),
+        "layers": layers_text(run),
         "optimizer": run.spec.optimizer, "lr": f"{run.spec.effective_learning_rate:g}",
         "epochs": f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
         "stop": Text(status, style=colour) if colour else status,
@@ -409,12 +412,12 @@ class RunsScreen(Screen):
         if cursor is not None and any(r.id == cursor for r in runs):
             table.move_cursor(row=table.get_row_index(cursor))
         message = self.query_one("#runs-message", Static)
-        path = self.store.path if self.store is not None else "?"
+        path = markup(self.store.path) if self.store is not None else "?"
         if not self.runs:
             message.update(f"[b]No runs yet.[/] Train one from the setup screen (ctrl+s) or run "
                            f"a sweep (w): finished runs are kept in {path}.")
         elif not runs:
-            message.update(f"No run matches “{self.filter_text}” ({len(self.runs)} stored).")
+            message.update(f"No run matches “{markup(self.filter_text)}” ({len(self.runs)} stored).")
         else:
             hidden = sum(1 for i in self.selected if all(r.id != i for r in runs))
             chosen = f", {len(self.selected)} selected" if self.selected else \
@@ -549,7 +552,8 @@ class RunsScreen(Screen):
             select.value = self.metric
         chart = self.query_one("#runs-chart", CompareChart)
         chart.empty_text = "Select runs (space) to compare"
-        chart.set_series([(f"{r.id[:6]} {r.label or r.describe().split(' ')[0]}", *r.curve(self.metric))
+        chart.set_series([(printable(f"{r.id[:6]} {r.label or r.describe().split(' ')[0]}"),
+                           *r.curve(self.metric))
                           for r in runs], metric=self.metric)
         chart.total_epochs = max((r.fit.get("epochs") or 0 for r in runs), default=None)
         chart.replot()
@@ -566,7 +570,7 @@ class RunsScreen(Screen):
             differ = len(set(values)) > 1
             style = "bold yellow" if differ else ""
             table.add_row(Text(name, style="bold" if differ else "dim"),
-                          *[Text(v, style=style) for v in values])
+                          *[Text(printable(v), style=style) for v in values])
 
     @on(Select.Changed, "#runs-metric")
     def _metric_chosen(self, event: Select.Changed) -> None:

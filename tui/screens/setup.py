@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,6 +34,7 @@ from engine import ACTIVATIONS, OPTIMIZERS, SpecError
 from engine.recipe import CLASSIFICATION_LOSSES, RunConfig, losses_for
 from engine.recipe import output_layer as output_for
 from engine.spec import MAX_LEARNING_RATE
+from engine.text import markup, printable
 
 from ..config import LEARNING_RATE_PICKS, PRESETS, PRESETS_BY_KEY
 from ..widgets.footer import AppFooter
@@ -247,7 +249,7 @@ class SetupScreen(Screen):
             return
         self.catalog_ready = True
         if event.state == WorkerState.ERROR:
-            self.notify(f"The dataset catalog could not be read: {event.worker.error}",
+            self.notify(f"The dataset catalog could not be read: {markup(event.worker.error)}",
                         severity="error")
             infos, ds = [], None
         else:
@@ -291,7 +293,8 @@ class SetupScreen(Screen):
 
     @staticmethod
     def _option_prompt(name: str, task: str, rows: int, features: int) -> str:
-        return f"{name:<12}{TASK_SHORT.get(task, task):<6}{rows}×{features}"
+        # a CSV file's name: its control characters shown as escapes, its [ not markup
+        return markup(f"{printable(name):<12}{TASK_SHORT.get(task, task):<6}{rows}×{features}")
 
     def add_dataset(self, key: str, dataset: Any, label: str | None = None) -> None:
         """Offer a loaded Dataset (a CSV file, or one handed over by a lesson)."""
@@ -352,19 +355,21 @@ class SetupScreen(Screen):
         table.clear(columns=True)
         ds = self.dataset
         if ds is None:
-            info.update(f"[b red]Cannot load {self.dataset_key}:[/] {self.dataset_error}")
+            info.update(f"[b red]Cannot load {markup(self.dataset_key)}:[/] "
+                        f"{markup(self.dataset_error)}")
             return
         rows = f"rows [b]{len(ds.X)}[/]"
         shipped = next((info.rows for info in self.catalog if info.name == self.dataset_key), None)
         if shipped is not None and shipped > len(ds.X):
             rows += f" of {shipped} shipped (n={len(ds.X)})"
-        lines = [f"[b]{ds.name}[/]: {getattr(ds, 'description', '')}",
+        lines = [f"[b]{markup(ds.name)}[/]: {markup(getattr(ds, 'description', ''))}",
                  f"{rows} · features [b]{ds.X.shape[1]}[/] · task [b]{ds.task}[/]"
-                 f" · target [b]{ds.target_name}[/]"]
+                 f" · target [b]{markup(ds.target_name)}[/]"]
         balance = ds.class_balance() if ds.task != "regression" else {}
         if balance:
             total = sum(balance.values()) or 1
-            parts = [f"{name} {count} ({count / total:.0%})" for name, count in balance.items()]
+            parts = [f"{markup(name)} {count} ({count / total:.0%})"
+                     for name, count in balance.items()]
             lines.append("classes: " + ", ".join(parts[:10]) + (" …" if len(parts) > 10 else ""))
         else:
             y = ds.y.astype(float)
@@ -381,9 +386,10 @@ class SetupScreen(Screen):
         columns = list(frame.columns)
         if len(columns) > PREVIEW_COLUMNS:
             columns = columns[:PREVIEW_COLUMNS - 1] + [columns[-1]]
-        table.add_columns(*[str(c) for c in columns])
+        # the file's own names and values: Text, which a DataTable does not read as markup
+        table.add_columns(*[Text(printable(c)) for c in columns])
         for _, row in frame[columns].head(PREVIEW_ROWS).iterrows():
-            table.add_row(*[_cell(v) for v in row])
+            table.add_row(*[Text(printable(_cell(v))) for v in row])
 
     # -- output layer -----------------------------------------------------------------------
 
@@ -659,16 +665,16 @@ class SetupScreen(Screen):
         summary = self.query_one("#summary", Static)
         if errors:
             first = next(iter(errors.items()))
-            summary.update(f"[b red]Cannot start:[/] {first[0]}: {first[1]}")
+            summary.update(f"[b red]Cannot start:[/] {first[0]}: {markup(first[1])}")
             self._queued = False
         elif self._queued:
             summary.update("[b yellow]⏳ Starts when TensorFlow has loaded:[/] "
-                           f"{config.brief()}")
+                           f"{markup(config.brief())}")
         elif config.backend == "keras" and self.app.keras_state == "loading":
             summary.update(f"[green]Ready[/] (starts once TensorFlow has loaded): "
-                           f"{config.brief()}")
+                           f"{markup(config.brief())}")
         else:
-            summary.update(f"[green]Ready:[/] {config.brief()}")
+            summary.update(f"[green]Ready:[/] {markup(config.brief())}")
         self.query_one("#start", Button).disabled = bool(errors)
         return not errors
 
@@ -684,7 +690,7 @@ class SetupScreen(Screen):
     def action_start(self) -> None:
         if not self.validate():
             first = next(iter(self.errors.items()), ("setup", "invalid"))
-            self.notify(f"Cannot start: {first[0]}: {first[1]}", severity="error")
+            self.notify(f"Cannot start: {first[0]}: {markup(first[1])}", severity="error")
             return
         config = self.config
         if config.backend == "keras" and self.app.keras_state == "loading":
@@ -702,7 +708,7 @@ class SetupScreen(Screen):
         try:
             data = prepare(config, self.dataset)
         except ValueError as exc:
-            self.notify(f"Cannot start: {exc}", severity="error")
+            self.notify(f"Cannot start: {markup(exc)}", severity="error")
             return
         weights = self.initial_weights
         if weights is not None and _weight_shapes(data.spec) != [tuple(w.shape) for w in weights]:
@@ -735,7 +741,8 @@ class SetupScreen(Screen):
         config, errors = self.read_config()
         if config is None:
             first = next(iter(errors.items()))
-            self.notify(f"Fix the setup before a sweep: {first[0]}: {first[1]}", severity="error")
+            self.notify(f"Fix the setup before a sweep: {first[0]}: {markup(first[1])}",
+                        severity="error")
             return
         try:
             from .sweep import SweepScreen

@@ -39,6 +39,7 @@ from engine.sweeps import (
     parse_values,
     variants,
 )
+from engine.text import markup
 
 from ..config import RunConfig
 from ..widgets.compare_chart import CompareChart, curve_style
@@ -136,7 +137,7 @@ class SweepScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"Base: {self.config.brief()}", id="sweep-title")
+        yield Static(f"Base: {markup(self.config.brief())}", id="sweep-title")
         with Vertical(id="sweep-form"):
             with Horizontal(classes="sweep-row"):
                 yield Label("Train", classes="sweep-label")
@@ -228,7 +229,7 @@ class SweepScreen(Screen):
         if self.state not in ("running", "stopping"):
             self._show_plan()
         error = self.query_one("#sweep-error", Static)
-        error.update(f"✕ {self.error}" if self.error else "")
+        error.update(f"✕ {markup(self.error)}" if self.error else "")
         error.display = bool(self.error)
         self.query_one("#sweep-values", Input).set_class(
             self.error is not None and not self.error.startswith("workers"), "-invalid")
@@ -285,7 +286,7 @@ class SweepScreen(Screen):
         experiment = EXPERIMENTS.get(str(event.value))
         title = self.query_one("#sweep-title", Static)
         if experiment is None:
-            title.update(f"Base: {self.config.brief()}")
+            title.update(f"Base: {markup(self.config.brief())}")
             self.validate()
             return
         fit = ", ".join(f"{k} {v}" for k, v in experiment.fit.items())
@@ -311,7 +312,7 @@ class SweepScreen(Screen):
         if self.state in ("running", "stopping"):
             return
         if not self.validate() or self.plan is None:
-            self.notify(f"Cannot start the sweep: {self.error}", severity="error")
+            self.notify(f"Cannot start the sweep: {markup(self.error)}", severity="error")
             return
         plan = self.plan
         self.control = Control()
@@ -356,7 +357,7 @@ class SweepScreen(Screen):
                 len(store)   # a damaged, newer or locked store is reported before training
             except StoreError as exc:
                 self.app.call_from_thread(
-                    self.notify, f"Runs of this sweep are not saved: {exc}",
+                    self.notify, f"Runs of this sweep are not saved: {markup(exc)}",
                     severity="warning", timeout=8)
                 store = None
         self.saved_to = store
@@ -396,7 +397,7 @@ class SweepScreen(Screen):
             error = event.worker.error
             self.state = "failed"
             self.error_text = f"{type(error).__name__}: {error}"
-            self.notify(f"The sweep failed: {error}", title="Sweep failed", severity="error",
+            self.notify(f"The sweep failed: {markup(error)}", title="Sweep failed", severity="error",
                         timeout=10)
         elif event.state == WorkerState.CANCELLED:
             self.state = "finished"
@@ -530,7 +531,7 @@ class SweepScreen(Screen):
         elif self.state == "stopping":
             text = "[b yellow]Stopping[/] after this batch…"
         elif self.state == "failed":
-            text = f"[b red]✕ Failed:[/] {self.error_text}"
+            text = f"[b red]✕ Failed:[/] {markup(self.error_text)}"
         else:
             text = (f"[b green]■ Finished[/]: {len(self.runs)} of {n} run(s) trained; metric "
                     f"[b]{self.metric}[/] (f4 changes it){where}")

@@ -26,6 +26,7 @@ from engine.formatting import WIDTH, format_metric
 from engine.recipe import PreparedData, RunConfig
 from engine.runner import Control
 from engine.runner.reporter import EPOCH_TIME_KEY
+from engine.text import markup
 
 from ..messages import (
     BatchProgress,
@@ -61,7 +62,7 @@ STOP_WORDS = {
     "completed": "completed every epoch",
     "early_stopped": "stopped early (validation stopped improving)",
     "stopped": "stopped by you",
-    "diverged": "diverged: the loss became infinite or NaN (try a smaller learning rate)",
+    "diverged": "diverged: the loss became NaN or infinite, or exploded and stayed exploded (try a smaller learning rate)",
     "failed": "failed",
 }
 
@@ -120,7 +121,7 @@ class TrainingScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.config.describe(), id="run-title")
+        yield Static(markup(self.config.describe()), id="run-title")   # a CSV file's name
         with Horizontal(id="training-body"):
             with Horizontal(id="charts"):
                 yield MetricChart("loss", f"loss ({self.config.loss})", id="loss-chart")
@@ -217,7 +218,7 @@ class TrainingScreen(Screen):
             error = event.worker.error
             self.state = "failed"
             self.error = f"{type(error).__name__}: {error}"
-            self.notify(f"Training failed: {error}", title="Training failed", severity="error",
+            self.notify(f"Training failed: {markup(error)}", title="Training failed", severity="error",
                         timeout=10)
             self._show_status()
             self.refresh_bindings()
@@ -360,7 +361,7 @@ class TrainingScreen(Screen):
         elif self.state == "paused":
             text = "[b yellow]❚❚ Paused[/]: press p to resume"
         elif self.state == "failed":
-            text = f"[b red]✕ Failed:[/] {self.error}"
+            text = f"[b red]✕ Failed:[/] {markup(self.error)}"
         else:
             reason = self.history.stop_reason
             colour = "red" if reason == "diverged" else "green"

@@ -6,6 +6,8 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from engine.text import printable
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """(n_classes, n_classes) counts: entry [i, j] is rows of class i predicted j."""
@@ -20,12 +22,13 @@ def confusion_table(matrix: np.ndarray, class_names: list[str]) -> Table:
     table = Table(title="rows: true class · columns: predicted", title_style="dim",
                   show_edge=False, pad_edge=False, expand=False)
     table.add_column("true \\ pred", style="bold", no_wrap=True)
-    for name in class_names:
-        table.add_column(str(name)[:10], justify="right", no_wrap=True)
+    names = [printable(name) for name in class_names]   # from the data: not markup, no escapes
+    for name in names:
+        table.add_column(Text(name[:10]), justify="right", no_wrap=True)
     table.add_column("recall", justify="right", style="dim")
     worst = max(1, int(max((matrix[i, j] for i in range(len(matrix)) for j in range(len(matrix))
                               if i != j), default=1)))
-    for i, name in enumerate(class_names):
+    for i, name in enumerate(names):
         cells = []
         for j in range(len(class_names)):
             count = int(matrix[i, j])
@@ -38,5 +41,5 @@ def confusion_table(matrix: np.ndarray, class_names: list[str]) -> Table:
             cells.append(Text(str(count), style=style))
         total = int(matrix[i].sum())
         recall = f"{matrix[i, i] / total:.0%}" if total else "-"
-        table.add_row(str(name)[:14], *cells, recall)
+        table.add_row(Text(name[:14]), *cells, recall)
     return table
