@@ -62,7 +62,8 @@ STOP_WORDS = {
     "completed": "completed every epoch",
     "early_stopped": "stopped early (validation stopped improving)",
     "stopped": "stopped by you",
-    "diverged": "diverged: the loss became NaN or infinite, or exploded and stayed exploded (try a smaller learning rate)",
+    "diverged": "diverged: the loss became NaN or infinite, or exploded and stayed exploded "
+                "(try a smaller learning rate)",
     "failed": "failed",
 }
 
