@@ -198,6 +198,10 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
 
     configs = list(configs)
     control = control or Control()
+    if cluster:      # first: an unreachable scheduler is one error before any run
+        from .dask import DaskExecutor
+
+        executor = DaskExecutor(cluster)
     prepared: dict[Any, Any] = {}
     starts: dict[tuple, list] = {}
     plans = []
@@ -219,9 +223,6 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
             starts[shapes] = initial_weights(spec, config.seed)
         plans.append((config, run_data, starts[shapes]))
     if cluster:
-        from .dask import DaskExecutor
-
-        executor = DaskExecutor(cluster)
         workers = workers or len(plans)
     keras = any(config.backend != "numpy" for config in configs)
     if callbacks_for is not None:
@@ -256,12 +257,16 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
         if on_run is not None:
             on_run(index, results[index])
 
-    if workers == 1:
-        for index in range(len(plans)):
-            one(index)
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
-            list(pool.map(one, range(len(plans))))
+    try:
+        if workers == 1:
+            for index in range(len(plans)):
+                one(index)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
+                list(pool.map(one, range(len(plans))))
+    finally:
+        if cluster:
+            executor.close()
     return results
 
 

@@ -1,0 +1,185 @@
+"""A sweep's runs as tasks on a Dask distributed cluster, beyond one machine.
+
+    runs = engine.runner.sweep(configs, cluster="tcp://10.0.0.5:8786")
+
+Each run is one task (``_train_on_worker``): the worker builds the model from the
+initial weights the client sends, fits it with the same ``Reporter`` every executor
+uses, and puts each event on a Dask ``Queue`` that the client drains; the history and
+the trained weights come back as the task's result. The client alone writes the run
+store (workers may be other machines). Pause, resume and stop travel the other way
+through a Dask ``Variable`` the worker reads at batch boundaries (at most every
+CHECK_S seconds: each read is a round trip to the scheduler).
+
+A worker that dies while training is Dask's to handle: the scheduler runs the task
+again on another worker (as many times as its ``distributed.scheduler.allowed-failures``
+setting allows, 3 by default); the run then starts again from its initial weights and
+its record begins again. After that the run fails, alone. A stop cancels the tasks
+that have not begun. A scheduler that cannot be reached is one error before any run.
+
+Needs the ``distributed`` package (``pip install "deepterm[cluster]"``) on the
+client and on every worker, with deepterm installed on the workers too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from .control import command_for
+
+#: Seconds the client waits for a scheduler before giving up.
+CONNECT_TIMEOUT_S = 10
+#: Seconds between the worker's looks at the control variable.
+CHECK_S = 0.2
+#: The environment variable that names a default scheduler.
+CLUSTER_ENV = "DEEPTERM_CLUSTER"
+
+
+class ClusterError(OSError):
+    """The Dask scheduler cannot be used (unreachable, or ``distributed`` missing)."""
+
+
+class NotRun(RuntimeError):
+    """A stopped sweep cancelled this run's task before it began."""
+
+
+def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
+    """A distributed Client of the scheduler at ``address`` (tcp://host:port), or
+    ClusterError with one line saying why not."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ClusterError("a Dask cluster needs the 'distributed' package: "
+                           "pip install \"deepterm[cluster]\"") from exc
+    try:
+        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: "
+                           f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+
+class DaskExecutor:
+    """Trains each run as a task on the cluster at ``address`` (one client for the
+    sweep, made at once: an unreachable scheduler fails before any run)."""
+
+    name = "dask"
+
+    def __init__(self, address: str | None = None, client: Any = None) -> None:
+        address = address or os.environ.get(CLUSTER_ENV)
+        if client is None and not address:
+            raise ClusterError(f"no Dask scheduler given (an address, or {CLUSTER_ENV})")
+        self.address = address
+        self.client = client if client is not None else connect(address)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def train(self, config: Any, data: Any, weights: list, send: Callable[[str, tuple], None],
+              control: Any, batch_interval_s: float):
+        from distributed import Queue, Variable
+
+        from .execute import build_model
+
+        key = uuid.uuid4().hex[:12]
+        events = Queue(f"deepterm-events-{key}", client=self.client)
+        commands = Variable(f"deepterm-control-{key}", client=self.client)
+        commands.set("resume")
+        future = self.client.submit(_train_on_worker, config, replace(data, dataset=None), weights,
+                                    batch_interval_s, key, pure=False, key=f"deepterm-run-{key}")
+        sent = (False, False)
+        began = False
+        try:
+            while True:
+                state = control.state if control is not None else (False, False)
+                if state != sent:
+                    commands.set(command_for(state)[0])
+                    sent = state
+                    if state[1] and not began:
+                        future.cancel()
+                        raise NotRun("stopped before this run began")
+                try:
+                    batch = events.get(timeout=0.05, batch=True)
+                except TimeoutError:
+                    batch = []
+                for kind, args in batch:
+                    began = began or kind == "started"
+                    send(kind, tuple(args))
+                if not batch and future.done():
+                    for kind, args in events.get(batch=True):   # what came with the end
+                        send(kind, tuple(args))
+                    break
+            history, trained, elapsed_s, samples_per_s = future.result()
+        finally:
+            for thing in (events, commands):
+                try:
+                    thing.delete() if hasattr(thing, "delete") else thing.close()
+                except Exception:  # noqa: BLE001 - cleaning up after a lost scheduler
+                    pass
+        model = build_model(config, data, trained)
+        model.history = history
+        return model, history, elapsed_s, samples_per_s
+
+
+class _VariableControl:
+    """The worker's view of the client's Control: a Dask Variable holding the last
+    command, read at batch boundaries at most every CHECK_S seconds."""
+
+    def __init__(self, variable: Any) -> None:
+        self._variable = variable
+        self._command = "resume"
+        self._checked = -float("inf")
+
+    def _read(self) -> None:
+        now = time.perf_counter()
+        if now - self._checked < CHECK_S:
+            return
+        self._checked = now
+        try:
+            self._command = self._variable.get(timeout=5)
+        except Exception:  # noqa: BLE001 - the client is gone: stop
+            self._command = "stop"
+
+    @property
+    def paused(self) -> bool:
+        self._read()
+        return self._command == "pause"
+
+    @property
+    def stop_requested(self) -> bool:
+        self._read()
+        return self._command == "stop"
+
+    def wait_while_paused(self) -> float:
+        started = time.perf_counter()
+        while self.paused:
+            time.sleep(CHECK_S)
+        return time.perf_counter() - started
+
+
+def _train_on_worker(config: Any, data: Any, weights: list, batch_interval_s: float, key: str):
+    """The task: fit on this worker, reporting events to the client's queue; returns
+    (history, trained weights, elapsed_s, samples_per_s)."""
+    from distributed import Queue, Variable, get_client
+
+    from .execute import execute
+    from .reporter import Reporter
+
+    client = get_client()
+    events = Queue(f"deepterm-events-{key}", client=client)
+    control = _VariableControl(Variable(f"deepterm-control-{key}", client=client))
+
+    class QueueReporter(Reporter):
+        def send(self, kind: str, *args: Any) -> None:
+            events.put((kind, args))
+
+    reporter = QueueReporter(None, control, batch_interval_s)
+    try:
+        model, history = execute(config, data, reporter, weights=weights)
+    except BaseException:
+        reporter.flush()
+        raise
+    return history, model.get_weights(), reporter.elapsed_s, reporter.samples_per_s
