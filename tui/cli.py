@@ -1052,16 +1052,28 @@ def datasets_command() -> None:
 
 
 def run_cli(args: list[str]) -> int:
-    """Run the command line on ``args``; returns the exit status."""
+    """Run the command line on ``args``; returns the exit status.
+
+    SIGTERM stops a command as Ctrl+C does. Only the first SIGINT or SIGTERM
+    interrupts: later ones are ignored, so that a second signal a moment after
+    the first cannot cut the final save of the run, nor the message saying how
+    it was kept; after an interruption they stay ignored until the process exits."""
     warnings.showwarning = _show_warning   # a warning is one line too
     from .terminal import native_output_to_log
 
-    def terminate(signum, frame):
-        raise Terminated()
+    interrupted: list[int] = []
 
-    previous = None
+    def interrupt(signum, frame):
+        if interrupted:
+            return   # the first is being handled: the run is being saved
+        interrupted.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, terminate)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, interrupt)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     try:
         # TensorFlow's native lines to the log file, on a terminal and through a pipe
         with native_output_to_log(terminal_only=False):
@@ -1070,6 +1082,6 @@ def run_cli(args: list[str]) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_IGN if interrupted else handler)
     return EXIT_OK
