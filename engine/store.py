@@ -19,6 +19,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -168,6 +169,34 @@ def _json_default(value: Any):
         return json_default(value)
     except TypeError:
         return str(value)   # a run keeps what it can describe, never fails on it
+
+
+#: How non-finite numbers appear in exported JSON, which has no such numbers.
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with every non-finite number replaced by its NON_FINITE string."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite_json(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else NON_FINITE[repr(number)]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def to_json(value: Any, indent: int | None = 2) -> str:
+    """Strict JSON text (RFC 8259): NaN, infinity and minus infinity, which JSON
+    cannot hold as numbers, are written as the strings ``"NaN"``, ``"Infinity"``
+    and ``"-Infinity"``; ``float()`` reads each back (``Run.from_dict`` does)."""
+    return json.dumps(_finite_json(value), indent=indent, default=_json_default,
+                      allow_nan=False)
 
 
 class RunStore:
@@ -478,15 +507,15 @@ class RunStore:
                format: str | None = None) -> str:
         """A run as text: ``csv`` in the layout of Keras' CSVLogger (``epoch``
         then the sorted metric names, one row per epoch) or ``json`` (every
-        field and the history). Written to ``path`` when given (format from its
-        suffix unless named); returns the text."""
+        field and the history; strict JSON, see ``to_json`` for NaN and
+        infinities). Written to ``path`` when given (format from its suffix
+        unless named); returns the text."""
         if format is None:
             format = "json" if path is not None and os.fspath(path).endswith(".json") else "csv"
         if format not in ("csv", "json"):
             raise StoreError(f"export format must be 'csv' or 'json', got {format!r}")
         run = self.get(run_id)
-        text = run_to_csv(run) if format == "csv" else json.dumps(
-            run.to_dict(), indent=2, default=_json_default)
+        text = run_to_csv(run) if format == "csv" else to_json(run.to_dict())
         if path is not None:
             tmp = Path(os.fspath(path) + ".tmp")
             try:
@@ -517,6 +546,6 @@ def run_to_csv(run: Run) -> str:
     return buffer.getvalue()
 
 
-__all__ = ["APPLICATION_ID", "ENV_VAR", "SCHEMA_VERSION", "RunNotFound", "RunStore",
+__all__ = ["APPLICATION_ID", "ENV_VAR", "NON_FINITE", "SCHEMA_VERSION", "RunNotFound", "RunStore",
            "StoreDamaged", "StoreError", "StoreFull", "StoreLocked", "StoreReadOnly",
-           "StoreTooNew", "default_store_path", "run_to_csv"]
+           "StoreTooNew", "default_store_path", "run_to_csv", "to_json"]

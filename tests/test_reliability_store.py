@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -22,8 +23,11 @@ from pathlib import Path
 
 import pytest
 from _store_helpers import TinyDataset, tiny_spec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
+from engine import History
 from engine.runs import Run
 from engine.store import ENV_VAR, RunStore
 
@@ -139,3 +143,59 @@ def test_a_second_signal_cuts_neither_the_final_save_nor_the_message(tmp_path, f
         assert err.strip().splitlines() == [
             f"deepterm: stopped by {name} after {run.epochs_done} of 100000 epochs; run "
             f"{run.id} kept as stopped in {store}"]
+
+
+# -- item 21: JSON export ----------------------------------------------------------------------
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, as every other JSON reader does."""
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _same(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all(x == y or (math.isnan(x) and math.isnan(y))
+                                    for x, y in zip(a, b))
+
+
+def diverged_run() -> Run:
+    history = History({"epochs": 4})
+    for i, logs in enumerate([{"loss": 0.5, "val_loss": 0.6}, {"loss": math.inf, "val_loss": 2.0},
+                              {"loss": math.nan, "val_loss": -math.inf}]):
+        history.append(i, logs)
+    return Run(spec=tiny_spec(), dataset={"name": "tiny"}, fit={"epochs": 4}, status="diverged",
+               history=history)
+
+
+def test_json_export_is_valid_json_with_non_finite_values_as_strings(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    run = diverged_run()
+    store.save(run)
+    data = strict_json(store.export(run.id, format="json"))
+    assert data["history"]["history"]["loss"] == [0.5, "Infinity", "NaN"]
+    assert data["history"]["history"]["val_loss"] == [0.6, 2.0, "-Infinity"]
+    assert data["final"] == {"loss": "NaN", "val_loss": "-Infinity"}
+    back = Run.from_dict(data)
+    assert _same(back.history.history["loss"], run.history.history["loss"])
+    proc = deepterm("runs", "export", run.id, "--format", "json", "--store", str(store.path))
+    assert proc.returncode == 0, proc.stderr
+    data = strict_json(proc.stdout)
+    assert data["history"]["history"]["loss"] == [0.5, "Infinity", "NaN"]
+    assert data["history"]["epoch"] == [1, 2, 3]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=6))
+def test_any_history_exports_to_json_that_reads_back(values):
+    from engine.store import to_json
+
+    history = History({"epochs": len(values)})
+    for i, value in enumerate(values):
+        history.append(i, {"loss": value})
+    run = Run(spec=tiny_spec(), dataset={"name": "tiny"}, fit={"epochs": len(values)},
+              status="completed", history=history)
+    back = Run.from_dict(strict_json(to_json(run.to_dict())))
+    assert _same(back.history.history["loss"], values)

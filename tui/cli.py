@@ -735,13 +735,12 @@ def export_text(run, fmt_name: str) -> str:
     """A stored run as `runs export` writes it: the store's layouts (CSV as Keras'
     CSVLogger writes it, JSON with every field), but with epochs counted from 1 as
     everywhere else on the command line (progress lines, runs show, compare). The
-    library's RunStore.export keeps Keras' count from 0."""
+    library's RunStore.export keeps Keras' count from 0. JSON is strict: NaN and
+    infinities are the strings "NaN", "Infinity", "-Infinity" (engine.store.to_json)."""
     import dataclasses
-    import json
 
     from engine.history import History
-    from engine.numerics import json_default
-    from engine.store import run_to_csv
+    from engine.store import run_to_csv, to_json
 
     data = run.history.to_dict()
     data["epoch"] = [e + 1 for e in data["epoch"]]
@@ -752,13 +751,7 @@ def export_text(run, fmt_name: str) -> str:
     if fmt_name == "csv":
         return run_to_csv(shifted)
 
-    def default(value: Any) -> Any:
-        try:
-            return json_default(value)
-        except TypeError:
-            return str(value)
-
-    return json.dumps(shifted.to_dict(), indent=2, default=default)
+    return to_json(shifted.to_dict())
 
 
 @runs_group.command("delete")
