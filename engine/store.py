@@ -63,6 +63,10 @@ class StoreFull(StoreError):
     """The disk is full; the write was rolled back and the store kept as it was."""
 
 
+class StoreSettingError(StoreError):
+    """A store setting is unusable (the path, the timeout); nothing was opened."""
+
+
 class RunNotFound(StoreError):
     """No run has that id (or the prefix is ambiguous)."""
 
@@ -128,6 +132,18 @@ def default_store_path() -> Path:
         base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"),
                                                                 ".local", "share")
         return Path(base) / "deepterm" / "runs.db"
+
+
+def check_timeout(value: Any) -> float:
+    """``value`` as a store timeout in seconds: a finite number >= 0."""
+    try:
+        timeout = float(value)
+    except (TypeError, ValueError):
+        timeout = math.nan
+    if isinstance(value, bool) or not math.isfinite(timeout) or timeout < 0:
+        raise StoreSettingError(f"timeout must be a finite number of seconds >= 0 (e.g. 10), "
+                                f"got {value!r}")
+    return timeout
 
 
 def _translate(exc: sqlite3.Error, path: Path, timeout: float) -> StoreError:
@@ -204,14 +220,20 @@ class RunStore:
 
     Every method opens its own short connection, so one store object can be
     used from several threads. ``readonly=True`` opens the file for reading
-    only. ``timeout`` is how long a write waits for another writer.
+    only. ``timeout`` is how long a write waits for another writer (a finite
+    number of seconds >= 0).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False,
                  timeout: float = 10.0) -> None:
+        if path is not None and os.fspath(path).strip() in (":memory:", ""):
+            raise StoreSettingError(
+                f"the run store must be a file, got {os.fspath(path)!r}"
+                + (" (SQLite's in-memory database, which every connection sees empty)"
+                   if os.fspath(path).strip() else ""))
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.readonly = readonly
-        self.timeout = float(timeout)
+        self.timeout = check_timeout(timeout)
         self._checked = False
 
     def __repr__(self) -> str:
@@ -548,4 +570,5 @@ def run_to_csv(run: Run) -> str:
 
 __all__ = ["APPLICATION_ID", "ENV_VAR", "NON_FINITE", "SCHEMA_VERSION", "RunNotFound", "RunStore",
            "StoreDamaged", "StoreError", "StoreFull", "StoreLocked", "StoreReadOnly",
-           "StoreTooNew", "default_store_path", "run_to_csv", "to_json"]
+           "StoreSettingError", "StoreTooNew", "check_timeout", "default_store_path",
+           "run_to_csv", "to_json"]

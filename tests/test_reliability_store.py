@@ -145,6 +145,42 @@ def test_a_second_signal_cuts_neither_the_final_save_nor_the_message(tmp_path, f
             f"{run.id} kept as stopped in {store}"]
 
 
+# -- item 17: store settings -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-5", "ten", "1e400"])
+def test_a_bad_store_timeout_is_refused_at_once(tmp_path, value):
+    store = tmp_path / "runs.db"
+    proc = deepterm("train", "--dataset", "circle", "--epochs", "1", "--store", str(store),
+                    env={"DEEPTERM_STORE_TIMEOUT": value})
+    assert proc.returncode == 2
+    assert one_line(proc) == (f"Error: $DEEPTERM_STORE_TIMEOUT must be a finite number of "
+                              f"seconds >= 0 (e.g. 10), got {value!r}")
+    assert proc.stdout == "" and not store.exists()
+
+
+def test_an_in_memory_store_is_refused_at_once():
+    proc = deepterm("train", "--dataset", "circle", "--epochs", "1",
+                    env={"DEEPTERM_STORE": ":memory:"})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert one_line(proc) == ("Error: --store / $DEEPTERM_STORE: the run store must be a file, "
+                              "got ':memory:' (SQLite's in-memory database, which every "
+                              "connection sees empty)")
+    listed = deepterm("runs", "list", "--store", ":memory:")
+    assert listed.returncode == 2 and "must be a file" in one_line(listed)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, math.nan, -5, "ten", True])
+def test_the_library_names_a_bad_timeout_or_path(tmp_path, timeout):
+    from engine.store import StoreSettingError
+
+    with pytest.raises(StoreSettingError, match="timeout must be a finite number"):
+        RunStore(tmp_path / "runs.db", timeout=timeout)
+    with pytest.raises(ValueError, match="must be a file"):
+        RunStore(":memory:")
+    assert RunStore(tmp_path / "runs.db", timeout=0).timeout == 0.0
+
+
 # -- item 21: JSON export ----------------------------------------------------------------------
 
 

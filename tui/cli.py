@@ -174,17 +174,22 @@ def store_option(func):
 
 def open_store(path: Path | None, must_exist: bool = False):
     """A RunStore at ``path`` (None: the default); with ``must_exist`` a missing
-    file is reported instead of created."""
-    from engine.store import RunNotFound, RunStore
+    file is reported instead of created. A bad $DEEPTERM_STORE_TIMEOUT, or a
+    store that is not a file (':memory:'), is refused here, before any work."""
+    from engine.store import RunNotFound, RunStore, StoreSettingError, check_timeout
 
     timeout = 10.0
     raw = os.environ.get(TIMEOUT_ENV_VAR)
     if raw:
         try:
-            timeout = float(raw)
-        except ValueError:
-            raise BadInput(f"${TIMEOUT_ENV_VAR} must be a number of seconds, got {raw!r}") from None
-    store = RunStore(_store_path(path), timeout=timeout)
+            timeout = check_timeout(raw.strip())
+        except StoreSettingError:
+            raise BadInput(f"${TIMEOUT_ENV_VAR} must be a finite number of seconds >= 0 "
+                           f"(e.g. 10), got {raw!r}") from None
+    try:
+        store = RunStore(_store_path(path), timeout=timeout)
+    except StoreSettingError as exc:
+        raise BadInput(f"--store / ${ENV_VAR}: {exc}") from None
     if must_exist and not store.path.exists():
         raise RunNotFound(f"no run store at {store.path} yet: train a run first "
                           f"(deepterm train), or name another with --store")
@@ -539,9 +544,9 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
 
     if no_store and save_weights:
         raise BadInput("--save-weights needs a store; drop --no-store")
+    store = None if no_store else open_store(store_path)   # a bad setting stops us here
     ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
     spec = make_spec(ds, layers, activation, optimizer, lr, loss)
-    store = None if no_store else open_store(store_path)
     show_notes(ds)
     monitor = "val_loss" if validation_split > 0 else "loss"
     click.echo(f"training {ds.name} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
