@@ -123,8 +123,10 @@ def training(store: Path, epochs: int = 100_000):
 def test_a_second_signal_cuts_neither_the_final_save_nor_the_message(tmp_path, first, then):
     """Two signals a fraction of a millisecond apart, then more every millisecond
     until the trainer exits: it used to say 'before training began; nothing kept'
-    while the store held the run, read back as interrupted, or print 'Aborted!'."""
-    name, status = ("SIGTERM", 143) if first == signal.SIGTERM else ("Ctrl+C", 130)
+    while the store held the run, read back as interrupted, or print 'Aborted!'.
+    Exactly one of them interrupts: a SIGTERM that lands inside the SIGINT
+    handler before it has taken its turn is the one (exit status and message agree)."""
+    names = {130: "Ctrl+C", 143: "SIGTERM"}
     for attempt in range(3):
         store = tmp_path / f"runs{attempt}.db"
         with training(store) as proc:
@@ -136,7 +138,9 @@ def test_a_second_signal_cuts_neither_the_final_save_nor_the_message(tmp_path, f
                     proc.send_signal(then)
                 time.sleep(0.001)
             _, err = proc.communicate(timeout=60)
-        assert proc.returncode == status, err
+        assert proc.returncode in names, err
+        assert first == signal.SIGINT or proc.returncode == 143, err
+        name = names[proc.returncode]
         (run,) = RunStore(store).list()
         assert run.status == "stopped" and run.epochs_done >= 2
         assert run.history.epoch == list(range(run.epochs_done))
