@@ -14,22 +14,25 @@ import contextlib
 import json
 import math
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from _store_helpers import TinyDataset, tiny_spec
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
 from engine import History
 from engine.runs import Run
-from engine.store import ENV_VAR, RunStore
+from engine.store import APPLICATION_ID, ENV_VAR, MIGRATIONS, RunStore, StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and processes")
@@ -112,6 +115,237 @@ def training(store: Path, epochs: int = 100_000):
         proc.stdout.close()
         proc.stderr.close()
 
+
+
+# -- item 10: one damaged run hides nothing else -----------------------------------------------
+
+
+@pytest.fixture
+def damaged_store(tmp_path):
+    """Five runs: the second has bad JSON in fit_json, the third a spec field of a
+    newer deepterm, the fourth an epoch row [1,2]. (path, runs oldest first)."""
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    runs = [_train(store) for _ in range(5)]
+    edit(path, "UPDATE runs SET fit_json = '{bad' WHERE id = ?", runs[1].id)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        spec = conn.execute("SELECT spec_json FROM runs WHERE id = ?", (runs[2].id,)).fetchone()[0]
+    edit(path, "UPDATE runs SET spec_json = ? WHERE id = ?", with_dropout(spec), runs[2].id)
+    edit(path, "UPDATE epochs SET logs_json = '[1,2]' WHERE run_id = ? AND epoch = 1", runs[3].id)
+    return path, runs
+
+
+def test_a_damaged_run_is_marked_and_every_readable_run_is_listed(damaged_store):
+    path, runs = damaged_store
+    before = rows_of(path)
+    listed = RunStore(path).list()
+    # the epoch row is not read by a listing: that run lists from its stored summary
+    assert [r.id for r in listed] == [runs[4].id, runs[3].id, runs[0].id]
+    assert listed[1].epochs_done == 3 and listed[1].best == runs[3].best
+    damaged = {d.id: d.problem for d in listed.damaged}
+    assert list(damaged) == [runs[2].id, runs[1].id]
+    assert damaged[runs[1].id].startswith("fit_json is not valid JSON (Expecting property name")
+    assert damaged[runs[2].id].startswith("spec_json: layer has unknown field(s) ['dropout']")
+    assert "newer deepterm" in damaged[runs[2].id]
+    assert [e.id for e in listed.entries] == [r.id for r in reversed(runs)]
+    for run in (runs[0], runs[4]):
+        back = RunStore(path).get(run.id)
+        assert back.history.history == run.history.history and back.spec == run.spec
+    assert rows_of(path) == before
+
+
+@pytest.mark.parametrize("which, words", [
+    (1, "fit_json is not valid JSON (Expecting property name enclosed in double quotes"),
+    (2, "spec_json: layer has unknown field(s) ['dropout']"),
+    (3, "epoch 2: logs_json holds a list ([1,2]), not an object of metric values"),
+])
+def test_reading_a_damaged_run_says_which_and_what(damaged_store, which, words):
+    from engine.store import RunDamaged
+
+    path, runs = damaged_store
+    store = RunStore(path)
+    for read in (store.get, store.export):
+        with pytest.raises(ValueError) as err:
+            read(runs[which].id)
+        assert isinstance(err.value, RunDamaged) and isinstance(err.value, StoreError)
+        assert f"run {runs[which].id} in {path} is damaged: {words}" in str(err.value)
+        assert err.value.run_id == runs[which].id
+
+
+def test_runs_list_and_show_mark_damaged_runs_by_id_with_their_problem(damaged_store):
+    path, runs = damaged_store
+    before = rows_of(path)
+    listed = deepterm("runs", "list", "--store", str(path))
+    assert listed.returncode == 0, listed.stderr
+    table = listed.stdout.splitlines()
+    assert [line.split()[0] for line in table[1:]] == [r.id for r in reversed(runs)]
+    states = {line.split()[0]: line for line in table[1:]}
+    assert "damaged" in states[runs[1].id] and "damaged" in states[runs[2].id]
+    assert "3/3" in states[runs[3].id] and "completed" in states[runs[3].id]
+    newer, bad_json = listed.stderr.splitlines()
+    assert newer.startswith(f"deepterm: run {runs[2].id} is damaged: spec_json: layer has "
+                            f"unknown field(s) ['dropout']")
+    assert newer.endswith(f"(written by a newer deepterm?) (`deepterm runs delete {runs[2].id}` "
+                          f"removes it)")
+    assert bad_json == (f"deepterm: run {runs[1].id} is damaged: fit_json is not valid JSON "
+                        f"(Expecting property name enclosed in double quotes: line 1 column 2 "
+                        f"(char 1)) (`deepterm runs delete {runs[1].id}` removes it)")
+    for which, words in ((1, "fit_json is not valid JSON"), (3, "epoch 2: logs_json holds a list")):
+        shown = deepterm("runs", "show", runs[which].id[:6], "--store", str(path))
+        assert shown.returncode == 1 and shown.stdout == ""
+        assert f"run {runs[which].id} in {path} is damaged: {words}" in one_line(shown)
+    assert rows_of(path) == before
+    gone = deepterm("runs", "delete", runs[1].id, "--store", str(path), input="y\n")
+    assert gone.returncode == 0, gone.stderr
+    assert f"delete {runs[1].id} (damaged)?" in gone.stderr
+    assert [d.id for d in RunStore(path).list().damaged] == [runs[2].id]
+
+
+_COLUMNS = ("dataset_json", "spec_json", "fit_json", "final_json", "best_json",
+            "best_epochs_json", "epochs_done", "seed", "duration_s", "created_at")
+_JUNK = st.one_of(st.text(max_size=12), st.integers(-3, 3), st.floats(allow_nan=False),
+                  st.sampled_from(["[1,2]", "{bad", "null", "{}", "[]", '"x"', "1",
+                                   '{"loss": "low"}', '{"loss": [1]}', '{"units": 1}']))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.integers(0, 2), column=st.sampled_from(_COLUMNS), junk=_JUNK)
+def test_any_damage_to_one_run_leaves_the_others_listed_and_is_reported(template, which,
+                                                                         column, junk):
+    """Whatever one column of one run holds, listing never fails: that run is
+    listed or marked damaged, and reading it agrees; the others read as before."""
+    from engine.store import RunDamaged
+
+    source, runs = template
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "runs.db"
+        shutil.copy(source, path)
+        target = runs[which].id
+        edit(path, f"UPDATE runs SET {column} = ? WHERE id = ?", junk, target)
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            written = conn.execute(f"SELECT {column} FROM runs WHERE id = ?", (target,)).fetchone()
+        listed = RunStore(path).list()
+        assert sorted(e.id for e in listed.entries) == sorted(r.id for r in runs)
+        for run in runs:
+            if run.id != target:
+                assert next(r for r in listed if r.id == run.id).best == run.best
+        if target in {d.id for d in listed.damaged}:
+            with pytest.raises(RunDamaged, match=re.escape(target)):
+                RunStore(path).get(target)
+        else:
+            RunStore(path).get(target).describe()
+        with contextlib.closing(sqlite3.connect(path)) as conn:   # left as it was written
+            kept = conn.execute(f"SELECT {column} FROM runs WHERE id = ?", (target,)).fetchone()
+        assert kept == written
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "runs.db"
+    store = RunStore(path)
+    runs = [_train(store, epochs=2) for _ in range(3)]
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")   # the whole store in one file
+    return path, runs
+
+
+# -- item 13: listing reads no histories -------------------------------------------------------
+
+
+def _statements(monkeypatch) -> list[str]:
+    """Every SQL statement the store's connections run from now on."""
+    seen: list[str] = []
+    real = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        conn = real(*args, **kwargs)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    return seen
+
+
+def test_listing_reads_no_epochs_and_a_history_is_read_when_used(tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "runs.db")
+    runs = [_train(store, epochs=4, patience=10) for _ in range(3)]
+    seen = _statements(monkeypatch)
+    listed = RunStore(store.path).list(limit=2)
+    assert not [s for s in seen if "epochs" in s.split("FROM")[-1]], seen
+    assert [r.id for r in listed] == [runs[2].id, runs[1].id]
+    first = listed[0]
+    assert not first.history_loaded
+    assert (first.epochs_done, first.final, first.best, first.best_epoch, first.monitor) == \
+        (4, runs[2].final, runs[2].best, runs[2].best_epoch, "val_loss")
+    assert first.history.history == runs[2].history.history      # read now, one query
+    assert first.history_loaded and not listed[1].history_loaded
+    assert RunStore(store.path).history(runs[0].id).history == runs[0].history.history
+
+
+_VALUE = st.one_of(st.floats(-5, 5), st.sampled_from([math.nan, math.inf, -math.inf, 0.5]))
+
+
+@st.composite
+def histories(draw) -> list[dict[str, float]]:
+    """Epochs' logs, every epoch with the same metrics (as training writes them)."""
+    keys = ["loss", *draw(st.lists(st.sampled_from(["val_loss", "accuracy", "val_accuracy"]),
+                                   unique=True))]
+    return draw(st.lists(st.fixed_dictionaries({k: _VALUE for k in keys}), max_size=8))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(epochs=histories())
+def test_the_summary_kept_with_each_epoch_equals_the_history(epochs):
+    """Epoch by epoch as a trainer writes them (ties, NaN and infinities
+    included), the listed summary says what the full history says."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(Path(folder) / "runs.db")
+        run = Run(spec=tiny_spec(), dataset={"name": "tiny"}, fit={"epochs": len(epochs)})
+        store.begin(run)
+        for i, logs in enumerate(epochs):
+            store.add_epoch(run.id, i, logs)
+        (listed,) = store.list()
+        full = store.get(run.id)
+        assert listed.epochs_done == full.epochs_done == len(epochs)
+        assert listed.monitor == full.monitor and listed.best_epoch == full.best_epoch
+        assert listed.best == full.best
+        assert json.dumps(listed.final) == json.dumps(full.final)   # NaN == NaN here
+
+
+def test_a_version_2_store_gets_its_summaries_and_keeps_what_it_held(tmp_path):
+    """A run that was training when the store was last written (final and best
+    still {}), migrated: listed with its epochs, the finished run unchanged."""
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    done = _train(store)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in ("runs", "epochs")}
+        names = [c[1] for c in conn.execute("PRAGMA table_info(runs)")]
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.executescript(MIGRATIONS[1])
+        v2 = [c[1] for c in conn.execute("PRAGMA table_info(runs)")]
+        for row in rows["runs"]:
+            values = dict(zip(names, row))
+            conn.execute(f"INSERT INTO runs ({', '.join(v2)}) VALUES ({', '.join('?' * len(v2))})",
+                         [values[c] for c in v2])
+            values.update(id="running01", state="running", stop_reason=None, final_json="{}",
+                          best_json="{}", writer_pid=2 ** 22 + 1)   # no such process
+            conn.execute(f"INSERT INTO runs ({', '.join(v2)}) VALUES ({', '.join('?' * len(v2))})",
+                         [values[c] for c in v2])
+        for run_id, epoch, logs in rows["epochs"]:
+            conn.execute("INSERT INTO epochs VALUES (?, ?, ?)", (run_id, epoch, logs))
+            conn.execute("INSERT INTO epochs VALUES ('running01', ?, ?)", (epoch, logs))
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.commit()
+    listed = {r.id: r for r in RunStore(old).list()}
+    assert (old.parent / "old.db.v2.bak").exists()
+    assert listed[done.id].best == done.best and listed[done.id].final == done.final
+    running = listed["running01"]
+    assert running.status == "interrupted" and running.epochs_done == 3
+    assert (running.best, running.best_epoch) == (done.best, done.best_epoch)
 
 
 # -- item 15: a second signal ------------------------------------------------------------------

@@ -641,18 +641,31 @@ def runs_group() -> None:
 @click.option("--group", help="only the runs of one sweep")
 @click.option("--limit", type=click.IntRange(min=1), help="at most this many (newest first)")
 def runs_list(store_path, dataset, status, group, limit) -> None:
-    """The stored runs, newest first."""
+    """The stored runs, newest first. A run whose record cannot be read is
+    listed as damaged, with its problem on stderr; the others list as usual."""
+    from engine.store import DamagedRun
+
     store = open_store(store_path)
     runs = store.list(dataset=dataset, status=status, group=group, limit=limit)
-    if not runs:
+    if not runs.entries:
         filtered = any(v is not None for v in (dataset, status, group))
         click.echo(f"no runs in {store.path}" + (" that match" if filtered else ""))
         return
-    rows = [[r.id, r.created_at[:16].replace("T", " "), r.dataset_name, model_text(r),
+    rows = [[r.id, r.created_at[:16].replace("T", " "), r.dataset_name, "?", "", "", "damaged",
+             "", ""] if isinstance(r, DamagedRun) else
+            [r.id, r.created_at[:16].replace("T", " "), r.dataset_name, model_text(r),
              r.fit.get("batch_size"), f"{r.epochs_done}/{r.fit.get('epochs', '?')}", r.status,
-             best_text(r), r.label or r.group or ""] for r in runs]
+             best_text(r), r.label or r.group or ""] for r in runs.entries]
     click.echo(table(["ID", "CREATED (UTC)", "DATASET", "MODEL", "BATCH", "EPOCHS", "STATUS",
                       "BEST", "LABEL"], rows, right={4, 5}))
+    warn_damaged(runs.damaged)
+
+
+def warn_damaged(damaged) -> None:
+    """One stderr line per run whose record cannot be read."""
+    for run in damaged:
+        click.echo(f"deepterm: run {run.id} is damaged: {one_line(run.problem)} "
+                   f"(`deepterm runs delete {run.id}` removes it)", err=True)
 
 
 def _check_status(value: str | None) -> str | None:
@@ -765,14 +778,22 @@ def export_text(run, fmt_name: str) -> str:
 @store_option
 def runs_delete(run_ids, yes, store_path) -> None:
     """Delete runs (their epochs and weights too)."""
+    from engine.store import RunDamaged
+
     store = open_store(store_path, must_exist=True)
-    runs = [store.get(r) for r in run_ids]   # every id checked before anything goes
+    ids = [store.resolve(r) for r in run_ids]   # every id checked before anything goes
     if not yes:
-        names = ", ".join(f"{r.id} ({r.dataset_name}, {r.status})" for r in runs)
-        click.confirm(f"delete {names}?", abort=True, err=True)
-    for run in runs:
-        store.delete(run.id)
-        click.echo(f"deleted {run.id}")
+        names = []
+        for run_id in ids:
+            try:
+                run = store.summary(run_id)
+                names.append(f"{run.id} ({run.dataset_name}, {run.status})")
+            except RunDamaged:
+                names.append(f"{run_id} (damaged)")
+        click.confirm(f"delete {', '.join(names)}?", abort=True, err=True)
+    for run_id in ids:
+        store.delete(run_id)
+        click.echo(f"deleted {run_id}")
 
 
 # -- compare --------------------------------------------------------------------------------------
@@ -846,7 +867,9 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
     store = open_store(store_path, must_exist=True)
     runs = [store.get(r) for r in run_ids]
     if group:
-        runs += [r for r in reversed(store.list(group=group)) if r.id not in {x.id for x in runs}]
+        listed = store.list(group=group)
+        warn_damaged(listed.damaged)
+        runs += [r for r in reversed(listed) if r.id not in {x.id for x in runs}]
         if not runs:
             raise BadInput(f"no runs in group {group!r}; `deepterm runs list` shows the groups")
     if not runs:
