@@ -16,7 +16,8 @@ user_version``) and migrated in place after a backup copy is made.
 Listing reads no histories: each run's row keeps a summary (epochs done, the
 last and the best value of each metric, the epoch of each best), updated with
 every epoch, and ``RunStore.history`` reads one run's epochs when they are
-needed.
+needed. Reading never writes: a store on read-only media, or on a full disk,
+still reads.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ import io
 import json
 import math
 import os
+import shutil
 import socket
 import sqlite3
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +144,12 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
+#: Below this many free bytes, an I/O error while writing means the disk is full
+#: (SQLite reports a full disk as SQLITE_FULL only for page writes; growing its
+#: shared-memory file on a full disk is a "disk I/O error").
+FULL_DISK_BYTES = 1 << 20
+
+
 def default_store_path() -> Path:
     """$DEEPTERM_STORE, else ``runs.db`` in the user's data directory."""
     env = os.environ.get(ENV_VAR)
@@ -168,24 +177,40 @@ def check_timeout(value: Any) -> float:
     return timeout
 
 
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
 def _translate(exc: sqlite3.Error, path: Path, timeout: float) -> StoreError:
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
     if code in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
         return StoreLocked(f"{path}: the run store is locked by another process (waited "
                            f"{timeout:g} s); try again when it has finished")
+    if code == 13 or (code in (10, 14) and _disk_full(path)):  # SQLITE_FULL; IOERR, CANTOPEN
+        return StoreFull(f"{path}: the disk is full; this write was undone and the store "
+                         f"keeps everything written before it")
     if code == 8:  # SQLITE_READONLY
         return StoreReadOnly(f"{path}: the run store is read-only ({exc}); choose a writable "
                              f"one with --store or ${ENV_VAR}")
-    if code == 13:  # SQLITE_FULL
-        return StoreFull(f"{path}: the disk is full; this write was undone and the store "
-                         f"keeps everything written before it")
     if code in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
         return StoreDamaged(f"{path}: not a deepterm run store, or a damaged one ({exc}); it "
                             f"was left untouched: move it aside or use --store")
+    if code == 14 and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        return StoreReadOnly(f"{path}: the run store is read-only (its folder cannot be "
+                             f"written: read-only media?); it can be read, not changed: choose a "
+                             f"writable one with --store or ${ENV_VAR}")
     if code == 14:  # SQLITE_CANTOPEN
         return StoreReadOnly(f"{path}: cannot open or create the run store ({exc}); choose "
                              f"another with --store or ${ENV_VAR}")
     return StoreError(f"{path}: run store error: {exc}")
+
+
+#: Errors after which a read is tried again on a read-only connection: the file or
+#: its folder cannot be written (read-only media), or the disk is full.
+_READ_AGAIN = (8, 10, 13, 14)   # READONLY, IOERR, FULL, CANTOPEN
 
 
 # -- who writes a run ---------------------------------------------------------------------
@@ -417,8 +442,8 @@ class RunStore:
 
     Every method opens its own short connection, so one store object can be
     used from several threads. ``readonly=True`` opens the file for reading
-    only. ``timeout`` is how long a write waits for another writer (a finite
-    number of seconds >= 0).
+    only (on read-only media too). ``timeout`` is how long a write waits for
+    another writer (a finite number of seconds >= 0).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False,
@@ -438,6 +463,11 @@ class RunStore:
 
     # -- connections -------------------------------------------------------------------
 
+    def _uri(self, **params: str) -> str:
+        """A ``file:`` URI for the store: the path quoted, so ``?`` and ``#`` stay in it."""
+        path = urllib.parse.quote(self.path.resolve().as_posix(), safe="/:")
+        return f"file:{path}?{urllib.parse.urlencode(params)}"
+
     def _open(self) -> sqlite3.Connection:
         """A connection that may write (and may create the file)."""
         if self.path.is_dir():
@@ -453,9 +483,28 @@ class RunStore:
         return conn
 
     def _open_readonly(self) -> sqlite3.Connection:
-        """A connection that only reads."""
-        conn = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True,
-                               timeout=self.timeout, isolation_level=None)
+        """A connection that only reads. Where SQLite cannot make its shared-memory
+        file beside the store (read-only media, a full disk) and no write is
+        waiting in the WAL, the file is read as immutable: nothing can write it then."""
+        conn = None
+        try:
+            conn = sqlite3.connect(self._uri(mode="ro"), uri=True, timeout=self.timeout,
+                                   isolation_level=None)
+            conn.execute("PRAGMA user_version").fetchone()   # WAL: needs the -shm file
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+            if code not in _READ_AGAIN:
+                raise
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreReadOnly(
+                    f"{self.path}: cannot be read here: its folder cannot be written (read-only "
+                    f"or full) and it holds writes not yet merged ({wal.name}); copy the store "
+                    f"and its {wal.name} file to a writable folder to read it") from None
+            conn = sqlite3.connect(self._uri(mode="ro", immutable="1"), uri=True,
+                                   timeout=self.timeout, isolation_level=None)
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -492,24 +541,31 @@ class RunStore:
     @contextlib.contextmanager
     def _reader(self) -> Iterator[tuple[sqlite3.Connection | None, int]]:
         """(connection, schema version) for reading; (None, 0) when there is no
-        store yet: reading never creates one. A store opened for writing is
-        checked as for writing (an older schema is migrated first); one opened
-        with ``readonly=True`` is read as it is."""
+        store yet: reading never creates one. A store that can be written is
+        opened as for writing (an older schema is migrated first); one that
+        cannot (read-only media, a full disk, ``readonly=True``) is read as it is."""
         if not self.path.exists():
             yield None, 0
             return
         conn = None
-        try:
+        if not self.readonly:
             try:
-                if self.readonly:
+                conn = self._open()
+                version = self._prepare(conn, writable=True) if not self._checked \
+                    else SCHEMA_VERSION
+            except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                if ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) not in _READ_AGAIN:
+                    raise _translate(exc, self.path, self.timeout) from None
+        try:
+            if conn is None:
+                try:
                     conn = self._open_readonly()
                     version = self._prepare(conn, writable=False)
-                else:
-                    conn = self._open()
-                    version = self._prepare(conn, writable=True) if not self._checked \
-                        else SCHEMA_VERSION
-            except sqlite3.Error as exc:
-                raise _translate(exc, self.path, self.timeout) from None
+                except sqlite3.Error as exc:
+                    raise _translate(exc, self.path, self.timeout) from None
             try:
                 yield (conn if version else None), version
             except sqlite3.Error as exc:

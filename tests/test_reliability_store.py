@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from _store_helpers import TinyDataset, tiny_spec
@@ -346,6 +347,177 @@ def test_a_version_2_store_gets_its_summaries_and_keeps_what_it_held(tmp_path):
     running = listed["running01"]
     assert running.status == "interrupted" and running.epochs_done == 3
     assert (running.best, running.best_epoch) == (done.best, done.best_epoch)
+
+
+# -- item 11: read-only media, and paths with ? or # ------------------------------------------
+
+
+def test_a_store_whose_path_holds_question_mark_or_hash_opens_read_only(tmp_path):
+    folder = tmp_path / "a?b#c d%20"
+    run = _train(RunStore(folder / "runs.db"))
+    with contextlib.closing(sqlite3.connect(folder / "runs.db")) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    ro = RunStore(folder / "runs.db", readonly=True)
+    assert [r.id for r in ro.list()] == [run.id]
+    assert ro.get(run.id).history.history == run.history.history
+    assert sorted(p.name for p in tmp_path.rglob("*") if not p.name.endswith(("-shm", "-wal"))) \
+        == before   # nothing made elsewhere (it used to open and create 'a')
+
+
+def _namespaces_work() -> bool:
+    if shutil.which("unshare") is None or sys.platform != "linux":
+        return False
+    try:
+        return subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs none /mnt"],
+                              capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+MOUNTS = pytest.mark.skipif(not _namespaces_work(),
+                            reason="no unprivileged mount namespace (unshare -rm) here")
+
+
+def in_namespace(script: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """``script`` (bash) as the root of a new user and mount namespace: it may mount."""
+    env = {k: v for k, v in os.environ.items() if k not in (ENV_VAR, "DEEPTERM_STORE_TIMEOUT")}
+    env.update(PYTHONPATH=str(ROOT), DEEPTERM_LOG=os.devnull, PY=sys.executable)
+    return subprocess.run(["unshare", "-rm", "bash", "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@MOUNTS
+def test_a_store_on_read_only_media_is_read(tmp_path):
+    """A read-only bind mount over the store's folder: SQLite can make no -shm
+    file there, which is what made every read fail."""
+    folder = tmp_path / "media"
+    run = _train(RunStore(folder / "runs.db"))
+    script = f"""
+        mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} || exit 99
+        touch {folder}/probe 2>/dev/null && exit 98
+        cd {ROOT}
+        "$PY" -m tui runs list --store {folder}/runs.db; echo "rc=$?"
+        "$PY" -m tui runs show {run.id} --store {folder}/runs.db | head -1; echo "rc=$?"
+        "$PY" -c "from engine.store import RunStore; s = RunStore('{folder}/runs.db', readonly=True); \
+print('ro', [r.id for r in s.list()], s.get('{run.id}').epochs_done)"
+        "$PY" -m tui runs delete {run.id} --yes --store {folder}/runs.db; echo "rc=$?"
+    """
+    proc = in_namespace(script)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    assert out[1].split()[0] == run.id and "completed" in out[1] and out[2] == "rc=0"
+    assert out[3].startswith(f"run        {run.id}  completed") and out[4] == "rc=0"
+    assert out[5] == f"ro [{run.id!r}] 3"
+    assert out[6] == "rc=1"
+    (error,) = proc.stderr.strip().splitlines()
+    assert error.startswith("Error: ") and "read-only" in error
+    assert [r.id for r in RunStore(folder / "runs.db").list()] == [run.id]
+
+
+def _failing_open(monkeypatch, code: int, message: str, *, unless: str = "immutable=1"):
+    """sqlite3.connect gives connections that fail as SQLite does on read-only
+    media (code 14) or a full disk (code 10), except those whose URI has ``unless``."""
+    real = sqlite3.connect
+
+    def error():
+        exc = sqlite3.OperationalError(message)
+        exc.sqlite_errorcode, exc.sqlite_errorname = code, "injected"
+        return exc
+
+    class Failing:
+        def __init__(self, conn):
+            self._conn = conn
+
+        def execute(self, sql, *args):
+            if sql.startswith(("PRAGMA user_version", "BEGIN")):
+                raise error()
+            return self._conn.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def __setattr__(self, name, value):
+            if name == "_conn":
+                object.__setattr__(self, name, value)
+            else:
+                setattr(self._conn, name, value)
+
+    def connect(database, *args, **kwargs):
+        conn = real(database, *args, **kwargs)
+        return conn if unless in str(database) else Failing(conn)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+
+
+def test_when_no_shared_memory_file_can_be_made_the_store_is_read_immutable(tmp_path,
+                                                                             monkeypatch):
+    """The errors of read-only media, injected: reads fall back to an immutable
+    read-only open; a write still says read-only; a store with writes waiting in
+    its WAL says it cannot be read here rather than read without them."""
+    from engine.store import StoreReadOnly
+
+    path = tmp_path / "runs.db"
+    run = _train(RunStore(path))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _failing_open(monkeypatch, 14, "unable to open database file")
+    for store in (RunStore(path), RunStore(path, readonly=True)):
+        assert [r.id for r in store.list()] == [run.id]
+        assert store.get(run.id).history.history == run.history.history
+    with pytest.raises(StoreReadOnly, match="cannot open or create"):
+        RunStore(path).delete(run.id)
+    (tmp_path / "runs.db-wal").write_bytes(b"\0" * 100)
+    with pytest.raises(StoreReadOnly, match="holds writes not yet merged"):
+        RunStore(path).list()
+
+
+# -- item 12: a full disk ----------------------------------------------------------------------
+
+
+@MOUNTS
+def test_a_full_disk_says_so_and_the_store_still_lists(tmp_path):
+    """A 512 KiB tmpfs filled up after one run was kept."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = f"""
+        mount -t tmpfs -o size=512k tmpfs {disk} || exit 99
+        cd {ROOT}
+        "$PY" -m tui train --dataset circle --dataset-option n=100 --layers 4 --epochs 2 \
+            --store {disk}/runs.db > {disk}/first.out || exit 97
+        dd if=/dev/zero of={disk}/filler bs=4k 2>/dev/null
+        "$PY" -m tui train --dataset circle --dataset-option n=100 --layers 4 --epochs 2 \
+            --store {disk}/runs.db; echo "train rc=$?"
+        "$PY" -m tui runs list --store {disk}/runs.db; echo "list rc=$?"
+        "$PY" -m tui train --dataset circle --epochs 1 --store {disk}/new.db; echo "new rc=$?"
+        "$PY" -m tui runs list --store {disk}/new.db; echo "list new rc=$?"
+        grep -o "^run [0-9a-f]*" {disk}/first.out
+    """
+    proc = in_namespace(script)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout.splitlines()
+    kept = out[-1].split()[1]
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 2 and all("disk is full" in e for e in errors), proc.stderr
+    assert "train rc=1" in out and "new rc=1" in out
+    listed = out[out.index("train rc=1") + 1:out.index("list rc=0")]
+    assert [line.split()[0] for line in listed[1:]] == [kept]
+    assert out[out.index("new rc=1") + 1:out.index("list new rc=0")] == \
+        [f"no runs in {disk}/new.db"]
+
+
+def test_a_disk_io_error_on_a_full_disk_is_reported_as_a_full_disk(tmp_path, monkeypatch):
+    """SQLite's "disk I/O error" when its shared-memory file cannot grow, injected,
+    with the disk reporting no free space."""
+    from engine.store import StoreFull
+
+    path = tmp_path / "runs.db"
+    run = _train(RunStore(path))
+    _failing_open(monkeypatch, 4874, "disk I/O error")   # SQLITE_IOERR_SHMSIZE
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: SimpleNamespace(total=10**9, free=0))
+    with pytest.raises(StoreFull, match="the disk is full"):
+        _train(RunStore(path))
+    assert [r.id for r in RunStore(path).list()] == [run.id]
 
 
 # -- item 15: a second signal ------------------------------------------------------------------
