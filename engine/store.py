@@ -93,6 +93,10 @@ class RunDamaged(StoreError):
         self.problem = problem
 
 
+class RunInUse(StoreError):
+    """The run is still being trained by a live process; it was not deleted."""
+
+
 # Schema version 1, exactly as first released: new stores are created at
 # version 1 and then migrated, so every store follows the same path.
 _SCHEMA_V1 = """
@@ -721,11 +725,39 @@ class RunStore:
                              "VALUES (?, 'npz', ?)", (run.id, blob))
 
     def delete(self, run_id: str) -> str:
-        """Delete one run (its epochs and weights too); returns its full id."""
+        """Delete one run (its epochs and weights too); returns its full id. A run
+        that a live process is still training is refused (``RunInUse``): that
+        process would write it again."""
+        return self.delete_all([run_id])[0]
+
+    def delete_all(self, run_ids: Iterable[str]) -> builtins.list[str]:
+        """Delete several runs in one transaction: every id is checked first (an
+        unknown id, or a run still training, deletes none). Returns the full ids."""
         with self._db(write=True) as conn:
-            full = self._resolve(conn, run_id)
-            conn.execute("DELETE FROM runs WHERE id = ?", (full,))
-        return full
+            ids = self._deletable(conn, run_ids)
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in ids])
+        return ids
+
+    def deletable(self, run_ids: Iterable[str]) -> builtins.list[str]:
+        """The full ids ``delete_all(run_ids)`` would delete now; raises as it would."""
+        with self._reader() as (conn, _):
+            return self._deletable(conn, run_ids)
+
+    def _deletable(self, conn: sqlite3.Connection | None,
+                   run_ids: Iterable[str]) -> builtins.list[str]:
+        ids = builtins.list(dict.fromkeys(self._resolve(conn, r) for r in run_ids))
+        for full in ids:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (full,)).fetchone()
+            if self._status(row) == "running":
+                pid, host = row["writer_pid"], row["writer_host"]
+                if host != socket.gethostname():
+                    raise RunInUse(f"run {full} is being trained by process {pid} on {host}, as "
+                                   f"far as this host can tell; stop it there first, then delete "
+                                   f"it; nothing was deleted")
+                raise RunInUse(f"run {full} is still training (process {pid}); stop it first "
+                               f"(Ctrl+C, or `kill {pid}`: the run is kept as stopped), then "
+                               f"delete it; nothing was deleted")
+        return ids
 
     # -- reading ------------------------------------------------------------------------
 
@@ -1012,7 +1044,7 @@ def run_to_csv(run: Run) -> str:
 
 
 __all__ = ["APPLICATION_ID", "ENV_VAR", "NON_FINITE", "SCHEMA_VERSION", "DamagedRun", "RunDamaged",
-           "RunList", "RunNotFound", "RunStore", "StoreDamaged", "StoreError",
+           "RunInUse", "RunList", "RunNotFound", "RunStore", "StoreDamaged", "StoreError",
            "StoreFull", "StoreLocked", "StoreReadOnly", "StoreSettingError", "StoreTooNew",
            "StoredRun", "check_timeout", "default_store_path", "run_to_csv", "summarize",
            "to_json"]

@@ -520,6 +520,51 @@ def test_a_disk_io_error_on_a_full_disk_is_reported_as_a_full_disk(tmp_path, mon
     assert [r.id for r in RunStore(path).list()] == [run.id]
 
 
+# -- item 14: deleting a run that is still training --------------------------------------------
+
+
+@POSIX
+def test_a_run_still_training_is_not_deleted(tmp_path):
+    """Deleting it used to succeed; the trainer then warned `FOREIGN KEY constraint
+    failed` and its final save wrote the run back."""
+    store = tmp_path / "runs.db"
+    with training(store) as proc:
+        read_epochs(proc, 2)
+        (run,) = RunStore(store).list()
+        refused = deepterm("runs", "delete", run.id, "--yes", "--store", str(store))
+        assert refused.returncode == 1
+        assert one_line(refused) == (
+            f"Error: run {run.id} is still training (process {proc.pid}); stop it first "
+            f"(Ctrl+C, or `kill {proc.pid}`: the run is kept as stopped), then delete it; "
+            f"nothing was deleted")
+        asked = deepterm("runs", "delete", run.id, "--store", str(store), input="y\n")
+        assert asked.returncode == 1 and one_line(asked).startswith("Error: run ")  # no question
+        read_epochs(proc, 2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143 and "warning" not in err, err
+    assert RunStore(store).get(run.id).status == "stopped"
+    done = deepterm("runs", "delete", run.id, "--yes", "--store", str(store))
+    assert done.returncode == 0 and done.stdout == f"deleted {run.id}\n"
+    assert len(RunStore(store)) == 0
+
+
+def test_the_library_refuses_too_and_several_ids_delete_all_or_none(tmp_path):
+    from engine.store import RunInUse
+
+    store = RunStore(tmp_path / "runs.db")
+    done = _train(store)
+    live = Run(spec=tiny_spec(), dataset={"name": "tiny"}, fit={"epochs": 5})
+    store.begin(live)   # this process is its trainer, and it is alive
+    with pytest.raises(ValueError, match="still training") as err:
+        store.delete(live.id)
+    assert isinstance(err.value, RunInUse)
+    with pytest.raises(RunInUse):
+        store.delete_all([done.id, live.id])
+    assert len(store) == 2
+    assert store.delete_all([done.id[:5]]) == [done.id]
+
+
 # -- item 15: a second signal ------------------------------------------------------------------
 
 

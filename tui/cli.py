@@ -777,11 +777,12 @@ def export_text(run, fmt_name: str) -> str:
 @click.option("--yes", "-y", is_flag=True, help="do not ask")
 @store_option
 def runs_delete(run_ids, yes, store_path) -> None:
-    """Delete runs (their epochs and weights too)."""
+    """Delete runs (their epochs and weights too). A run that is still training
+    is refused (stop it first); so is the whole command then."""
     from engine.store import RunDamaged
 
     store = open_store(store_path, must_exist=True)
-    ids = [store.resolve(r) for r in run_ids]   # every id checked before anything goes
+    ids = store.deletable(run_ids)   # every id checked before anything goes
     if not yes:
         names = []
         for run_id in ids:
@@ -791,8 +792,7 @@ def runs_delete(run_ids, yes, store_path) -> None:
             except RunDamaged:
                 names.append(f"{run_id} (damaged)")
         click.confirm(f"delete {', '.join(names)}?", abort=True, err=True)
-    for run_id in ids:
-        store.delete(run_id)
+    for run_id in store.delete_all(ids):
         click.echo(f"deleted {run_id}")
 
 
