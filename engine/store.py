@@ -145,6 +145,7 @@ MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE runs ADD COLUMN epochs_done INTEGER;     -- epoch rows written, kept with each epoch
     ALTER TABLE runs ADD COLUMN best_epochs_json TEXT;   -- {metric: the epoch of its best value}
+    ALTER TABLE runs ADD COLUMN writer_started TEXT;     -- when the writer process started
     """,
 }
 
@@ -227,6 +228,43 @@ def _pid_alive(pid: int) -> bool:
         return False
     except (PermissionError, OSError):
         return True
+    return True
+
+
+def process_started(pid: int) -> str | None:
+    """When process ``pid`` started, as ``'<boot id>:<clock ticks after boot>'``, or
+    None where the system does not say (Linux's /proc does). A pid that is reused
+    by a later process, or a machine that rebooted, gives another value."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        ticks = int(stat[stat.rindex(b")") + 2:].split()[19])   # field 22, starttime
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip()
+    except (OSError, ValueError, IndexError):
+        return None
+    return f"{boot}:{ticks}"
+
+
+_THIS_PROCESS: dict[int, str | None] = {}
+
+
+def _this_process_started() -> str | None:
+    pid = os.getpid()   # per pid: a forked child is another writer
+    if pid not in _THIS_PROCESS:
+        _THIS_PROCESS[pid] = process_started(pid)
+    return _THIS_PROCESS[pid]
+
+
+def writer_alive(pid: int | None, started: str | None) -> bool:
+    """Whether process ``pid`` on this host is still the one that started at
+    ``started`` (only whether it lives, where start times are not known)."""
+    if not pid or not _pid_alive(pid):
+        return False
+    if started:
+        now = process_started(pid)
+        if now is not None and now != started:
+            return False   # the pid now belongs to a later process (or another boot)
     return True
 
 
@@ -656,6 +694,7 @@ class RunStore:
             "best_epochs_json": _dumps(summary["best_epochs"]),
             "epochs_done": summary["epochs_done"],
             "writer_pid": os.getpid(), "writer_host": socket.gethostname(),
+            "writer_started": _this_process_started(),
             "group_name": run.group, "label": run.label,
         }
 
@@ -789,8 +828,9 @@ class RunStore:
     def _status(row: sqlite3.Row) -> str:
         if row["state"] == "finished":
             return row["stop_reason"] or "completed"
+        started = row["writer_started"] if "writer_started" in row.keys() else None
         if row["writer_host"] == socket.gethostname() and row["writer_pid"] \
-                and not _pid_alive(row["writer_pid"]):
+                and not writer_alive(row["writer_pid"], started):
             return "interrupted"
         return "running"
 
@@ -1046,5 +1086,5 @@ def run_to_csv(run: Run) -> str:
 __all__ = ["APPLICATION_ID", "ENV_VAR", "NON_FINITE", "SCHEMA_VERSION", "DamagedRun", "RunDamaged",
            "RunInUse", "RunList", "RunNotFound", "RunStore", "StoreDamaged", "StoreError",
            "StoreFull", "StoreLocked", "StoreReadOnly", "StoreSettingError", "StoreTooNew",
-           "StoredRun", "check_timeout", "default_store_path", "run_to_csv", "summarize",
-           "to_json"]
+           "StoredRun", "check_timeout", "default_store_path", "process_started", "run_to_csv",
+           "summarize", "to_json", "writer_alive"]

@@ -600,6 +600,33 @@ def test_a_second_signal_cuts_neither_the_final_save_nor_the_message(tmp_path, f
             f"{run.id} kept as stopped in {store}"]
 
 
+# -- item 16: a writer's pid taken by another process ------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process start times: Linux")
+def test_a_run_whose_writer_pid_now_names_another_process_reads_as_interrupted(tmp_path):
+    path = tmp_path / "runs.db"
+    code = ("import sys; from engine.store import RunStore; from engine.runs import Run; "
+            "from _store_helpers import tiny_spec; "
+            "r = Run(spec=tiny_spec(), dataset={'name': 'tiny'}, fit={'epochs': 9}, id='begun0001'); "
+            f"RunStore({str(path)!r}).begin(r)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=ROOT,
+                   env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}"})
+    assert RunStore(path).get("begun0001").status == "interrupted"   # its writer is gone
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:   # its pid is reused by a live process that started later
+        edit(path, "UPDATE runs SET writer_pid = ? WHERE id = 'begun0001'", other.pid)
+        assert RunStore(path).get("begun0001").status == "interrupted"
+        assert RunStore(path).list(status="interrupted")[0].id == "begun0001"
+        assert RunStore(path).delete("begun0001") == "begun0001"
+    finally:
+        other.kill()
+        other.wait()
+    live = Run(spec=tiny_spec(), dataset={"name": "tiny"}, fit={"epochs": 5})
+    RunStore(path).begin(live)    # this process: alive, and the one that started then
+    assert RunStore(path).get(live.id).status == "running"
+
+
 # -- item 17: store settings -------------------------------------------------------------------
 
 
