@@ -9,20 +9,32 @@ behind and its run reads back as ``interrupted``. Several processes may write
 one store at once (SQLite's WAL; a writer waits up to ``timeout`` seconds for
 another). A file that is not a deepterm store, a damaged one, or one written
 by a newer deepterm is reported with a ``StoreError`` and never written to.
-The schema is versioned (``PRAGMA user_version``) and migrated in place after
-a backup copy is made.
+One run whose record cannot be read is reported by its id (``RunDamaged``);
+the other runs still list and read. The schema is versioned (``PRAGMA
+user_version``) and migrated in place after a backup copy is made.
+
+Listing reads no histories: each run's row keeps a summary (epochs done, the
+last and the best value of each metric, the epoch of each best), updated with
+every epoch, and ``RunStore.history`` reads one run's epochs when they are
+needed. Reading never writes: a store on read-only media, or on a full disk,
+still reads.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import csv
 import io
 import json
+import math
 import os
+import shutil
 import socket
 import sqlite3
-from collections.abc import Iterator
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +42,10 @@ import numpy as np
 
 from .history import History
 from .numerics import json_default
-from .runs import Run, utc_now
+from .runs import Run, maximised, utc_now
 from .spec import ModelSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x64707472  # "dptr": marks the file as a deepterm run store
 ENV_VAR = "DEEPTERM_STORE"
 
@@ -62,8 +74,27 @@ class StoreFull(StoreError):
     """The disk is full; the write was rolled back and the store kept as it was."""
 
 
+class StoreSettingError(StoreError):
+    """A store setting is unusable (the path, the timeout); nothing was opened."""
+
+
 class RunNotFound(StoreError):
     """No run has that id (or the prefix is ambiguous)."""
+
+
+class RunDamaged(StoreError):
+    """One run's record cannot be read (bad JSON, a value of the wrong kind, a
+    field this deepterm does not know); it is left as it is, and the other runs
+    still read. ``run_id`` and ``problem`` say which and what."""
+
+    def __init__(self, message: str, run_id: str = "", problem: str = "") -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.problem = problem
+
+
+class RunInUse(StoreError):
+    """The run is still being trained by a live process; it was not deleted."""
 
 
 # Schema version 1, exactly as first released: new stores are created at
@@ -99,7 +130,7 @@ CREATE TABLE epochs (
 CREATE INDEX runs_by_time ON runs(created_at);
 """
 
-# MIGRATIONS[v] takes a store from version v to v + 1.
+# MIGRATIONS[v] takes a store from version v to v + 1 (then _AFTER_MIGRATION[v], if any).
 MIGRATIONS: dict[int, str] = {
     0: _SCHEMA_V1,
     1: """
@@ -111,7 +142,17 @@ MIGRATIONS: dict[int, str] = {
         data BLOB NOT NULL
     );
     """,
+    2: """
+    ALTER TABLE runs ADD COLUMN epochs_done INTEGER;     -- epoch rows written, kept with each epoch
+    ALTER TABLE runs ADD COLUMN best_epochs_json TEXT;   -- {metric: the epoch of its best value}
+    ALTER TABLE runs ADD COLUMN writer_started TEXT;     -- when the writer process started
+    """,
 }
+
+#: Below this many free bytes, an I/O error while writing means the disk is full
+#: (SQLite reports a full disk as SQLITE_FULL only for page writes; growing its
+#: shared-memory file on a full disk is a "disk I/O error").
+FULL_DISK_BYTES = 1 << 20
 
 
 def default_store_path() -> Path:
@@ -129,24 +170,55 @@ def default_store_path() -> Path:
         return Path(base) / "deepterm" / "runs.db"
 
 
+def check_timeout(value: Any) -> float:
+    """``value`` as a store timeout in seconds: a finite number >= 0."""
+    try:
+        timeout = float(value)
+    except (TypeError, ValueError):
+        timeout = math.nan
+    if isinstance(value, bool) or not math.isfinite(timeout) or timeout < 0:
+        raise StoreSettingError(f"timeout must be a finite number of seconds >= 0 (e.g. 10), "
+                                f"got {value!r}")
+    return timeout
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
 def _translate(exc: sqlite3.Error, path: Path, timeout: float) -> StoreError:
     code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
     if code in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
         return StoreLocked(f"{path}: the run store is locked by another process (waited "
                            f"{timeout:g} s); try again when it has finished")
+    if code == 13 or (code in (10, 14) and _disk_full(path)):  # SQLITE_FULL; IOERR, CANTOPEN
+        return StoreFull(f"{path}: the disk is full; this write was undone and the store "
+                         f"keeps everything written before it")
     if code == 8:  # SQLITE_READONLY
         return StoreReadOnly(f"{path}: the run store is read-only ({exc}); choose a writable "
                              f"one with --store or ${ENV_VAR}")
-    if code == 13:  # SQLITE_FULL
-        return StoreFull(f"{path}: the disk is full; this write was undone and the store "
-                         f"keeps everything written before it")
     if code in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
         return StoreDamaged(f"{path}: not a deepterm run store, or a damaged one ({exc}); it "
                             f"was left untouched: move it aside or use --store")
+    if code == 14 and path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        return StoreReadOnly(f"{path}: the run store is read-only (its folder cannot be "
+                             f"written: read-only media?); it can be read, not changed: choose a "
+                             f"writable one with --store or ${ENV_VAR}")
     if code == 14:  # SQLITE_CANTOPEN
         return StoreReadOnly(f"{path}: cannot open or create the run store ({exc}); choose "
                              f"another with --store or ${ENV_VAR}")
     return StoreError(f"{path}: run store error: {exc}")
+
+
+#: Errors after which a read is tried again on a read-only connection: the file or
+#: its folder cannot be written (read-only media), or the disk is full.
+_READ_AGAIN = (8, 10, 13, 14)   # READONLY, IOERR, FULL, CANTOPEN
+
+
+# -- who writes a run ---------------------------------------------------------------------
 
 
 def _pid_alive(pid: int) -> bool:
@@ -157,6 +229,46 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+def process_started(pid: int) -> str | None:
+    """When process ``pid`` started, as ``'<boot id>:<clock ticks after boot>'``, or
+    None where the system does not say (Linux's /proc does). A pid that is reused
+    by a later process, or a machine that rebooted, gives another value."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        ticks = int(stat[stat.rindex(b")") + 2:].split()[19])   # field 22, starttime
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip()
+    except (OSError, ValueError, IndexError):
+        return None
+    return f"{boot}:{ticks}"
+
+
+_THIS_PROCESS: dict[int, str | None] = {}
+
+
+def _this_process_started() -> str | None:
+    pid = os.getpid()   # per pid: a forked child is another writer
+    if pid not in _THIS_PROCESS:
+        _THIS_PROCESS[pid] = process_started(pid)
+    return _THIS_PROCESS[pid]
+
+
+def writer_alive(pid: int | None, started: str | None) -> bool:
+    """Whether process ``pid`` on this host is still the one that started at
+    ``started`` (only whether it lives, where start times are not known)."""
+    if not pid or not _pid_alive(pid):
+        return False
+    if started:
+        now = process_started(pid)
+        if now is not None and now != started:
+            return False   # the pid now belongs to a later process (or another boot)
+    return True
+
+
+# -- JSON ---------------------------------------------------------------------------------
 
 
 def _dumps(value: Any) -> str:
@@ -170,19 +282,222 @@ def _json_default(value: Any):
         return str(value)   # a run keeps what it can describe, never fails on it
 
 
+#: How non-finite numbers appear in exported JSON, which has no such numbers.
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with every non-finite number replaced by its NON_FINITE string."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _finite_json(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else NON_FINITE[repr(number)]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def to_json(value: Any, indent: int | None = 2) -> str:
+    """Strict JSON text (RFC 8259): NaN, infinity and minus infinity, which JSON
+    cannot hold as numbers, are written as the strings ``"NaN"``, ``"Infinity"``
+    and ``"-Infinity"``; ``float()`` reads each back (``Run.from_dict`` does)."""
+    return json.dumps(_finite_json(value), indent=indent, default=_json_default,
+                      allow_nan=False)
+
+
+# -- summaries, and reading what a row holds ----------------------------------------------
+
+
+def summarize(history: History) -> dict[str, Any]:
+    """What a run's row keeps about its history, so that listing needs no epochs:
+    epochs done, the last value of each metric (``final``), the best finite value
+    of each (``best``: max for accuracy-like names, else min) and its epoch
+    (``best_epochs``), as ``History.best`` picks them."""
+    best, best_epochs = {}, {}
+    for key in history.history:
+        found = history.best(key)
+        if found is not None:
+            best_epochs[key], best[key] = found
+    return {"epochs_done": len(history),
+            "final": {k: v[-1] for k, v in history.history.items() if v},
+            "best": best, "best_epochs": best_epochs}
+
+
+def _merge_epoch(summary: dict[str, Any], epoch: int, logs: dict[str, float]) -> None:
+    """Update ``summary`` for one more epoch, exactly as summarize() would see it:
+    ties keep the first best value for a minimum and the last for a maximum."""
+    summary["final"].update(logs)
+    for key, value in logs.items():
+        if not math.isfinite(value):
+            continue
+        old = summary["best"].get(key)
+        better = old is None or (value >= old if maximised(key) else value < old)
+        if better:
+            summary["best"][key] = value
+            summary["best_epochs"][key] = epoch
+
+
+class _Damage(Exception):
+    """Raised inside the readers: ``str(exc)`` says what is wrong with a row."""
+
+
+def _json_column(row: sqlite3.Row, column: str, kind: type = dict, nullable: bool = False):
+    text = row[column]
+    if text is None:
+        if nullable:
+            return kind()
+        raise _Damage(f"{column} is empty")
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise _Damage(f"{column} is not valid JSON ({exc})") from None
+    if not isinstance(value, kind):
+        raise _Damage(f"{column} holds {_kind(value)} ({_clip(text)}), not {_kind(kind())}")
+    return value
+
+
+def _numbers(values: dict, where: str, kind: tuple[type, ...] = (int, float)) -> dict:
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise _Damage(f"{where} holds {_kind(value)} ({_clip(json.dumps(value))}) for "
+                          f"{key!r}, not a number")
+    return values
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _clip(text: Any, width: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def epoch_logs(text: Any, epoch: int) -> dict[str, float]:
+    """One epoch row's metrics, checked: a JSON object of metric name -> number."""
+    where = f"epoch {epoch + 1}"
+    try:
+        logs = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise _Damage(f"{where}: logs_json is not valid JSON ({exc})") from None
+    if not isinstance(logs, dict):
+        raise _Damage(f"{where}: logs_json holds {_kind(logs)} ({_clip(text)}), not an "
+                      f"object of metric values")
+    _numbers(logs, f"{where}: logs_json")
+    return {k: float(v) for k, v in logs.items()}
+
+
+# -- what list() returns ------------------------------------------------------------------
+
+
+class StoredRun(Run):
+    """A run as ``RunStore.list`` gives it: every field of the run, but its
+    per-epoch ``history`` stays in the store until it is first read (one query,
+    ``RunStore.history``). Until then ``epochs_done``, ``final``, ``best``,
+    ``best_epoch`` and ``monitor`` come from the summary kept in the run's row,
+    and ``history_loaded`` is False."""
+
+    _store: RunStore | None = None
+    _summary: dict[str, Any] | None = None
+    _loaded_history: History | None = None
+
+    @property
+    def history(self) -> History:
+        if self._loaded_history is None:
+            self._loaded_history = self._store.history(self.id) if self._store is not None \
+                else History()
+        return self._loaded_history
+
+    @history.setter
+    def history(self, value: History | None) -> None:
+        self._loaded_history = value
+
+    @property
+    def history_loaded(self) -> bool:
+        return self._loaded_history is not None
+
+    def _from_summary(self) -> bool:
+        return self._loaded_history is None and self._summary is not None
+
+    @property
+    def epochs_done(self) -> int:
+        return self._summary["epochs_done"] if self._from_summary() else super().epochs_done
+
+    @property
+    def final(self) -> dict[str, float]:
+        return dict(self._summary["final"]) if self._from_summary() else super().final
+
+    @property
+    def best(self) -> dict[str, float]:
+        return dict(self._summary["best"]) if self._from_summary() else super().best
+
+    @property
+    def monitor(self) -> str:
+        if self._from_summary():
+            return "val_loss" if "val_loss" in self._summary["final"] else "loss"
+        return super().monitor
+
+    @property
+    def best_epoch(self) -> int | None:
+        if self._from_summary():
+            return self._summary["best_epochs"].get(self.monitor)
+        return super().best_epoch
+
+
+@dataclass
+class DamagedRun:
+    """A run whose record cannot be read: its id, what could be read of its row
+    (creation time, dataset name, status) and ``problem``, what is wrong."""
+
+    id: str
+    created_at: str
+    dataset_name: str
+    status: str
+    problem: str
+
+
+class RunList(builtins.list):
+    """The readable runs (a list of ``StoredRun``), newest first. ``damaged``
+    holds the runs whose records cannot be read; ``entries`` every run in the
+    store's order, damaged ones included."""
+
+    def __init__(self, entries: Iterable[StoredRun | DamagedRun] = ()) -> None:
+        self.entries = builtins.list(entries)
+        super().__init__(e for e in self.entries if not isinstance(e, DamagedRun))
+
+    @property
+    def damaged(self) -> builtins.list[DamagedRun]:
+        return [e for e in self.entries if isinstance(e, DamagedRun)]
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
 class RunStore:
     """Runs kept in one SQLite file at ``path`` (default: ``default_store_path()``).
 
     Every method opens its own short connection, so one store object can be
     used from several threads. ``readonly=True`` opens the file for reading
-    only. ``timeout`` is how long a write waits for another writer.
+    only (on read-only media too). ``timeout`` is how long a write waits for
+    another writer (a finite number of seconds >= 0).
     """
 
     def __init__(self, path: str | os.PathLike | None = None, *, readonly: bool = False,
                  timeout: float = 10.0) -> None:
+        if path is not None and os.fspath(path).strip() in (":memory:", ""):
+            raise StoreSettingError(
+                f"the run store must be a file, got {os.fspath(path)!r}"
+                + (" (SQLite's in-memory database, which every connection sees empty)"
+                   if os.fspath(path).strip() else ""))
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self.readonly = readonly
-        self.timeout = float(timeout)
+        self.timeout = check_timeout(timeout)
         self._checked = False
 
     def __repr__(self) -> str:
@@ -190,22 +505,48 @@ class RunStore:
 
     # -- connections -------------------------------------------------------------------
 
+    def _uri(self, **params: str) -> str:
+        """A ``file:`` URI for the store: the path quoted, so ``?`` and ``#`` stay in it."""
+        path = urllib.parse.quote(self.path.resolve().as_posix(), safe="/:")
+        return f"file:{path}?{urllib.parse.urlencode(params)}"
+
     def _open(self) -> sqlite3.Connection:
-        if self.readonly:
-            if not self.path.exists():
-                raise StoreError(f"{self.path}: no run store here")
-            uri = f"file:{self.path.resolve()}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None)
-        else:
-            if self.path.is_dir():
-                raise StoreError(f"{self.path}: is a folder; give a file path for the store")
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreReadOnly(f"{self.path}: cannot create the store's folder "
-                                    f"({exc.strerror}); choose another with --store "
-                                    f"or ${ENV_VAR}") from None
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        """A connection that may write (and may create the file)."""
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder; give a file path for the store")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreReadOnly(f"{self.path}: cannot create the store's folder "
+                                f"({exc.strerror}); choose another with --store "
+                                f"or ${ENV_VAR}") from None
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A connection that only reads. Where SQLite cannot make its shared-memory
+        file beside the store (read-only media, a full disk) and no write is
+        waiting in the WAL, the file is read as immutable: nothing can write it then."""
+        conn = None
+        try:
+            conn = sqlite3.connect(self._uri(mode="ro"), uri=True, timeout=self.timeout,
+                                   isolation_level=None)
+            conn.execute("PRAGMA user_version").fetchone()   # WAL: needs the -shm file
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+            if code not in _READ_AGAIN:
+                raise
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreReadOnly(
+                    f"{self.path}: cannot be read here: its folder cannot be written (read-only "
+                    f"or full) and it holds writes not yet merged ({wal.name}); copy the store "
+                    f"and its {wal.name} file to a writable folder to read it") from None
+            conn = sqlite3.connect(self._uri(mode="ro", immutable="1"), uri=True,
+                                   timeout=self.timeout, isolation_level=None)
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -221,7 +562,7 @@ class RunStore:
             raise _translate(exc, self.path, self.timeout) from None
         try:
             if not self._checked:
-                self._prepare(conn)
+                self._prepare(conn, writable=True)
             conn.execute("PRAGMA foreign_keys = ON")
             if write:
                 conn.execute("BEGIN IMMEDIATE")
@@ -239,8 +580,45 @@ class RunStore:
         finally:
             conn.close()
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Check what the file is; create or migrate the schema when needed."""
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[tuple[sqlite3.Connection | None, int]]:
+        """(connection, schema version) for reading; (None, 0) when there is no
+        store yet: reading never creates one. A store that can be written is
+        opened as for writing (an older schema is migrated first); one that
+        cannot (read-only media, a full disk, ``readonly=True``) is read as it is."""
+        if not self.path.exists():
+            yield None, 0
+            return
+        conn = None
+        if not self.readonly:
+            try:
+                conn = self._open()
+                version = self._prepare(conn, writable=True) if not self._checked \
+                    else SCHEMA_VERSION
+            except sqlite3.Error as exc:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                if ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) not in _READ_AGAIN:
+                    raise _translate(exc, self.path, self.timeout) from None
+        try:
+            if conn is None:
+                try:
+                    conn = self._open_readonly()
+                    version = self._prepare(conn, writable=False)
+                except sqlite3.Error as exc:
+                    raise _translate(exc, self.path, self.timeout) from None
+            try:
+                yield (conn if version else None), version
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path, self.timeout) from None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _prepare(self, conn: sqlite3.Connection, writable: bool) -> int:
+        """Check what the file is; with ``writable`` create or migrate the schema
+        when needed. Returns the schema version it can be read at (0: no schema)."""
         # One read transaction, so that the three facts agree: another process that
         # creates the schema between two of these reads would make a new store look foreign.
         conn.execute("BEGIN")
@@ -258,14 +636,14 @@ class RunStore:
             raise StoreTooNew(
                 f"{self.path}: written by a newer deepterm (store schema {version}; this one "
                 f"reads up to {SCHEMA_VERSION}); upgrade deepterm: the store was left untouched")
+        if not writable:
+            return version   # an older schema is read as it is
         if version < SCHEMA_VERSION:
-            if self.readonly:
-                raise StoreReadOnly(f"{self.path}: the store (schema {version}) must be "
-                                    f"upgraded to schema {SCHEMA_VERSION}, which needs writing")
             self._migrate(conn)
-        if not self.readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
+            version = SCHEMA_VERSION
+        conn.execute("PRAGMA journal_mode = WAL")
         self._checked = True
+        return version
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -283,6 +661,8 @@ class RunStore:
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                if version == 2:
+                    _summarize_old_runs(conn)
                 version += 1
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -293,13 +673,15 @@ class RunStore:
             raise
 
     def schema_version(self) -> int:
-        with self._db() as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+        """The schema version of the store's file (0 when there is none yet)."""
+        with self._reader() as (_conn, version):
+            return version
 
     # -- writing ------------------------------------------------------------------------
 
     def _run_row(self, run: Run) -> dict[str, Any]:
         finished = run.status not in ("running", "interrupted")
+        summary = summarize(run.history)
         return {
             "id": run.id, "created_at": run.created_at, "updated_at": utc_now(),
             "state": "finished" if finished else "running",
@@ -308,8 +690,11 @@ class RunStore:
             "spec_json": run.spec.to_json(), "fit_json": _dumps(run.fit),
             "backend": run.backend, "device": run.device, "seed": run.seed,
             "n_params": run.n_params, "duration_s": run.duration_s,
-            "final_json": _dumps(run.final), "best_json": _dumps(run.best),
+            "final_json": _dumps(summary["final"]), "best_json": _dumps(summary["best"]),
+            "best_epochs_json": _dumps(summary["best_epochs"]),
+            "epochs_done": summary["epochs_done"],
             "writer_pid": os.getpid(), "writer_host": socket.gethostname(),
+            "writer_started": _this_process_started(),
             "group_name": run.group, "label": run.label,
         }
 
@@ -327,11 +712,28 @@ class RunStore:
             self._upsert(conn, run)
 
     def add_epoch(self, run_id: str, epoch: int, logs: dict[str, float]) -> None:
-        """Write one finished epoch in its own transaction."""
+        """Write one finished epoch in its own transaction, and the run's summary
+        (epochs done, last and best values) with it."""
+        logs = {k: float(v) for k, v in logs.items()}
         with self._db(write=True) as conn:
+            row = conn.execute("SELECT final_json, best_json, best_epochs_json, epochs_done "
+                               "FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(f"run {run_id} is not in {self.path} (deleted while it "
+                                  f"trained?); epoch {epoch + 1} was not written")
+            known = conn.execute("SELECT 1 FROM epochs WHERE run_id = ? AND epoch = ?",
+                                 (run_id, int(epoch))).fetchone()
             conn.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, logs_json) "
                          "VALUES (?, ?, ?)", (run_id, int(epoch), _dumps(logs)))
-            conn.execute("UPDATE runs SET updated_at = ? WHERE id = ?", (utc_now(), run_id))
+            summary = {"final": _json_or_empty(row["final_json"]),
+                       "best": _json_or_empty(row["best_json"]),
+                       "best_epochs": _json_or_empty(row["best_epochs_json"])}
+            _merge_epoch(summary, int(epoch), logs)
+            conn.execute("UPDATE runs SET updated_at = ?, final_json = ?, best_json = ?, "
+                         "best_epochs_json = ?, epochs_done = ? WHERE id = ?",
+                         (utc_now(), _dumps(summary["final"]), _dumps(summary["best"]),
+                          _dumps(summary["best_epochs"]),
+                          (row["epochs_done"] or 0) + (known is None), run_id))
 
     def finish(self, run: Run, weights: bool = False) -> None:
         """Write the whole run as it ended (every epoch again: none is lost when
@@ -347,37 +749,68 @@ class RunStore:
             buffer = io.BytesIO()
             np.savez(buffer, *[np.asarray(w) for w in run.weights])
             blob = buffer.getvalue()
+        history = run.history
         with self._db(write=True) as conn:
             self._upsert(conn, run)
             conn.execute("DELETE FROM epochs WHERE run_id = ?", (run.id,))
-            keys = list(run.history.history)
+            keys = list(history.history)
             conn.executemany(
                 "INSERT OR REPLACE INTO epochs (run_id, epoch, logs_json) VALUES (?, ?, ?)",
-                [(run.id, e, _dumps({k: run.history.history[k][i] for k in keys
-                                     if i < len(run.history.history[k])}))
-                 for i, e in enumerate(run.history.epoch)])
+                [(run.id, e, _dumps({k: history.history[k][i] for k in keys
+                                     if i < len(history.history[k])}))
+                 for i, e in enumerate(history.epoch)])
             if blob is not None:
                 conn.execute("INSERT OR REPLACE INTO weights (run_id, format, data) "
                              "VALUES (?, 'npz', ?)", (run.id, blob))
 
     def delete(self, run_id: str) -> str:
-        """Delete one run (its epochs and weights too); returns its full id."""
+        """Delete one run (its epochs and weights too); returns its full id. A run
+        that a live process is still training is refused (``RunInUse``): that
+        process would write it again."""
+        return self.delete_all([run_id])[0]
+
+    def delete_all(self, run_ids: Iterable[str]) -> builtins.list[str]:
+        """Delete several runs in one transaction: every id is checked first (an
+        unknown id, or a run still training, deletes none). Returns the full ids."""
         with self._db(write=True) as conn:
-            full = self._resolve(conn, run_id)
-            conn.execute("DELETE FROM runs WHERE id = ?", (full,))
-        return full
+            ids = self._deletable(conn, run_ids)
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in ids])
+        return ids
+
+    def deletable(self, run_ids: Iterable[str]) -> builtins.list[str]:
+        """The full ids ``delete_all(run_ids)`` would delete now; raises as it would."""
+        with self._reader() as (conn, _):
+            return self._deletable(conn, run_ids)
+
+    def _deletable(self, conn: sqlite3.Connection | None,
+                   run_ids: Iterable[str]) -> builtins.list[str]:
+        ids = builtins.list(dict.fromkeys(self._resolve(conn, r) for r in run_ids))
+        for full in ids:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (full,)).fetchone()
+            if self._status(row) == "running":
+                pid, host = row["writer_pid"], row["writer_host"]
+                if host != socket.gethostname():
+                    raise RunInUse(f"run {full} is being trained by process {pid} on {host}, as "
+                                   f"far as this host can tell; stop it there first, then delete "
+                                   f"it; nothing was deleted")
+                raise RunInUse(f"run {full} is still training (process {pid}); stop it first "
+                               f"(Ctrl+C, or `kill {pid}`: the run is kept as stopped), then "
+                               f"delete it; nothing was deleted")
+        return ids
 
     # -- reading ------------------------------------------------------------------------
 
-    def _resolve(self, conn: sqlite3.Connection, run_id: str) -> str:
+    def _resolve(self, conn: sqlite3.Connection | None, run_id: str) -> str:
         run_id = str(run_id).strip()
         if not run_id:
             raise RunNotFound("a run id is needed (see `deepterm runs list`)")
         like = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        ids = [r[0] for r in conn.execute(
+        ids = [] if conn is None else [r[0] for r in conn.execute(
             "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 6", (like,))]
         if run_id in ids:
             return run_id
+        if conn is None:
+            raise RunNotFound(f"{self.path}: no run store here yet, so no run {run_id!r}")
         if not ids:
             raise RunNotFound(f"no run {run_id!r} in {self.path}; `deepterm runs list` "
                               f"shows the ids")
@@ -388,46 +821,119 @@ class RunStore:
 
     def resolve(self, run_id: str) -> str:
         """The full id of the run whose id is or starts with ``run_id``."""
-        with self._db() as conn:
+        with self._reader() as (conn, _):
             return self._resolve(conn, run_id)
 
-    def _from_row(self, row: sqlite3.Row, epochs: list[sqlite3.Row]) -> Run:
+    @staticmethod
+    def _status(row: sqlite3.Row) -> str:
         if row["state"] == "finished":
-            status = row["stop_reason"] or "completed"
-        elif row["writer_host"] == socket.gethostname() and row["writer_pid"] \
-                and not _pid_alive(row["writer_pid"]):
-            status = "interrupted"
-        else:
-            status = "running"
-        fit = json.loads(row["fit_json"])
+            return row["stop_reason"] or "completed"
+        started = row["writer_started"] if "writer_started" in row.keys() else None
+        if row["writer_host"] == socket.gethostname() and row["writer_pid"] \
+                and not writer_alive(row["writer_pid"], started):
+            return "interrupted"
+        return "running"
+
+    def _damaged(self, run_id: str, problem: str) -> RunDamaged:
+        return RunDamaged(f"run {run_id} in {self.path} is damaged: {problem}; it was left as it "
+                          f"is (`deepterm runs delete {run_id}` removes it)", run_id, problem)
+
+    def _fields(self, row: sqlite3.Row, status: str) -> dict[str, Any]:
+        """The Run fields a row holds, every one checked (``_Damage`` says which is wrong)."""
+        columns = row.keys()
+        if not isinstance(row["created_at"], str):
+            raise _Damage(f"created_at holds {_kind(row['created_at'])}, not a time")
+        for column, kinds in (("seed", (int,)), ("duration_s", (int, float))):
+            value = row[column]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise _Damage(f"{column} holds {_clip(value)!r}, not a number")
+        try:
+            spec = ModelSpec.from_json(row["spec_json"])
+        except (TypeError, ValueError) as exc:
+            newer = " (written by a newer deepterm?)" if "unknown field" in str(exc) else ""
+            raise _Damage(f"spec_json: {exc}{newer}") from None
+        return {
+            "spec": spec, "dataset": _json_column(row, "dataset_json"),
+            "fit": _json_column(row, "fit_json"), "backend": str(row["backend"]),
+            "seed": row["seed"], "id": row["id"], "created_at": row["created_at"],
+            "status": status, "device": row["device"], "duration_s": row["duration_s"],
+            "error": row["error"],
+            "group": row["group_name"] if "group_name" in columns else None,
+            "label": row["label"] if "label" in columns else None,
+        }
+
+    @staticmethod
+    def _summary(row: sqlite3.Row) -> dict[str, Any] | None:
+        """The summary kept in the row (None in a store older than schema 3; a
+        damaged one raises _Damage, and the run's epochs tell the same)."""
+        if "epochs_done" not in row.keys() or row["epochs_done"] is None:
+            return None
+        if isinstance(row["epochs_done"], bool) or not isinstance(row["epochs_done"], int):
+            raise _Damage(f"epochs_done holds {_clip(row['epochs_done'])!r}, not a count")
+        return {"epochs_done": row["epochs_done"],
+                "final": _numbers(_json_column(row, "final_json", nullable=True), "final_json"),
+                "best": _numbers(_json_column(row, "best_json", nullable=True), "best_json"),
+                "best_epochs": _numbers(_json_column(row, "best_epochs_json", nullable=True),
+                                        "best_epochs_json", (int,))}
+
+    def _history(self, conn: sqlite3.Connection, run_id: str, fit: dict[str, Any],
+                 status: str, row: sqlite3.Row) -> History:
         history = History({k: fit.get(k) for k in ("epochs", "batch_size")})
-        for e in epochs:
-            history.append(e["epoch"], json.loads(e["logs_json"]))
+        for e in conn.execute("SELECT epoch, logs_json FROM epochs WHERE run_id = ? "
+                              "ORDER BY epoch", (run_id,)):
+            history.append(e["epoch"], epoch_logs(e["logs_json"], e["epoch"]))
         history.stop_reason = status
         history.device = row["device"]
         history.duration_s = row["duration_s"] or 0.0
-        run = Run(spec=ModelSpec.from_json(row["spec_json"]),
-                  dataset=json.loads(row["dataset_json"]), fit=fit, backend=row["backend"],
-                  seed=row["seed"], id=row["id"], created_at=row["created_at"], status=status,
-                  history=history, device=row["device"], duration_s=row["duration_s"],
-                  error=row["error"], group=row["group_name"], label=row["label"])
-        return run
+        return history
+
+    def _read(self, conn: sqlite3.Connection, run_id: str, full: bool) -> Run:
+        """The run ``run_id`` (a full id): a Run with its history when ``full``,
+        else a StoredRun whose history stays in the store."""
+        row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        status = self._status(row)
+        if not full:
+            return self._read_row(conn, row, status)
+        try:
+            fields = self._fields(row, status)
+            history = self._history(conn, run_id, fields["fit"], status, row)
+        except _Damage as exc:
+            raise self._damaged(run_id, str(exc)) from None
+        return Run(**fields, history=history)
 
     def get(self, run_id: str, weights: bool = False) -> Run:
         """The run whose id is (or uniquely starts with) ``run_id``, with its
-        history; with ``weights=True`` also its saved weights (or None)."""
-        with self._db() as conn:
+        history; with ``weights=True`` also its saved weights (or None). A run
+        whose record cannot be read raises ``RunDamaged``."""
+        with self._reader() as (conn, _):
             full = self._resolve(conn, run_id)
-            row = conn.execute("SELECT * FROM runs WHERE id = ?", (full,)).fetchone()
-            epochs = conn.execute("SELECT epoch, logs_json FROM epochs WHERE run_id = ? "
-                                  "ORDER BY epoch", (full,)).fetchall()
-            run = self._from_row(row, epochs)
+            run = self._read(conn, full, full=True)
             if weights:
                 run.weights = self._weights(conn, full)
         return run
 
+    def summary(self, run_id: str) -> StoredRun:
+        """The run as ``list`` gives it (its history is read when first used)."""
+        with self._reader() as (conn, _):
+            return self._read(conn, self._resolve(conn, run_id), full=False)
+
+    def history(self, run_id: str) -> History:
+        """One run's per-epoch history (what the Runs screen draws when a run is chosen)."""
+        with self._reader() as (conn, _):
+            full = self._resolve(conn, run_id)
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (full,)).fetchone()
+            status = self._status(row)
+            try:
+                return self._history(conn, full, _json_column(row, "fit_json"), status, row)
+            except _Damage as exc:
+                raise self._damaged(full, str(exc)) from None
+
     def _weights(self, conn: sqlite3.Connection, run_id: str) -> list[np.ndarray] | None:
-        found = conn.execute("SELECT data FROM weights WHERE run_id = ?", (run_id,)).fetchone()
+        try:
+            found = conn.execute("SELECT data FROM weights WHERE run_id = ?",
+                                 (run_id,)).fetchone()
+        except sqlite3.OperationalError:   # a schema 1 store, read as it is: no weights table
+            return None
         if found is None:
             return None
         with np.load(io.BytesIO(found[0]), allow_pickle=False) as data:
@@ -435,42 +941,67 @@ class RunStore:
 
     def weights(self, run_id: str) -> list[np.ndarray] | None:
         """The weights saved with a run, in ``get_weights`` layout, or None."""
-        with self._db() as conn:
+        with self._reader() as (conn, _):
             return self._weights(conn, self._resolve(conn, run_id))
 
     def list(self, *, dataset: str | None = None, status: str | None = None,
-             group: str | None = None, limit: int | None = None) -> list[Run]:
-        """Runs with their histories, newest first, optionally only those of one
-        dataset, status or group (sweep)."""
-        if not self.path.exists():
-            return []
+             group: str | None = None, limit: int | None = None) -> RunList:
+        """The runs, newest first, optionally only those of one dataset, status
+        or group (sweep), at most ``limit`` of them. Each is a ``StoredRun``: its
+        history is read when it is first used. A run whose record cannot be read
+        is not among them but in the result's ``damaged`` list, with its problem."""
         query, args = "SELECT * FROM runs", []
         where = []
         if dataset is not None:
             where.append("dataset = ?")
             args.append(dataset)
-        if group is not None:
-            where.append("group_name = ?")
-            args.append(group)
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY created_at DESC, rowid DESC"
-        with self._db() as conn:
-            rows = conn.execute(query, args).fetchall()
-            epochs: dict[str, list[sqlite3.Row]] = {}
-            for e in conn.execute("SELECT run_id, epoch, logs_json FROM epochs "
-                                  "ORDER BY run_id, epoch"):
-                epochs.setdefault(e["run_id"], []).append(e)
-        runs = [self._from_row(row, epochs.get(row["id"], [])) for row in rows]
-        if status is not None:
-            runs = [r for r in runs if r.status == status]
-        return runs[:limit] if limit is not None else runs
+        with self._reader() as (conn, version):
+            if conn is None:
+                return RunList()
+            if group is not None:
+                if version < 2:
+                    return RunList()
+                where.append("group_name = ?")
+                args.append(group)
+            if where:
+                query += " WHERE " + " AND ".join(where)
+            query += " ORDER BY created_at DESC, rowid DESC"
+            if limit is not None and status is None:
+                query += f" LIMIT {int(limit)}"
+            entries: builtins.list[StoredRun | DamagedRun] = []
+            for row in conn.execute(query, args).fetchall():
+                run_status = self._status(row)
+                if status is not None and run_status != status:
+                    continue
+                try:
+                    entries.append(self._read_row(conn, row, run_status))
+                except RunDamaged as exc:
+                    entries.append(DamagedRun(
+                        id=str(row["id"]), created_at=str(row["created_at"]),
+                        dataset_name=str(row["dataset"]), status=run_status,
+                        problem=exc.problem))
+                if limit is not None and len(entries) >= limit:
+                    break
+        return RunList(entries)
+
+    def _read_row(self, conn: sqlite3.Connection, row: sqlite3.Row, status: str) -> StoredRun:
+        try:
+            fields = self._fields(row, status)
+            try:
+                summary = self._summary(row)
+            except _Damage:
+                summary = None   # only derived from the epochs: read them instead
+            history = None if summary is not None else \
+                self._history(conn, row["id"], fields["fit"], status, row)  # or before schema 3
+        except _Damage as exc:
+            raise self._damaged(str(row["id"]), str(exc)) from None
+        run = StoredRun(**fields, history=history)
+        run._store, run._summary = self, summary
+        return run
 
     def __len__(self) -> int:
-        if not self.path.exists():
-            return 0
-        with self._db() as conn:
-            return conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+        with self._reader() as (conn, _):
+            return 0 if conn is None else conn.execute("SELECT count(*) FROM runs").fetchone()[0]
 
     # -- export ---------------------------------------------------------------------------
 
@@ -478,15 +1009,15 @@ class RunStore:
                format: str | None = None) -> str:
         """A run as text: ``csv`` in the layout of Keras' CSVLogger (``epoch``
         then the sorted metric names, one row per epoch) or ``json`` (every
-        field and the history). Written to ``path`` when given (format from its
-        suffix unless named); returns the text."""
+        field and the history; strict JSON, see ``to_json`` for NaN and
+        infinities). Written to ``path`` when given (format from its suffix
+        unless named); returns the text."""
         if format is None:
             format = "json" if path is not None and os.fspath(path).endswith(".json") else "csv"
         if format not in ("csv", "json"):
             raise StoreError(f"export format must be 'csv' or 'json', got {format!r}")
         run = self.get(run_id)
-        text = run_to_csv(run) if format == "csv" else json.dumps(
-            run.to_dict(), indent=2, default=_json_default)
+        text = run_to_csv(run) if format == "csv" else to_json(run.to_dict())
         if path is not None:
             tmp = Path(os.fspath(path) + ".tmp")
             try:
@@ -497,6 +1028,41 @@ class RunStore:
                     tmp.unlink()
                 raise StoreError(f"{path}: cannot write the export ({exc.strerror})") from None
         return text
+
+
+def _json_or_empty(text: Any) -> dict:
+    """A summary column for updating: what it holds, or {} when it holds no object."""
+    try:
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _summarize_old_runs(conn: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: write each run's summary from its epochs. A finished run keeps
+    the final and best values it was saved with (a running one's, and empty ones,
+    were written as {} when it began); an epoch row that cannot be read is left out of
+    the summary (reading the run's history reports it)."""
+    rows = conn.execute("SELECT id, state, final_json, best_json FROM runs "
+                        "WHERE epochs_done IS NULL").fetchall()
+    for run_id, state, final, best in rows:
+        history = History()
+        count = 0
+        for epoch, text in conn.execute("SELECT epoch, logs_json FROM epochs WHERE run_id = ? "
+                                        "ORDER BY epoch", (run_id,)):
+            count += 1
+            try:
+                history.append(epoch, epoch_logs(text, epoch))
+            except _Damage:
+                continue
+        summary = summarize(history)
+        conn.execute("UPDATE runs SET epochs_done = ?, best_epochs_json = ? WHERE id = ?",
+                     (count, _dumps(summary["best_epochs"]), run_id))
+        for column, kept in (("final", final), ("best", best)):
+            if state != "finished" or kept in (None, "", "{}"):
+                conn.execute(f"UPDATE runs SET {column}_json = ? WHERE id = ?",
+                             (_dumps(summary[column]), run_id))
 
 
 def run_to_csv(run: Run) -> str:
@@ -517,6 +1083,8 @@ def run_to_csv(run: Run) -> str:
     return buffer.getvalue()
 
 
-__all__ = ["APPLICATION_ID", "ENV_VAR", "SCHEMA_VERSION", "RunNotFound", "RunStore",
-           "StoreDamaged", "StoreError", "StoreFull", "StoreLocked", "StoreReadOnly",
-           "StoreTooNew", "default_store_path", "run_to_csv"]
+__all__ = ["APPLICATION_ID", "ENV_VAR", "NON_FINITE", "SCHEMA_VERSION", "DamagedRun", "RunDamaged",
+           "RunInUse", "RunList", "RunNotFound", "RunStore", "StoreDamaged", "StoreError",
+           "StoreFull", "StoreLocked", "StoreReadOnly", "StoreSettingError", "StoreTooNew",
+           "StoredRun", "check_timeout", "default_store_path", "process_started", "run_to_csv",
+           "summarize", "to_json", "writer_alive"]

@@ -14,6 +14,7 @@ from engine.runs import Run
 from engine.store import (
     APPLICATION_ID,
     MIGRATIONS,
+    SCHEMA_VERSION,
     RunStore,
     StoreDamaged,
     StoreError,
@@ -101,7 +102,7 @@ def test_a_version_1_store_migrates_keeping_its_runs_and_a_backup(tmp_path):
     store = RunStore(path)
     old = store.get("old1")
     assert old.history.history == {"loss": [0.9, 0.7]} and old.status == "completed"
-    assert store.schema_version() == 2
+    assert store.schema_version() == SCHEMA_VERSION
     assert (tmp_path / "runs.db.v1.bak").exists()
     new = _train(store, save_weights=True, group="sweep-a")  # uses the version 2 columns
     assert store.get(new.id).group == "sweep-a"

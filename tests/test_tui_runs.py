@@ -320,7 +320,8 @@ async def test_selecting_two_runs_overlays_two_curves_and_their_settings(tmp_pat
         assert chart.drawn_series() == []
         await pilot.press("space", "down", "space")
         assert screen.selected == ["d4e5f6a7b8", "c3d4e5f6a7"]
-        assert len(chart.series) == 2 and len(chart.drawn_series()) == 2
+        await wait_until(pilot, lambda: len(chart.series) == 2, what="the two histories")
+        assert len(chart.drawn_series()) == 2
         assert chart.metric == "loss"
         label, xs, ys = chart.series[1]
         assert label.startswith("c3d4e5 learning_rate=1")
@@ -344,6 +345,38 @@ async def test_selecting_two_runs_overlays_two_curves_and_their_settings(tmp_pat
         assert len(chart.drawn_series()) == 1
         await pilot.press("c")
         assert chart.series == [] and screen.selected == []
+
+
+@run_async
+async def test_histories_are_read_when_runs_are_drawn_and_a_damaged_one_is_said(tmp_path):
+    """The list comes from the runs' stored summaries; a selected run's history is
+    read then (in a worker). One whose epochs cannot be read is said in a
+    notification, and the table, the other curve and the settings stay."""
+    import contextlib
+    import sqlite3
+
+    fixed_store(tmp_path / "runs.db")
+    with contextlib.closing(sqlite3.connect(tmp_path / "runs.db")) as conn:
+        conn.execute("UPDATE epochs SET logs_json = '[1,2]' WHERE run_id = 'a1b2c3d4e5' "
+                     "AND epoch = 3")
+        conn.commit()
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_runs(pilot)
+        chart = screen.query_one("#runs-chart")
+        assert len(_ids(screen)) == 4 and not any(r.history_loaded for r in screen.runs)
+        await pilot.press("space")
+        await wait_until(pilot, lambda: len(chart.series) == 1, what="d4's history")
+        assert [r.id for r in screen.runs if r.history_loaded] == ["d4e5f6a7b8"]
+        await pilot.press("down", "down", "down", "space")
+        await wait_until(pilot, lambda: app._notifications, what="the damaged history")
+        message = [n.message for n in app._notifications][-1]
+        assert message.startswith("A run's history cannot be read: run a1b2c3d4e5 in ")
+        assert "is damaged: epoch 4: logs_json holds a list ([1,2])" in message
+        assert screen.selected == ["d4e5f6a7b8", "a1b2c3d4e5"] and len(chart.series) == 1
+        settings = screen.query_one("#runs-settings", DataTable)
+        assert [c.label.plain for c in settings.columns.values()] == ["", "d4e5f6", "a1b2c3"]
+        assert screen.error is None and len(_ids(screen)) == 4
 
 
 @run_async
@@ -384,8 +417,10 @@ def test_runs_screen_snapshot(snap_compare, tmp_path, monkeypatch):
     fixed_store("runs.db")
 
     async def run_before(pilot) -> None:
-        await _open_runs(pilot)
+        screen = await _open_runs(pilot)
         await pilot.press("space", "down", "space")
+        await wait_until(pilot, lambda: all(r.history_loaded for r in screen.selected_runs()),
+                         what="the selected runs' histories")
         await pilot.pause()
 
     assert snap_compare(DeeptermApp(store="runs.db"), terminal_size=SIZE, run_before=run_before)

@@ -226,17 +226,22 @@ def store_option(func):
 
 def open_store(path: Path | None, must_exist: bool = False):
     """A RunStore at ``path`` (None: the default); with ``must_exist`` a missing
-    file is reported instead of created."""
-    from engine.store import RunNotFound, RunStore
+    file is reported instead of created. A bad $DEEPTERM_STORE_TIMEOUT, or a
+    store that is not a file (':memory:'), is refused here, before any work."""
+    from engine.store import RunNotFound, RunStore, StoreSettingError, check_timeout
 
     timeout = 10.0
     raw = os.environ.get(TIMEOUT_ENV_VAR)
     if raw:
         try:
-            timeout = float(raw)
-        except ValueError:
-            raise BadInput(f"${TIMEOUT_ENV_VAR} must be a number of seconds, got {raw!r}") from None
-    store = RunStore(_store_path(path), timeout=timeout)
+            timeout = check_timeout(raw.strip())
+        except StoreSettingError:
+            raise BadInput(f"${TIMEOUT_ENV_VAR} must be a finite number of seconds >= 0 "
+                           f"(e.g. 10), got {raw!r}") from None
+    try:
+        store = RunStore(_store_path(path), timeout=timeout)
+    except StoreSettingError as exc:
+        raise BadInput(f"--store / ${ENV_VAR}: {exc}") from None
     if must_exist and not store.path.exists():
         raise RunNotFound(f"no run store at {store.path} yet: train a run first "
                           f"(deepterm train), or name another with --store")
@@ -590,9 +595,9 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
 
     if no_store and save_weights:
         raise BadInput("--save-weights needs a store; drop --no-store")
+    store = None if no_store else open_store(store_path)   # a bad setting stops us here
     ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
     spec = make_spec(ds, layers, activation, optimizer, lr, loss)
-    store = None if no_store else open_store(store_path)
     show_notes(ds)
     monitor = "val_loss" if validation_split > 0 else "loss"
     click.echo(f"training {printable(ds.name)} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
@@ -701,18 +706,31 @@ def runs_group() -> None:
 @click.option("--group", help="only the runs of one sweep")
 @click.option("--limit", type=click.IntRange(min=1), help="at most this many (newest first)")
 def runs_list(store_path, dataset, status, group, limit) -> None:
-    """The stored runs, newest first."""
+    """The stored runs, newest first. A run whose record cannot be read is
+    listed as damaged, with its problem on stderr; the others list as usual."""
+    from engine.store import DamagedRun
+
     store = open_store(store_path)
     runs = store.list(dataset=dataset, status=status, group=group, limit=limit)
-    if not runs:
+    if not runs.entries:
         filtered = any(v is not None for v in (dataset, status, group))
         click.echo(f"no runs in {store.path}" + (" that match" if filtered else ""))
         return
-    rows = [[r.id, r.created_at[:16].replace("T", " "), r.dataset_name, model_text(r),
+    rows = [[r.id, r.created_at[:16].replace("T", " "), r.dataset_name, "?", "", "", "damaged",
+             "", ""] if isinstance(r, DamagedRun) else
+            [r.id, r.created_at[:16].replace("T", " "), r.dataset_name, model_text(r),
              r.fit.get("batch_size"), f"{r.epochs_done}/{r.fit.get('epochs', '?')}", r.status,
-             best_text(r), r.label or r.group or ""] for r in runs]
+             best_text(r), r.label or r.group or ""] for r in runs.entries]
     click.echo(table(["ID", "CREATED (UTC)", "DATASET", "MODEL", "BATCH", "EPOCHS", "STATUS",
                       "BEST", "LABEL"], rows, right={4, 5}))
+    warn_damaged(runs.damaged)
+
+
+def warn_damaged(damaged) -> None:
+    """One stderr line per run whose record cannot be read."""
+    for run in damaged:
+        click.echo(f"deepterm: run {run.id} is damaged: {one_line(run.problem)} "
+                   f"(`deepterm runs delete {run.id}` removes it)", err=True)
 
 
 def _check_status(value: str | None) -> str | None:
@@ -800,13 +818,12 @@ def export_text(run, fmt_name: str) -> str:
     """A stored run as `runs export` writes it: the store's layouts (CSV as Keras'
     CSVLogger writes it, JSON with every field), but with epochs counted from 1 as
     everywhere else on the command line (progress lines, runs show, compare). The
-    library's RunStore.export keeps Keras' count from 0."""
+    library's RunStore.export keeps Keras' count from 0. JSON is strict: NaN and
+    infinities are the strings "NaN", "Infinity", "-Infinity" (engine.store.to_json)."""
     import dataclasses
-    import json
 
     from engine.history import History
-    from engine.numerics import json_default
-    from engine.store import run_to_csv
+    from engine.store import run_to_csv, to_json
 
     data = run.history.to_dict()
     data["epoch"] = [e + 1 for e in data["epoch"]]
@@ -817,13 +834,7 @@ def export_text(run, fmt_name: str) -> str:
     if fmt_name == "csv":
         return run_to_csv(shifted)
 
-    def default(value: Any) -> Any:
-        try:
-            return json_default(value)
-        except TypeError:
-            return str(value)
-
-    return json.dumps(shifted.to_dict(), indent=2, default=default)
+    return to_json(shifted.to_dict())
 
 
 @runs_group.command("delete")
@@ -831,15 +842,23 @@ def export_text(run, fmt_name: str) -> str:
 @click.option("--yes", "-y", is_flag=True, help="do not ask")
 @store_option
 def runs_delete(run_ids, yes, store_path) -> None:
-    """Delete runs (their epochs and weights too)."""
+    """Delete runs (their epochs and weights too). A run that is still training
+    is refused (stop it first); so is the whole command then."""
+    from engine.store import RunDamaged
+
     store = open_store(store_path, must_exist=True)
-    runs = [store.get(r) for r in run_ids]   # every id checked before anything goes
+    ids = store.deletable(run_ids)   # every id checked before anything goes
     if not yes:
-        names = ", ".join(f"{r.id} ({printable(r.dataset_name)}, {r.status})" for r in runs)
-        click.confirm(f"delete {names}?", abort=True, err=True)
-    for run in runs:
-        store.delete(run.id)
-        click.echo(f"deleted {run.id}")
+        names = []
+        for run_id in ids:
+            try:
+                run = store.summary(run_id)
+                names.append(f"{run.id} ({printable(run.dataset_name)}, {run.status})")
+            except RunDamaged:
+                names.append(f"{run_id} (damaged)")
+        click.confirm(f"delete {', '.join(names)}?", abort=True, err=True)
+    for run_id in store.delete_all(ids):
+        click.echo(f"deleted {run_id}")
 
 
 # -- compare --------------------------------------------------------------------------------------
@@ -913,7 +932,9 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
     store = open_store(store_path, must_exist=True)
     runs = [store.get(r) for r in run_ids]
     if group:
-        runs += [r for r in reversed(store.list(group=group)) if r.id not in {x.id for x in runs}]
+        listed = store.list(group=group)
+        warn_damaged(listed.damaged)
+        runs += [r for r in reversed(listed) if r.id not in {x.id for x in runs}]
         if not runs:
             raise BadInput(f"no runs in group {group!r}; `deepterm runs list` shows the groups")
     if not runs:
@@ -1117,7 +1138,12 @@ def datasets_command() -> None:
 
 
 def run_cli(args: list[str]) -> int:
-    """Run the command line on ``args``; returns the exit status."""
+    """Run the command line on ``args``; returns the exit status.
+
+    SIGTERM stops a command as Ctrl+C does. Only the first SIGINT or SIGTERM
+    interrupts: later ones are ignored, so that a second signal a moment after
+    the first cannot cut the final save of the run, nor the message saying how
+    it was kept; after an interruption they stay ignored until the process exits."""
     if stdout_closed():   # every command reports there: refuse before doing anything
         click.echo("Error: stdout is closed (>&-), so deepterm has nowhere to write; nothing was "
                    "done (send it to a file or to /dev/null instead)", err=True)
@@ -1125,12 +1151,19 @@ def run_cli(args: list[str]) -> int:
     warnings.showwarning = _show_warning   # a warning is one line too
     from .terminal import native_output_to_log
 
-    def terminate(signum, frame):
-        raise Terminated()
+    interrupted: list[int] = []
 
-    previous = None
+    def interrupt(signum, frame):
+        if interrupted:
+            return   # the first is being handled: the run is being saved
+        interrupted.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, terminate)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, interrupt)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     try:
         # TensorFlow's native lines to the log file, on a terminal and through a pipe
         with native_output_to_log(terminal_only=False):
@@ -1139,6 +1172,6 @@ def run_cli(args: list[str]) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_IGN if interrupted else handler)
     return EXIT_OK

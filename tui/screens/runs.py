@@ -279,6 +279,7 @@ class RunsScreen(Screen):
         self.error: str | None = None
         self.loaded = False
         self._dialog = False
+        self._histories_asked: set[str] = set()   # ids whose histories were asked for
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -343,6 +344,24 @@ class RunsScreen(Screen):
             deleted.append(run_id)
         return ("delete", deleted, self.store.list())
 
+    @work(thread=True, exit_on_error=False, group="runs-history")
+    def _load_histories(self, ids: list[str]) -> dict:
+        """The histories of ``ids``: the list leaves them in the store until a run is drawn."""
+        return {run_id: self.store.history(run_id) for run_id in ids}
+
+    @on(Worker.StateChanged)
+    def _histories_read(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "runs-history":
+            return
+        if event.state == WorkerState.SUCCESS:
+            for run in self.runs:
+                if run.id in event.worker.result:
+                    run.history = event.worker.result[run.id]
+            self.refresh_compare()
+        elif event.state == WorkerState.ERROR:   # not asked again until the list is read again
+            self.notify(f"A run's history cannot be read: {event.worker.error}",
+                        severity="error", timeout=8)
+
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group not in ("runs-store", "runs-write"):
@@ -355,6 +374,7 @@ class RunsScreen(Screen):
                 self.selected = [i for i in self.selected if i not in result[1]]
                 self.notify(f"Deleted {len(result[1])} run(s).", timeout=3)
             self.runs = result[-1]
+            self._histories_asked.clear()   # new runs: their histories are read again
             self.selected = [i for i in self.selected if any(r.id == i for r in self.runs)]
             self.refresh_table()
             self.refresh_compare()
@@ -533,7 +553,7 @@ class RunsScreen(Screen):
     def _metrics(self, runs) -> list[str]:
         keys: list[str] = []
         for run in runs or self.runs:
-            for key in run.history.history:
+            for key in run.final:     # the stored summary's metrics: no history is read
                 if key not in keys:
                     keys.append(key)
         order = ["loss", "val_loss", "accuracy", "val_accuracy", "mae", "val_mae", "mse",
@@ -543,6 +563,11 @@ class RunsScreen(Screen):
 
     def refresh_compare(self) -> None:
         runs = self.selected_runs()
+        unread = [r.id for r in runs if not getattr(r, "history_loaded", True)
+                  and r.id not in self._histories_asked]
+        if unread:   # drawn when they are read
+            self._histories_asked.update(unread)
+            self._load_histories(unread)
         metrics = self._metrics(runs)
         if self.metric not in metrics:
             self.metric = metrics[0]
@@ -554,7 +579,7 @@ class RunsScreen(Screen):
         chart.empty_text = "Select runs (space) to compare"
         chart.set_series([(printable(f"{r.id[:6]} {r.label or r.describe().split(' ')[0]}"),
                            *r.curve(self.metric))
-                          for r in runs], metric=self.metric)
+                          for r in runs if getattr(r, "history_loaded", True)], metric=self.metric)
         chart.total_epochs = max((r.fit.get("epochs") or 0 for r in runs), default=None)
         chart.replot()
         table = self.query_one("#runs-settings", DataTable)
