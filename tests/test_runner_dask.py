@@ -119,7 +119,7 @@ def test_a_local_cluster_runs_a_sweep_too(tmp_path):
     from distributed import LocalCluster
 
     configs = configs_for(_config(), "units", [4, 8], 2)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       host="127.0.0.1") as local:
         runs = runner.sweep(configs, cluster=local.scheduler_address)
     assert [r.status for r in runs] == ["completed", "completed"]
