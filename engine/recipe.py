@@ -237,6 +237,60 @@ class RunConfig:
         return cls(**values)
 
 
+class RecipeError(FitError):
+    """A stored run cannot be trained again as it was (its data is gone or changed,
+    or it started from weights that were not the seeded ones)."""
+
+
+def config_of(run: Any) -> RunConfig:
+    """The RunConfig that trains ``run`` (a stored Run) again: its recorded recipe, or
+    for a run stored before recipes were recorded, one rebuilt from its dataset,
+    spec, fit settings, seed and backend. Raises RecipeError when the run cannot be
+    repeated as it was."""
+    fit = dict(run.fit or {})
+    if fit.get("recipe"):
+        return RunConfig.from_dict(fit["recipe"])
+    info = dict(run.dataset or {})
+    options = dict(info.get("options") or {})
+    standardize = bool(options.pop("standardize", False))
+    path = info.get("path")
+    if path:
+        config = RunConfig(dataset=None, csv_path=path, csv_target=info.get("target_name"))
+    elif info.get("name") and info.get("name") not in ("arrays", "dataset"):
+        config = RunConfig(dataset=info["name"], dataset_options=options)
+    else:
+        raise RecipeError(f"run {run.id} trained on arrays given in a script: its data is not "
+                          "recorded, so it cannot be trained again here")
+    patience = fit.get("patience")
+    config = replace(config, standardize=standardize, seed=run.seed, backend=run.backend,
+                     epochs=int(fit.get("epochs") or 1), batch_size=int(fit.get("batch_size") or 32),
+                     validation_split=float(fit.get("validation_split") or 0.0),
+                     shuffle=bool(fit.get("shuffle", True)), patience=patience,
+                     restore_best_weights=bool(fit.get("restore_best_weights")),
+                     label=run.label, group=run.group)
+    return config.with_spec(run.spec)
+
+
+def check_repeatable(run: Any, config: RunConfig, data: Any = None) -> None:
+    """RecipeError when ``run``'s data file changed since, or (with ``data``, the
+    config prepared) the data now has other rows than it trained on."""
+    import os
+
+    info = dict(run.dataset or {})
+    if data is not None and info.get("rows") is not None and int(info["rows"]) != len(data.X):
+        raise RecipeError(f"run {run.id} trained on {info['rows']} rows of "
+                          f"{config.dataset_shown}; loaded as recorded it has {len(data.X)}: "
+                          "its load options were not recorded")
+    if config.csv_path and info.get("sha256"):
+        from .runs import file_sha256
+
+        if not os.path.isfile(config.csv_path):
+            raise RecipeError(f"run {run.id} trained on {config.csv_path}, which is gone")
+        if file_sha256(config.csv_path) != info["sha256"]:
+            raise RecipeError(f"run {run.id} trained on {config.csv_path}, which has changed "
+                              "since (its sha256 differs)")
+
+
 @dataclass
 class PreparedData:
     """A config's arrays, ready for ``fit``: X (standardized when asked, with the
@@ -306,6 +360,7 @@ def validation_rows(n: int, validation_split: float) -> int:
     return n - split_index(n, validation_split) if validation_split > 0 else 0
 
 
-__all__ = ["CLASSIFICATION_LOSSES", "REGRESSION_LOSSES", "PreparedData", "RunConfig",
+__all__ = ["CLASSIFICATION_LOSSES", "REGRESSION_LOSSES", "PreparedData", "RecipeError",
+           "RunConfig", "check_repeatable", "config_of",
            "losses_for", "output_layer", "prepare", "split_index", "standardize_for",
            "validation_rows"]

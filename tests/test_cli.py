@@ -54,10 +54,11 @@ def run_id_of(text: str) -> str:
 def circle_run(store: RunStore, epochs: int = 4, **kw):
     """A run made in this process, as `deepterm train` would make it."""
     import datasets
-    from tui.cli import make_spec
+    from tui.cli import run_config
 
     ds = datasets.load("circle", n=100)
-    spec = make_spec(ds, [8], "relu", kw.pop("optimizer", "adam"), kw.pop("lr", 0.01), None)
+    spec = run_config(ds, "circle", None, {"n": 100}, [8], "relu", kw.pop("optimizer", "adam"),
+                      kw.pop("lr", 0.01), None).spec(2)
     return engine.train(spec, ds, store=store, epochs=epochs, validation_split=0.3, **kw)
 
 

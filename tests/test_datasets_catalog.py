@@ -24,7 +24,7 @@ def test_list_datasets_names_tasks_and_sizes():
     assert list(infos) == ["wages", "titanic", "mnist", "customers", *SYNTHETIC]
     expect = {
         "wages": ("regression", 534, 9), "titanic": ("binary", 1309, 10),
-        "mnist": ("multiclass", 5000, 784), "customers": ("regression", 4, 2),
+        "mnist": ("multiclass", 2500, 784), "customers": ("regression", 4, 2),
         "circle": ("binary", 500, 2), "xor": ("binary", 500, 2), "gauss": ("binary", 500, 2),
         "spiral": ("binary", 500, 2), "plane": ("regression", 500, 2),
         "multi_gauss": ("regression", 500, 2),
@@ -97,15 +97,15 @@ def test_titanic_columns_balance_and_filled_ages():
 
 
 def test_mnist_images_and_the_course_preset():
-    ds = datasets.load("mnist")
+    ds = datasets.load("mnist", n=5000)          # every image shipped
     assert ds.X.shape == (5000, 784) and ds.image_shape == (28, 28)
     assert ds.X.min() == 0.0 and ds.X.max() == 1.0
     assert np.all(np.isin(np.round(ds.X * 255), np.arange(256)))
     assert ds.class_names == [str(d) for d in range(10)]
     assert set(ds.class_balance().values()) == {500}
     assert ds.images().shape == (5000, 28, 28)
-    course = datasets.load("mnist", n=2500)
-    assert course.X.shape == (2500, 784)
+    course = datasets.load("mnist")             # the course's 2500 by default
+    assert course.X.shape == (2500, 784) and datasets.load("mnist", n=2500).X.shape == (2500, 784)
     assert set(course.class_balance().values()) == {250}
     # validation_split=0.3 trains on 1750 and validates on 750, every digit in both
     assert datasets.training_rows(2500, 0.3) == 1750

@@ -67,7 +67,7 @@ def test_a_loss_that_explodes_and_stays_exploded_exits_1_as_diverged(tmp_path, o
     """This run ended at a loss of 2.5e5 reported as completed, exit 0."""
     store = tmp_path / "runs.db"
     proc = deepterm("train", "--dataset", "titanic", "--layers", "32", "--lr", "1e6",
-                    "--optimizer", optimizer, "--epochs", "5", store=store)
+                    "--optimizer", optimizer, "--epochs", "5", "--no-standardize", store=store)
     assert proc.returncode == 1
     assert one_line_error(proc) == (f"Error: training diverged in epoch 3: the loss exploded to "
                                     f"{final} and stayed over 1000 times its starting loss for 3 "
@@ -123,9 +123,9 @@ def _circle():
 
 
 def _circle_spec():
-    from tui.cli import make_spec
+    from tui.cli import run_config
 
-    return make_spec(_circle(), [4], "relu", "adam", 0.01, None)
+    return run_config(_circle(), "circle", None, {}, [4], "relu", "adam", 0.01, None).spec(2)
 
 
 @pytest.mark.parametrize("args,line", [
@@ -189,7 +189,7 @@ def test_names_from_files_and_labels_are_printed_with_their_escapes_shown(tmp_pa
     store = tmp_path / "runs.db"
     label = "[b]lab\x1b[2Jel"
     proc = deepterm("train", "--dataset", str(_hostile_csv(tmp_path)), "--epochs", "1",
-                    "--label", label, store=store)
+                    "--label", label, "--no-standardize", store=store)
     assert proc.returncode == 0, proc.stderr
     assert_inert(proc.stdout, proc.stderr)
     assert "training ev\\x1b]0;PWNED\\x07il (200 rows)" in proc.stdout
@@ -204,7 +204,7 @@ def test_names_from_files_and_labels_are_printed_with_their_escapes_shown(tmp_pa
     row = listed.stdout.splitlines()[1]
     assert "ev\\x1b]0;PWNED\\x07il" in row and row.endswith("[b]lab\\x1b[2Jel")
     assert "label      [b]lab\\x1b[2Jel" in shown.stdout
-    assert "dataset    ev\\x1b]0;PWNED\\x07il (200 rows, binary, target label)" in shown.stdout
+    assert "dataset    ev\\x1b]0;PWNED\\x07il (200 rows, binary, target label" in shown.stdout
     assert compared.stdout.count("[b]lab\\x1b[2Jel") == 2      # legend and table
     assert f"delete {run.id} (ev\\x1b]0;PWNED\\x07il, completed)?" in asked.stderr
 

@@ -244,7 +244,7 @@ def test_ctrl_c_during_a_sweep_keeps_the_run_it_was_training(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui", "sweep", "--dataset", "circle", "--dataset-option", "n=200",
          "--layers", "16", "--setting", "units", "--values", "4,8", "--epochs", "100000",
-         "--store", str(store)],
+         "--workers", "1", "--store", str(store)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:

@@ -210,7 +210,7 @@ async def test_presets_fill_the_course_exercises():
         await pilot.press("3")
         await pilot.pause(0.2)
         c = setup.config
-        assert (c.dataset, c.dataset_options, c.hidden) == ("mnist", {"n": 2500},
+        assert (c.dataset, c.dataset_options, c.hidden) == ("mnist", {},
                                                              ((50, "relu"), (50, "relu")))
         assert (c.output_units, c.output_activation, c.loss, c.optimizer, c.validation_split) == \
             (10, "softmax", "categorical_crossentropy", "adam", 0.3)

@@ -249,7 +249,7 @@ class DeeptermApp(App):
         *hidden, out = spec.layers
         rows = _rows(dataset)
         config = RunConfig(
-            dataset=name, dataset_options={"n": 2500} if name == "mnist" else {},
+            dataset=name, dataset_options={},
             hidden=tuple((layer.units, layer.activation) for layer in hidden),
             output_units=out.units, output_activation=out.activation, loss=spec.loss,
             metrics=tuple(spec.metrics), optimizer=spec.optimizer,

@@ -113,7 +113,10 @@ def cli_wording(message: str) -> str:
 def translate(exc: BaseException) -> click.ClickException | None:
     """The one-line CLI error for a library exception, or None for a bug."""
     from engine import BackendUnavailable
+    from engine.recipe import RecipeError
 
+    if isinstance(exc, RecipeError):     # the run is fine; its data or weights are not here
+        return Failure(one_line(exc))
     if isinstance(exc, ValueError):
         from engine.store import RunNotFound, StoreError
 
@@ -330,9 +333,13 @@ def train_options(func):
         click.option("--device", default=None, help="Keras only: e.g. GPU:0 or CPU"),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="initial weights and shuffling"),
-        click.option("--standardize", is_flag=True,
+        click.option("--standardize/--no-standardize", default=None,
                      help="scale each feature with the training rows' mean and spread "
-                          "(the course feeds them unscaled)"),
+                          "(default: the dataset's own: on, except for images already in "
+                          "[0, 1]; the course's experiments feed Titanic unscaled)"),
+        click.option("--restore-best-weights/--no-restore-best-weights", "restore",
+                     default=True, show_default=True,
+                     help="with --patience: keep the best epoch's weights"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -340,16 +347,6 @@ def train_options(func):
 
 
 # -- building a run from the options -----------------------------------------------------------------
-
-
-def load_dataset(name: str | None, target: str | None, options: dict[str, Any],
-                 standardize: bool = False, validation_split: float = 0.0):
-    ds = _load_dataset(name, target, options)
-    if standardize:
-        from engine.sweeps import StandardizedDataset
-
-        ds = StandardizedDataset(ds, validation_split)
-    return ds
 
 
 def _load_dataset(name: str | None, target: str | None, options: dict[str, Any]):
@@ -396,9 +393,14 @@ def output_for(ds, loss: str | None) -> tuple[int, str, str, list[str]]:
     return ds.n_classes, "softmax", loss, ["accuracy"]
 
 
-def make_spec(ds, layers: list[int], activation: str, optimizer: str, lr: float,
-              loss: str | None):
-    from engine import Layer, ModelSpec
+def run_config(ds, dataset: str, target: str | None, dataset_options: dict[str, Any],
+               layers: list[int], activation: str, optimizer: str, lr: float, loss: str | None,
+               **settings: Any):
+    """The RunConfig the options describe (the one description of a run the app and
+    sweeps use too): the output layer and loss from the dataset's task unless
+    ``--loss`` says otherwise; ``settings`` are the RunConfig's other fields."""
+    import datasets
+    from engine.recipe import RunConfig
 
     acts = [a.strip() for a in activation.split(",")]
     if len(acts) == 1:
@@ -407,9 +409,18 @@ def make_spec(ds, layers: list[int], activation: str, optimizer: str, lr: float,
         raise BadInput(f"--activation gives {len(acts)} activations for {len(layers)} hidden "
                        f"layers; give one, or one per layer")
     units, out_act, loss, metrics = output_for(ds, loss)
-    hidden = [Layer(u, a) for u, a in zip(layers, acts)]
-    return ModelSpec(input_dim=int(ds.X.shape[1]), layers=[*hidden, Layer(units, out_act)],
-                     loss=loss, optimizer=optimizer, learning_rate=lr, metrics=metrics)
+    patience = settings.get("patience")
+    if patience is not None and patience < 0:
+        raise BadInput(f"--patience must be a whole number >= 0, got {patience}")
+    is_file = datasets.is_file_reference(dataset)
+    config = RunConfig(dataset=None if is_file else dataset,
+                       dataset_options={} if is_file else dict(dataset_options),
+                       csv_path=dataset if is_file else None, csv_target=target,
+                       hidden=tuple(zip(layers, acts)), output_units=units,
+                       output_activation=out_act, loss=loss, metrics=tuple(metrics),
+                       optimizer=optimizer, learning_rate=lr, **settings)
+    config.spec(int(ds.X.shape[1]))      # a bad layer or activation is one line here
+    return config
 
 
 # -- numbers and tables ----------------------------------------------------------------------------
@@ -474,32 +485,34 @@ def is_terminal() -> bool:
 
 class Progress:
     """Reports training: a rich progress bar on a terminal, else one line per
-    epoch. ``callback`` is the engine Callback to pass to training; use the
-    object as a context manager around training (the terminal is restored
-    however training ends, Ctrl+C included)."""
+    epoch. ``listen(kind, args)`` hears the runner's events (engine.runner.reporter);
+    use the object as a context manager around training (the terminal is restored
+    however training ends, Ctrl+C included). ``control`` is stopped when stdout's
+    reader goes away."""
 
-    def __init__(self, title: str = "", terminal: bool | None = None, prefix: str = "") -> None:
-        from engine import Callback
+    def __init__(self, title: str = "", terminal: bool | None = None, prefix: str = "",
+                 control: Any = None) -> None:
+        from engine.runner import Control
 
         self.terminal = is_terminal() if terminal is None else terminal
         self.title = printable(title)
         self.prefix = printable(prefix)
         self.broken_pipe = False   # stdout's reader went away: training was asked to stop
+        self.control = control if control is not None else Control()
         self._bar = None
         self._task = None
-        outer = self
 
-        class _Callback(Callback):
-            def on_train_begin(self, logs=None):
-                outer.begin(self.params)
+    def listen(self, kind: str, args: tuple) -> None:
+        """One event of the runner's reporter."""
+        from engine.runner.reporter import epochs_of, metrics_only
 
-            def on_batch_end(self, batch, logs=None):
-                outer.batch(batch, logs or {})
-
-            def on_epoch_end(self, epoch, logs=None):
-                outer.epoch_end(epoch, logs or {})
-
-        self.callback = _Callback()
+        if kind == "started":
+            self.begin(args[0])
+        elif kind == "batch":
+            self.batch(args[1], args[3])
+        elif kind == "epochs":
+            for epoch, logs in epochs_of(args):
+                self.epoch_end(epoch, metrics_only(logs))
 
     def __enter__(self) -> Progress:
         if self.terminal:
@@ -545,7 +558,7 @@ class Progress:
             except BrokenPipeError:   # `deepterm train ... | head`: stop, as a writer would
                 self.broken_pipe = True
                 silence_stdout()
-                self.callback.model.stop_training = True
+                self.control.stop()
 
 
 # -- the commands ---------------------------------------------------------------------------------
@@ -576,7 +589,7 @@ def cli(ctx: click.Context, store_path: Path | None) -> None:
 @click.option("--no-store", is_flag=True, help="do not keep the run")
 def train_command(dataset, target, dataset_options, layers, activation, optimizer, lr, loss,
                   epochs, batch_size, validation_split, patience, backend, device, seed,
-                  standardize, label, save_weights, store_path, no_store) -> None:
+                  standardize, restore, label, save_weights, store_path, no_store) -> None:
     """Train one network and keep the run in the store.
 
     A progress bar on a terminal, else one line per epoch; then the final
@@ -591,26 +604,34 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
       deepterm train --dataset circle --dataset-option n=200 --layers 8,8 --activation tanh
       deepterm train --dataset my.csv --target price --no-store
     """
-    import engine
+    from engine import runner
+    from engine.recipe import prepare
 
     if no_store and save_weights:
         raise BadInput("--save-weights needs a store; drop --no-store")
     store = None if no_store else open_store(store_path)   # a bad setting stops us here
-    ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
-    spec = make_spec(ds, layers, activation, optimizer, lr, loss)
+    ds = _load_dataset(dataset, target, dataset_options)
+    config = run_config(ds, dataset, target, dataset_options, layers, activation, optimizer, lr,
+                        loss, epochs=epochs, batch_size=batch_size,
+                        validation_split=validation_split, patience=patience,
+                        restore_best_weights=restore, seed=seed, backend=backend,
+                        standardize=standardize, label=label, device=device)
+    data = prepare(config, ds)
+    spec = data.spec
     show_notes(ds)
-    monitor = "val_loss" if validation_split > 0 else "loss"
-    click.echo(f"training {printable(ds.name)} ({len(ds.X)} rows): {' -> '.join(_layer_words(spec))}; "
+    scaled = "; features standardized" if data.standardized else ""
+    click.echo(f"training {printable(ds.name)} ({len(ds.X)} rows): "
+               f"{' -> '.join(_layer_words(spec))}; "
                f"{spec.loss}, {optimizer} lr={lr:g}, batch {batch_size}, "
-               f"{spec.count_params():,} parameters, {backend} backend")
+               f"{spec.count_params():,} parameters, {backend} backend{scaled}")
     progress = Progress(title=ds.name)
     try:
         with progress:
-            run = engine.train(
-                spec, ds, backend=backend, seed=seed, store=store, callbacks=[progress.callback],
-                patience=patience, monitor=monitor, label=label, save_weights=save_weights,
-                build_options={"device": device} if device else None,
-                epochs=epochs, batch_size=batch_size, validation_split=validation_split)
+            # in this thread: Ctrl+C and SIGTERM stop the fit where they land
+            run = runner.run(config, data, listener=progress.listen, control=progress.control,
+                             store=store, save_weights=save_weights,
+                             executor=runner.ThreadExecutor(epoch_interval_s=0),
+                             batch_interval_s=0.1)   # a line per epoch as it ends
     except KeyboardInterrupt as exc:
         how, status = _interruption(exc)
         run = getattr(exc, "run", None)
@@ -739,6 +760,57 @@ def _check_status(value: str | None) -> str | None:
     if value is not None and value not in STATUSES:
         raise click.BadParameter(f"{value!r} is not one of {', '.join(STATUSES)}")
     return value
+
+
+@runs_group.command("rerun")
+@click.argument("run_id")
+@click.option("--no-store", is_flag=True, help="do not keep the new run")
+@store_option
+def runs_rerun(run_id, no_store, store_path) -> None:
+    """Train a stored run again, from its recipe: the same data, settings, seed and
+    initial weights, wherever it was started (the app, train, a sweep). On the NumPy
+    backend the history is the same, number for number; the new run is kept beside
+    the old one and the two histories are compared.
+
+    \b
+    Example:
+      deepterm runs rerun 3fa1
+    """
+    from engine import runner
+    from engine.recipe import check_repeatable, config_of, prepare
+    from engine.runner import initial_weights
+    from engine.runs import weights_digest
+
+    store = open_store(store_path, must_exist=True)
+    old = store.get(run_id)
+    config = config_of(old)
+    check_repeatable(old, config)
+    data = prepare(config)
+    check_repeatable(old, config, data)
+    start = initial_weights(data.spec, config.seed)
+    recorded = (old.fit or {}).get("initial_weights")
+    if recorded and weights_digest(start) != recorded:
+        raise Failure(f"run {old.id} started from weights that were not its seeded ones (a "
+                      "lesson's, say): they are not stored, so it cannot be trained again as it was")
+    click.echo(f"training run {old.id} again: {printable(config.describe())}; "
+               f"{config.backend} backend, seed {config.seed}")
+    progress = Progress(title=config.dataset_shown)
+    with progress:
+        new = runner.run(config, data, listener=progress.listen, control=progress.control,
+                         store=None if no_store else store, weights=start,
+                         executor=runner.ThreadExecutor(epoch_interval_s=0), batch_interval_s=0.1)
+    _summary(new, None if no_store else store)
+    same = new.history.history == old.history.history and new.status == old.status
+    if same:
+        click.echo(f"the same history as run {old.id}, number for number ({new.epochs_done} epochs)")
+        return
+    diffs = [abs(a - b) for key in old.history.history
+             for a, b in zip(old.history.history[key], new.history.history.get(key, []))]
+    largest = max(diffs, default=float("nan"))
+    click.echo(f"differs from run {old.id}: {old.epochs_done} -> {new.epochs_done} epochs, "
+               f"{old.status} -> {new.status}, largest difference in a metric {fmt(largest)}"
+               + (" (Keras on this machine need not repeat a run exactly)"
+                  if config.backend == "keras" else ""))
 
 
 @runs_group.command("show")
@@ -987,6 +1059,12 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.option("--values", "-v", "values", metavar="V1,V2,...",
               help="its values, e.g. 0.000001,0.01,1 (2 to 12 of them)")
 @train_options
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=None,
+              help="runs that train at once, each in its own process (default: one per core; "
+                   "one with --backend keras)")
+@click.option("--cluster", metavar="tcp://HOST:PORT", envvar="DEEPTERM_CLUSTER",
+              help="train each run as a task on this Dask scheduler (also $DEEPTERM_CLUSTER; "
+                   "needs the 'cluster' extra)")
 @click.option("--chart/--no-chart", "draw_chart", default=True, show_default=True,
               help="overlay the runs' validation-loss curves at the end")
 @store_option
@@ -994,11 +1072,11 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.pass_context
 def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_options, layers,
                   activation, optimizer, lr, loss, epochs, batch_size, validation_split,
-                  patience, backend, device, seed, standardize, draw_chart, store_path,
-                  no_store) -> None:
+                  patience, backend, device, seed, standardize, restore, workers, cluster,
+                  draw_chart, store_path, no_store) -> None:
     """Train one network over several values of one setting, every run from the
-    same initial weights where the shapes allow; then a table of parameter
-    counts and best validation losses.
+    same initial weights where the shapes allow, several at once (one per core);
+    then a table of parameter counts and best validation losses.
 
     \b
     Examples:
@@ -1006,11 +1084,12 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
       deepterm sweep --experiment depth --epochs 5
       deepterm sweep --dataset wages --setting units --values 10,100 --epochs 20
       deepterm sweep --dataset titanic --setting optimizer --values sgd,adam --layers 32
+      deepterm sweep --experiment learning-rates --cluster tcp://10.0.0.5:8786
 
     A diverged run is a result, not an error: the sweep exits 0 when every run
     ended (completed, stopped early or diverged).
     """
-    from engine import sweeps
+    from engine import runner, sweeps
 
     if device:
         raise BadInput("--device is not supported by sweep; use train")
@@ -1022,67 +1101,82 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
         exp = sweeps.get_experiment(experiment)
         given = {"epochs": epochs, "batch_size": batch_size,
                  "validation_split": validation_split, "patience": patience}
-        fit = {**exp.fit, **{k: v for k, v in given.items() if _given(ctx, k)}}
-        ds = load_dataset(exp.dataset, None, dict(exp.dataset_options), exp.standardize,
-                          fit.get("validation_split", 0.0))
-        spec, setting, values = exp.spec, exp.setting, exp.values
+        base = sweeps.experiment_config(
+            exp, backend=backend, seed=seed,
+            **{k: v for k, v in given.items() if _given(ctx, k)})
+        ds = base.load_dataset()
+        setting, values = exp.setting, exp.values
         group = f"{exp.name}-{_new_id()}"
         click.echo(f"{exp.title}: {exp.blurb}")
     else:
         if not setting or not values:
             raise BadInput("give --experiment NAME, or --setting and --values (with --dataset)")
-        ds = load_dataset(dataset, target, dataset_options, standardize, validation_split)
-        spec = make_spec(ds, layers, activation, optimizer, lr, loss)
+        ds = _load_dataset(dataset, target, dataset_options)
+        base = run_config(ds, dataset, target, dataset_options, layers, activation, optimizer,
+                          lr, loss, epochs=epochs, batch_size=batch_size,
+                          validation_split=validation_split, patience=patience,
+                          restore_best_weights=restore, seed=seed, backend=backend,
+                          standardize=standardize)
         show_notes(ds)
-        fit = {"epochs": epochs, "batch_size": batch_size, "validation_split": validation_split,
-               "patience": patience}
-        group = None
-    todo = sweeps.variants(spec, setting, values)     # checks the setting and the values
+        group = f"sweep-{_new_id()}"
+    configs = sweeps.configs_for(base.with_changes(group=group), setting, values,
+                                 int(ds.X.shape[1]), group=group)   # checks the values
     store = None if no_store else open_store(store_path)
-    group = group or f"sweep-{_new_id()}"
-    fit = {k: v for k, v in fit.items() if v is not None}
-    click.echo(f"sweep {group}: {printable(ds.name)}, {len(todo)} runs over {todo[0].label.split('=')[0]} "
-               f"({', '.join(v.label.split('=', 1)[1] for v in todo)}); "
-               f"{fit.get('epochs')} epochs each")
+    click.echo(f"sweep {group}: {printable(ds.name)}, {len(configs)} runs over "
+               f"{configs[0].label.split('=')[0]} "
+               f"({', '.join(c.label.split('=', 1)[1] for c in configs)}); "
+               f"{base.epochs} epochs each")
+    control = runner.Control()
     done: list = []
-    current: dict[str, Progress] = {}
+    progress: dict[int, Progress] = {}
+    lock = threading.Lock()
+    several = cluster is not None or (workers or runner.default_workers()) > 1
 
-    def callbacks_for(variant):
-        current["progress"] = Progress(title=variant.label, prefix=variant.label)
-        current["progress"].__enter__()
-        return [current["progress"].callback]
+    def hear(index: int, kind: str, args: tuple) -> None:
+        with lock:
+            if kind == "started":
+                label = configs[index].label
+                # several runs at once: plain lines, each starting with its run's label
+                progress[index] = Progress(title=label, prefix=label, control=control,
+                                           terminal=False if several else None)
+                progress[index].__enter__()
+            if index in progress:
+                progress[index].listen(kind, args)
+            if progress.get(index) is not None and progress[index].broken_pipe:
+                control.stop()
 
-    def on_run(variant, run):
-        progress = current.pop("progress")
-        progress.__exit__(None, None, None)
-        if progress.broken_pipe:
-            current["broken_pipe"] = True
-        done.append(run)
-        click.echo(f"{variant.label}: run {run.id} {run.status} after {run.epochs_done} epochs, "
-                   f"{best_text(run, at=' at epoch ')}")
+    def ended(index: int, outcome) -> None:
+        with lock:
+            bar = progress.pop(index, None)
+            if bar is not None:
+                bar.__exit__(None, None, None)
+            if isinstance(outcome, BaseException):
+                return
+            done.append(outcome)
+            label = configs[index].label
+            click.echo(f"{label}: run {outcome.id} {outcome.status} after "
+                       f"{outcome.epochs_done} epochs, {best_text(outcome, at=' at epoch ')}")
 
-    if fit.get("patience") is not None:
-        fit.setdefault("monitor", "val_loss" if fit.get("validation_split") else "loss")
     try:
-        runs = sweeps.run_sweep(spec, ds, setting, values, backend=backend, seed=seed,
-                                store=store, callbacks_for=callbacks_for, on_run=on_run,
-                                should_stop=lambda: "broken_pipe" in current, group=group, **fit)
+        results = runner.sweep(configs, dataset=ds, workers=workers, cluster=cluster,
+                               listener=hear, control=control, store=store, on_run=ended)
     except KeyboardInterrupt as exc:
-        _close(current, exc)
+        _close(progress, exc)
         run = getattr(exc, "run", None)
-        count = len(done) + (run is not None and _kept(store, run))
+        count = len(done) + sum(1 for r in [run] if r is not None and r not in done
+                                and _kept(store, r))
         kept = f"; {plural(count, 'run')} kept in group {group}" if store is not None else ""
         how, status = _interruption(exc)
         click.echo(f"deepterm: sweep stopped by {how} during "
                    f"{run.label if run is not None else 'a run'}{kept}", err=True)
         sys.exit(status)
     except BaseException as exc:
-        _close(current, exc)
-        run = getattr(exc, "run", None)
-        if run is None:
-            raise
-        raise Failure(f"sweep {group}: {run.label} failed: {type(exc).__name__}: {exc}") from exc
-    if "broken_pipe" in current:
+        _close(progress, exc)
+        raise
+    runs = [r for r in results if r is not None]
+    failed = [configs[i].label for i, r in enumerate(results) if r is not None
+              and r.status == "failed"]
+    if any(p.broken_pipe for p in progress.values()) or control.stop_requested:
         sys.exit(EXIT_BROKEN_PIPE)
     click.echo()
     _sweep_table(runs)
@@ -1095,6 +1189,8 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
                              color=use_color()))
     if store is not None:
         click.echo(f"\nkept in {store.path}; compare again with: deepterm compare --group {group}")
+    if failed:
+        raise Failure(f"sweep {group}: {', '.join(failed)} failed (the other runs are kept)")
 
 
 def _new_id() -> str:
@@ -1103,10 +1199,11 @@ def _new_id() -> str:
     return new_run_id()
 
 
-def _close(current: dict, exc: BaseException) -> None:
-    progress = current.pop("progress", None)
-    if progress is not None:
-        progress.__exit__(type(exc), exc, exc.__traceback__)
+def _close(progress: dict, exc: BaseException) -> None:
+    """Restore the terminal under every progress display still open."""
+    for bar in list(progress.values()):
+        bar.__exit__(type(exc), exc, exc.__traceback__)
+    progress.clear()
 
 
 def _sweep_table(runs) -> None:

@@ -41,7 +41,7 @@ PRESETS: tuple[Preset, ...] = (
                      batch_size=32, validation_split=0.3)),
     Preset("3", "mnist", "MNIST digits",
            "Recognise handwritten digits: 2500 images, 30% kept for validation (chapter 4).",
-           RunConfig(dataset="mnist", dataset_options={"n": 2500},
+           RunConfig(dataset="mnist",
                      hidden=((50, "relu"), (50, "relu")), output_units=10,
                        output_activation="softmax", loss="categorical_crossentropy",
                        metrics=("accuracy",), optimizer="adam", learning_rate=0.001, epochs=10,

@@ -48,12 +48,14 @@ class ThreadExecutor:
 
     name = "thread"
 
-    def __init__(self, callbacks: list | None = None) -> None:
+    def __init__(self, callbacks: list | None = None, epoch_interval_s: float | None = None) -> None:
         self.callbacks = list(callbacks or [])
+        self.epoch_interval_s = epoch_interval_s
 
     def train(self, config: Any, data: Any, weights: list, send: Listener, control: Any,
               batch_interval_s: float):
-        reporter = Reporter(lambda kind, *args: send(kind, args), control, batch_interval_s)
+        reporter = Reporter(lambda kind, *args: send(kind, args), control, batch_interval_s,
+                            self.epoch_interval_s)
         try:
             model, history = execute(config, data, reporter, weights=weights, extra=self.callbacks)
         except BaseException:
@@ -191,7 +193,9 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
     processes; with ``cluster`` each run is a task on that Dask scheduler instead.
     ``listener(index, kind, args)`` hears every run's events, ``on_run(index, run)``
     each run as it ends (the exception of a failed one). A failed run never hides the
-    others; ``control.stop()`` stops the runs training and starts no more.
+    others; ``control.stop()`` stops the runs training and starts no more. Ctrl+C
+    stops every run (each kept as stopped) and is raised again at the end, carrying a
+    stopped run as ``exc.run``.
     """
     from ..recipe import prepare
     from ..sweeps import weight_shapes
@@ -231,6 +235,7 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
     threads = None if workers == 1 or cluster else max(1, default_workers() // workers)
     results: list[Run | None] = [None] * len(plans)
     lock = threading.Lock()
+    interrupted: list[BaseException] = []
 
     def one(index: int) -> None:
         if control.stop_requested or (should_stop is not None and should_stop()):
@@ -249,10 +254,11 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
                                  batch_interval_s=batch_interval_s, callbacks=extra)
         except BaseException as exc:  # noqa: BLE001 - one run's failure is its own
             results[index] = getattr(exc, "run", None)
+            if isinstance(exc, KeyboardInterrupt):
+                control.stop()          # Ctrl+C: the other runs stop too, none starts
+                interrupted.append(exc)
             if on_run is not None:
                 on_run(index, exc)
-            if isinstance(exc, KeyboardInterrupt):
-                control.stop()
             return
         if on_run is not None:
             on_run(index, results[index])
@@ -262,11 +268,24 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
             for index in range(len(plans)):
                 one(index)
         else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
-                list(pool.map(one, range(len(plans))))
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep")
+            try:
+                futures = [pool.submit(one, index) for index in range(len(plans))]
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt as exc:   # in this (the main) thread: stop every run
+                control.stop()
+                interrupted.append(exc)
+            finally:
+                pool.shutdown(wait=True)
     finally:
         if cluster:
             executor.close()
+    if interrupted:
+        exc = interrupted[0]
+        if getattr(exc, "run", None) is None:
+            exc.run = next((r for r in results if r is not None and r.status == "stopped"), None)
+        raise exc
     return results
 
 

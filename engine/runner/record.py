@@ -24,10 +24,14 @@ def new_run(config: Any, data: Any, initial: list) -> Run:
         options["standardize"] = True     # what was done to the data, beside how it was loaded
     if options:
         info["options"] = {**info.get("options", {}), **options}
-    if config.csv_path:
+    if config.csv_path and "path" not in info:
         import os
 
+        from ..runs import file_sha256
+
         info["path"] = os.path.abspath(config.csv_path)
+        if os.path.isfile(config.csv_path):
+            info["sha256"] = file_sha256(config.csv_path)
     fit = {**config.fit_kwargs(), "patience": config.patience,
            "monitor": config.monitor if config.patience is not None else None,
            "restore_best_weights": config.restore_best_weights if config.patience is not None

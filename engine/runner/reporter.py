@@ -39,11 +39,14 @@ class Reporter(Callback):
     ``control`` at batch boundaries."""
 
     def __init__(self, send: Callable[..., None] | None, control: Any,
-                 batch_interval_s: float = 0.1) -> None:
+                 batch_interval_s: float = 0.1, epoch_interval_s: float | None = None) -> None:
         super().__init__()
         self._send = send
         self.control = control
         self.batch_interval_s = batch_interval_s
+        #: epochs are reported this often at most (the batch interval unless given: 0
+        #: reports each epoch as it ends, as a command line printing one line each does)
+        self.epoch_interval_s = batch_interval_s if epoch_interval_s is None else epoch_interval_s
         self._pending: list[tuple[int, dict[str, float]]] = []
         self._epochs_posted_at = -math.inf
         self.started = time.perf_counter()
@@ -116,7 +119,7 @@ class Reporter(Callback):
         entry = {k: float(v) for k, v in (logs or {}).items()}
         entry[EPOCH_TIME_KEY] = self.elapsed_s - getattr(self, "_epoch_began", 0.0)
         self._pending.append((epoch, entry))
-        if time.perf_counter() - self._epochs_posted_at >= self.batch_interval_s:
+        if time.perf_counter() - self._epochs_posted_at >= self.epoch_interval_s:
             self._post_epochs()
 
     def on_train_end(self, logs=None):

@@ -325,8 +325,6 @@ class SetupScreen(Screen):
         """Make ``key`` the dataset; the output layer follows its task, and "Standardize
         features" the dataset's own default unless ``standardize`` says otherwise (a
         preset's or a lesson's config)."""
-        if key == "mnist" and options is None:
-            options = {"n": 2500}
         self.dataset_key = key
         self.dataset_options = dict(options or {})
         option_list = self.query_one("#datasets", OptionList)
@@ -359,9 +357,11 @@ class SetupScreen(Screen):
                         f"{markup(self.dataset_error)}")
             return
         rows = f"rows [b]{len(ds.X)}[/]"
-        shipped = next((info.rows for info in self.catalog if info.name == self.dataset_key), None)
-        if shipped is not None and shipped > len(ds.X):
-            rows += f" of {shipped} shipped (n={len(ds.X)})"
+        if self.dataset_key == "mnist":
+            from datasets.catalog import MNIST_ROWS
+
+            if MNIST_ROWS > len(ds.X):
+                rows += f" of {MNIST_ROWS} shipped (n={len(ds.X)})"
         lines = [f"[b]{markup(ds.name)}[/]: {markup(getattr(ds, 'description', ''))}",
                  f"{rows} · features [b]{ds.X.shape[1]}[/] · task [b]{ds.task}[/]"
                  f" · target [b]{markup(ds.target_name)}[/]"]
