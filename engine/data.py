@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from .errors import FitError
-from .recipe import split_index
 from .spec import ModelSpec
+from .split import split_index
 
 
 def _first_bad(arr: np.ndarray) -> str:

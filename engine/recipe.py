@@ -23,7 +23,6 @@ package is imported when a dataset is loaded.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -31,17 +30,7 @@ from typing import Any
 from .callbacks import Callback, EarlyStopping
 from .errors import FitError
 from .spec import Layer, ModelSpec
-
-
-def split_index(n: int, split: float) -> int:
-    """Where ``validation_split`` cuts ``n`` rows (Keras' rule: the last ``split``
-    fraction, before any shuffling, validates): the number of training rows. The
-    one place this rule is written: ``fit`` cuts its validation rows with it, and
-    ``prepare`` the rows it standardizes on."""
-    if split <= 0:
-        return n
-    return int(math.floor(n * (1.0 - split)))
-
+from .split import split_index
 
 CLASSIFICATION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
                          "binary_crossentropy")
@@ -208,12 +197,12 @@ class RunConfig:
 
     def load_dataset(self) -> Any:
         """The dataset this config names, loaded (a ``datasets.Dataset``)."""
-        from .sweeps import load_dataset  # the one name-or-path rule
+        import datasets  # the one name-or-path rule: datasets.open_dataset's
 
         if self.dataset is None and not self.csv_path:
             raise FitError("the run names no dataset: give a catalog name or a CSV path")
-        return load_dataset(self.dataset if self.dataset is not None else self.csv_path,
-                            self.load_options() or None)
+        return datasets.open_dataset(self.dataset if self.dataset is not None else self.csv_path,
+                                     self.load_options() or None)
 
     # -- records --------------------------------------------------------------------------
 

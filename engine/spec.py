@@ -338,3 +338,13 @@ def allocation_failed(spec: ModelSpec, exc: BaseException) -> SpecError:
         f"layers: this network has {format_count(spec.count_params())} weights; the "
         f"{format_bytes(spec.training_bytes())} training takes could not be allocated "
         f"({type(exc).__name__}: {exc}); use fewer or smaller layers")
+
+
+def weight_shapes(spec: ModelSpec) -> tuple[tuple[int, ...], ...]:
+    """The shapes ``get_weights`` returns for ``spec``: kernel then bias per layer."""
+    shapes: list[tuple[int, ...]] = []
+    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+        shapes.append((n_in, n_out))
+        if layer.use_bias:
+            shapes.append((n_out,))
+    return tuple(shapes)

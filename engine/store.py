@@ -42,7 +42,7 @@ import numpy as np
 
 from .history import History
 from .numerics import json_default
-from .runs import Run, maximised, utc_now
+from .run import Run, maximised, utc_now
 from .spec import ModelSpec
 
 SCHEMA_VERSION = 3

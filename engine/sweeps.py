@@ -25,7 +25,7 @@ from typing import Any
 from .errors import choices
 from .formatting import format_metric
 from .runs import Run, new_run_id
-from .spec import MAX_LEARNING_RATE, OPTIMIZERS, Layer, ModelSpec
+from .spec import MAX_LEARNING_RATE, OPTIMIZERS, Layer, ModelSpec, weight_shapes
 
 SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size")
 #: The most values one sweep takes (each is a full training run).
@@ -176,16 +176,6 @@ def variants(spec: ModelSpec, setting: str, values: Iterable[Any] | str) -> list
             fit["batch_size"] = value
         out.append(Variant(label_for(setting, value), value, new, fit))
     return out
-
-
-def weight_shapes(spec: ModelSpec) -> tuple[tuple[int, ...], ...]:
-    """The shapes ``get_weights`` returns for ``spec``: kernel then bias per layer."""
-    shapes: list[tuple[int, ...]] = []
-    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
-        shapes.append((n_in, n_out))
-        if layer.use_bias:
-            shapes.append((n_out,))
-    return tuple(shapes)
 
 
 # -- data --------------------------------------------------------------------------------

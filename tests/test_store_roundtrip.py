@@ -60,7 +60,7 @@ def test_weights_are_kept_on_request_only(tmp_path):
 def test_run_save_writes_an_in_memory_run(tmp_path):
     run = _train(None)
     assert run.model is not None
-    run.save(tmp_path / "runs.db", weights=True)
+    run.save(RunStore(tmp_path / "runs.db"), weights=True)
     back = RunStore(tmp_path / "runs.db").get(run.id, weights=True)
     assert back.history.history == run.history.history
     np.testing.assert_array_equal(back.weights[0], run.model.get_weights()[0])

@@ -198,7 +198,7 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
     stopped run as ``exc.run``.
     """
     from ..recipe import prepare
-    from ..sweeps import weight_shapes
+    from ..spec import weight_shapes
 
     configs = list(configs)
     control = control or Control()

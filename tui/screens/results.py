@@ -23,7 +23,7 @@ from engine.text import printable
 
 from ..widgets.confusion import confusion_matrix, confusion_table
 from ..widgets.footer import AppFooter
-from .training import STOP_WORDS, format_duration
+from .words import STOP_WORDS, format_duration
 
 MAX_TABLE_ROWS = 500
 

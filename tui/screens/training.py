@@ -39,6 +39,7 @@ from ..messages import (
 from ..widgets.charts import MetricChart
 from ..widgets.epoch_log import EpochLog
 from ..widgets.footer import AppFooter
+from .words import STOP_WORDS, format_duration, format_seconds
 
 #: Training starts this long after the screen's first frame, once the footer has laid out
 #: its keys: those layout passes would otherwise compete with the run's first epochs.
@@ -58,23 +59,9 @@ NARROW_WIDTH = 110
 #: The epoch table's narrower headings.
 SHORT_HEADINGS = {"accuracy": "acc", "val_accuracy": "val_acc"}
 
-STOP_WORDS = {
-    "completed": "completed every epoch",
-    "early_stopped": "stopped early (validation stopped improving)",
-    "stopped": "stopped by you",
-    "diverged": "diverged: the loss became NaN or infinite, or exploded and stayed exploded "
-                "(try a smaller learning rate)",
-    "failed": "failed",
-}
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = max(0, int(round(seconds)))
-    if seconds < 3600:
-        return f"{seconds // 60}:{seconds % 60:02d}"
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
 
 
 class TrainingScreen(Screen):
@@ -443,24 +430,6 @@ class TrainingScreen(Screen):
 
     def on_unmount(self) -> None:
         self.control.stop()
-
-
-def format_seconds(seconds: float) -> str:
-    """A short time, as Keras' progress line writes it: 0.09ms, 3.2ms, 850ms, 1.24s, 12.5s,
-    2m05s (at most 7 characters)."""
-    if not math.isfinite(seconds) or seconds < 0:
-        return "–"
-    if seconds < 0.001:
-        return f"{seconds * 1000:.2f}ms"
-    if seconds < 0.01:
-        return f"{seconds * 1000:.1f}ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
 def _fmt(value: float | None) -> str:

@@ -31,5 +31,13 @@ class EpochLog(Log):
         follow = self.following
         self.write_lines(lines, scroll_end=False)
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-            self._followed_to = self.max_scroll_y
+            self._to_end()
+
+    def _to_end(self) -> None:
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._followed_to = self.max_scroll_y
+
+    def on_resize(self) -> None:
+        """Shorter or taller (a line above it grew): the newest epoch stays in view."""
+        if self.following:
+            self.call_after_refresh(self._to_end)
