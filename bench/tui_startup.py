@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import os, sys, time, json
 from tui.app import DeeptermApp
-from tui.screens.setup import SetupScreen
+from tui.app.screens.setup import SetupScreen
 
 class Probe(DeeptermApp):
     def on_mount(self):

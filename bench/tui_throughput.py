@@ -27,11 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tui.training_worker import prepare, run_training  # noqa: E402
+
 import datasets  # noqa: E402
 from tui.app import DeeptermApp  # noqa: E402
-from tui.config import PRESETS_BY_KEY  # noqa: E402
-from tui.screens.training import TrainingScreen  # noqa: E402
-from tui.training_worker import prepare, run_training  # noqa: E402
+from tui.app.config import PRESETS_BY_KEY  # noqa: E402
+from tui.app.screens.training import TrainingScreen  # noqa: E402
 
 
 def samples_per_s(histories) -> float:

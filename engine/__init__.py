@@ -22,6 +22,7 @@ from typing import Any
 from .callbacks import STOP_REASONS, Callback, EarlyStopping
 from .errors import BackendUnavailable, FitError, SpecError
 from .history import History
+from .model import Model
 from .spec import ACTIVATIONS, LOSSES, METRICS, OPTIMIZERS, Layer, ModelSpec
 
 # Names whose modules need NumPy (or SQLite) load on first use, so that the app's first
@@ -55,7 +56,7 @@ MAX_SEED = 2**63 - 1
 __all__ = [
     "ACTIVATIONS", "BACKENDS", "LOSSES", "METRICS", "OPTIMIZERS", "STOP_REASONS",
     "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
-    "ForwardTrace", "History", "Layer", "ModelSpec", "NumpyModel", "SpecError",
+    "ForwardTrace", "History", "Layer", "Model", "ModelSpec", "NumpyModel", "SpecError",
     "backward_trace", "build", "forward_trace", "load",
     "Run", "RunNotFound", "RunRecorder", "RunStore", "StoreError", "train",
     "EXPERIMENTS", "SweepError", "comparison_rows", "run_experiment", "run_sweep",
@@ -71,7 +72,7 @@ def _as_spec(spec: Any) -> ModelSpec:
 
 
 def build(spec: ModelSpec | dict, backend: str = "numpy", seed: int | None = None,
-          **options: Any):
+          **options: Any) -> Model:
     """A fresh, untrained model for ``spec`` on ``backend`` ("numpy" or "keras").
 
     ``seed`` fixes the initial weights and the shuffling. Keras-only options

@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from . import initializers, metrics
-from .callbacks import CallbackList, Divergence, StopSignal
+from .callbacks import CallbackList, Divergence
 from .data import check_X, check_y, prepare_fit
 from .errors import BackendUnavailable, FitError, ModelFileError, SpecError, choices
 from .history import History
+from .model import Model
 from .numerics import json_default
 from .numpy_backend import (
     MAX_JSON_BYTES,
@@ -321,7 +322,7 @@ def _keras_optimizer(keras, spec: ModelSpec):
                                     epsilon=1e-7)
 
 
-class KerasModel:
+class KerasModel(Model):
     """A model built from a ``ModelSpec`` that trains with Keras on TensorFlow.
 
     ``device``: None trains on the GPU when there is one (every GPU, mirrored,
@@ -341,15 +342,9 @@ class KerasModel:
         check_memory(spec)   # before TensorFlow allocates anything
         tf, keras = _import_tf()
         self._tfm, self._km = tf, keras
-        self.spec = spec
-        self.dtype = np.dtype(spec.dtype)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self._init_model(spec, seed)
         self.placement = Placement(tf, device)
         self.device = self.placement.label
-        self.history: History | None = None
-        self.metadata: dict[str, Any] = {}
-        self._stop = StopSignal()
         if jit_compile == "auto":
             jit_compile = self.placement.on_gpu and self.placement.strategy is None
 
@@ -424,9 +419,6 @@ class KerasModel:
             arrays.append(w.astype(self.dtype))
         self.keras_model.set_weights(arrays)
 
-    def count_params(self) -> int:
-        return self.spec.count_params()
-
     def _get_state(self):
         """Weights and optimizer state, for rolling back a diverged epoch."""
         return ([v.numpy() for v in self.keras_model.trainable_variables],
@@ -437,23 +429,6 @@ class KerasModel:
             var.assign(value)
         for var, value in zip(self.optimizer.variables, state[1]):
             var.assign(value)
-
-    # -- stopping ------------------------------------------------------------------------
-
-    @property
-    def stop_training(self) -> bool:
-        return self._stop.is_set()
-
-    @stop_training.setter
-    def stop_training(self, value: bool) -> None:
-        if value:
-            self._stop.request("stopped")
-        else:
-            self._stop.clear()
-
-    def request_stop(self, reason: str = "stopped") -> None:
-        """Stop after the current batch; safe to call from any thread."""
-        self._stop.request(reason)
 
     # -- predict / evaluate / gradients ------------------------------------------------------
 

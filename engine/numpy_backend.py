@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from . import activations, initializers, kernels, losses, metrics
-from .callbacks import CallbackList, Divergence, StopSignal
+from .callbacks import CallbackList, Divergence
 from .data import check_X, check_y, prepare_fit
 from .errors import ModelFileError, SpecError
 from .history import History
+from .model import Model
 from .numerics import json_default
 from .optimizers import make_optimizer
 from .spec import ModelSpec, allocation_failed, check_memory
@@ -62,7 +63,7 @@ class Backward:
     bias_grads: list[np.ndarray | None]
 
 
-class NumpyModel:
+class NumpyModel(Model):
     """A model built from a ``ModelSpec`` that trains with NumPy on the CPU."""
 
     backend = "numpy"
@@ -71,18 +72,11 @@ class NumpyModel:
         if not isinstance(spec, ModelSpec):
             raise TypeError(f"spec must be a ModelSpec, got {type(spec).__name__}")
         check_memory(spec)   # before anything is allocated
-        self.spec = spec
-        self.dtype = np.dtype(spec.dtype)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self._init_model(spec, seed)
         try:
             self._allocate(spec)
         except MemoryError as exc:
             raise allocation_failed(spec, exc) from None
-        self._stop = StopSignal()
-        self.device = "CPU"
-        self.history: History | None = None
-        self.metadata: dict[str, Any] = {}
         self._fused = None   # engine.kernels while a large model trains (see _fit)
 
     def _allocate(self, spec: ModelSpec) -> None:
@@ -163,26 +157,6 @@ class NumpyModel:
             if not np.isfinite(w).all():
                 raise ValueError(f"weights[{i}] contains NaN or infinity")
             var[...] = w
-
-    def count_params(self) -> int:
-        return self.spec.count_params()
-
-    # -- stopping ------------------------------------------------------------
-
-    @property
-    def stop_training(self) -> bool:
-        return self._stop.is_set()
-
-    @stop_training.setter
-    def stop_training(self, value: bool) -> None:
-        if value:
-            self._stop.request("stopped")
-        else:
-            self._stop.clear()
-
-    def request_stop(self, reason: str = "stopped") -> None:
-        """Stop after the current batch; safe to call from any thread."""
-        self._stop.request(reason)
 
     # -- the passes ------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App
 
-from tui.lessons import SCREENS, LessonsScreen
+from tui.app.lessons import SCREENS, LessonsScreen
 
 
 def screen_lines(app) -> list[str]:

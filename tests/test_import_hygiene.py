@@ -52,3 +52,20 @@ def test_the_runner_and_the_recipe_run_without_the_ui():
         "    assert runner.run(c, executor=how).status == 'completed'\n"
     )
     assert _loaded_after(code) == []
+
+
+def test_the_command_line_is_a_front_end_without_textual():
+    """tui.cli (click) and tui.app (Textual) are separate front ends: the command line
+    imports no Textual, also while it trains a run and a sweep."""
+    assert _loaded_after("import tui.cli, tui.cli.commands, tui.terminal, tui.__main__") == []
+    code = (
+        "import contextlib, io\n"
+        "from tui.cli import run_cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert run_cli(['train', '--dataset', 'xor', '--dataset-option', 'n=40', '--layers', '4',\n"
+        "                    '--epochs', '2', '--no-store']) == 0\n"
+        "    assert run_cli(['sweep', '--dataset', 'xor', '--dataset-option', 'n=40', '--layers', '4',\n"
+        "                    '--setting', 'units', '--values', '2,4', '--epochs', '2', '--no-store',\n"
+        "                    '--no-chart']) == 0\n"
+    )
+    assert [m for m in _loaded_after(code) if m != "numba"] == []

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tui.lessons import catalog
-from tui.lessons.compute import LessonNet, fmt, parse_number
+from tui.app.lessons import catalog
+from tui.app.lessons.compute import LessonNet, fmt, parse_number
 
 relu = lambda z: np.maximum(z, 0)  # noqa: E731
 

@@ -10,8 +10,8 @@ from _tui_helpers import run_async
 from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
-from tui.lessons.compute import fmt
-from tui.lessons.network_view import NetworkView
+from tui.app.lessons.compute import fmt
+from tui.app.lessons.network_view import NetworkView
 
 SIZE = (80, 24)
 
@@ -100,7 +100,7 @@ async def test_the_descent_plot_keeps_its_axis_above_the_footer():
 
 @run_async
 async def test_the_menu_lists_every_lesson_with_its_summary_wrapped_under_itself():
-    from tui.lessons.catalog import LESSONS
+    from tui.app.lessons.catalog import LESSONS
 
     app = LessonApp()
     async with app.run_test(size=SIZE) as pilot:

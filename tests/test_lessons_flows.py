@@ -12,8 +12,8 @@ from _lessons_helpers import LessonApp
 from _tui_helpers import ready, run_async, wait_until
 from textual.widgets import DataTable, Input, Static
 
-from tui.lessons import catalog
-from tui.lessons.network_view import NetworkView
+from tui.app.lessons import catalog
+from tui.app.lessons.network_view import NetworkView
 
 SIZE = (100, 30)
 relu = lambda z: np.maximum(z, 0)  # noqa: E731
@@ -321,7 +321,7 @@ async def test_backprop_node_by_node_then_update_and_forward_again():
 
 
 async def _open_lesson(pilot, letter: str):
-    from tui.lessons import LessonsScreen
+    from tui.app.lessons import LessonsScreen
 
     await pilot.press("f2")
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, LessonsScreen), what="lessons")
@@ -333,8 +333,8 @@ async def _open_lesson(pilot, letter: str):
 @run_async
 async def test_try_it_yourself_opens_the_trainer_with_the_edited_network():
     from tui.app import DeeptermApp
-    from tui.screens.setup import SetupScreen
-    from tui.screens.training import TrainingScreen
+    from tui.app.screens.setup import SetupScreen
+    from tui.app.screens.training import TrainingScreen
 
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -374,7 +374,7 @@ async def test_try_it_yourself_opens_the_trainer_with_the_edited_network():
 @run_async
 async def test_try_it_yourself_from_gradient_descent_uses_its_own_rows():
     from tui.app import DeeptermApp
-    from tui.screens.setup import SetupScreen
+    from tui.app.screens.setup import SetupScreen
 
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:

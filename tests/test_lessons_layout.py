@@ -11,8 +11,8 @@ import pytest
 from _lessons_helpers import LessonApp
 from _tui_helpers import run_async
 
-from tui.lessons.compute import fmt
-from tui.lessons.network_view import NetworkView
+from tui.app.lessons.compute import fmt
+from tui.app.lessons.network_view import NetworkView
 
 SIZES = [(80, 24), (100, 30), (120, 40)]
 

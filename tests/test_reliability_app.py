@@ -99,7 +99,7 @@ async def test_a_csv_with_hostile_names_shows_them_as_text_from_dialog_to_result
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        from tui.screens.csv_dialog import CsvDialog
+        from tui.app.screens.csv_dialog import CsvDialog
 
         app.screen.action_open_csv()
         await wait_until(pilot, lambda: isinstance(app.screen, CsvDialog), what="the dialog")
@@ -136,7 +136,7 @@ async def test_a_csv_with_hostile_names_shows_them_as_text_from_dialog_to_result
         assert printable(FILE_NAME)[:11] in text     # the dataset list's entry
         summary = str(setup.query_one("#summary", Static).render())
         assert summary.startswith(f"Ready: {printable(FILE_NAME)}.csv: hidden ")
-        from tui.screens.sweep import SweepScreen
+        from tui.app.screens.sweep import SweepScreen
 
         await pilot.press("w")
         await wait_until(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweep")
@@ -150,7 +150,7 @@ async def test_a_csv_with_hostile_names_shows_them_as_text_from_dialog_to_result
         epochs.value = "2"
         await pilot.pause()
         await pilot.press("ctrl+s")
-        from tui.screens.training import TrainingScreen
+        from tui.app.screens.training import TrainingScreen
 
         await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen), what="training")
         training = app.screen
@@ -179,7 +179,7 @@ async def test_a_csv_with_hostile_names_shows_them_as_text_from_dialog_to_result
 def test_the_confusion_matrix_names_classes_as_text(name):
     from rich.console import Console
 
-    from tui.widgets.confusion import confusion_table
+    from tui.app.widgets.confusion import confusion_table
 
     console = Console(width=120, record=True, color_system=None)
     console.print(confusion_table(np.array([[3, 1], [0, 4]]), ["yes", name]))

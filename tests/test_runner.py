@@ -151,7 +151,7 @@ def test_rerun_repeats_a_cli_run_and_a_sweep_run_number_for_number(tmp_path):
 @run_async
 async def test_rerun_repeats_a_run_started_from_the_app(tmp_path):
     from tui.app import DeeptermApp
-    from tui.screens.training import TrainingScreen
+    from tui.app.screens.training import TrainingScreen
 
     store = tmp_path / "runs.db"
     app = DeeptermApp(store=store)
@@ -210,3 +210,20 @@ def test_a_run_stored_before_recipes_is_rebuilt_from_its_record(tmp_path):
         check_repeatable(unrecorded, plain, prepare(plain))
     with pytest.raises(ValueError, match="arrays given in a script"):
         config_of(engine.train(spec, (ds.X, ds.targets_for(spec.loss)), epochs=1))
+
+
+def test_build_returns_the_one_model_contract_on_each_backend():
+    import engine
+    from engine.model import Model
+
+    spec = _titanic().spec(10)
+    model = engine.build(spec, seed=0)
+    assert isinstance(model, Model) and model.backend == "numpy" and model.device == "CPU"
+    assert model.count_params() == spec.count_params() and model.metadata == {}
+    model.request_stop("stopped")
+    assert model.stop_training
+    abstract = {"fit", "predict", "evaluate", "get_weights", "set_weights", "gradients", "save"}
+    assert abstract <= Model.__abstractmethods__
+    from engine.keras_backend import KerasModel  # imports no TensorFlow until built
+
+    assert issubclass(KerasModel, Model) and KerasModel.backend == "keras"

@@ -21,9 +21,9 @@ from engine.runner import Control as TrainingControl
 from engine.runner import ThreadExecutor, initial_weights
 from engine.runner import child as train_process
 from tui.app import DeeptermApp
-from tui.config import PRESETS_BY_KEY
-from tui.screens.setup import SetupScreen
-from tui.screens.training import TrainingScreen
+from tui.app.config import PRESETS_BY_KEY
+from tui.app.screens.setup import SetupScreen
+from tui.app.screens.training import TrainingScreen
 
 
 def train_in_child(config, data, control, post, weights=None, batch_interval_s=0.25):

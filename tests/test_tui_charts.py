@@ -11,8 +11,8 @@ import math
 import pytest
 from textual.app import App
 
-from tui.widgets.charts import MetricChart, YAxis, nice_ticks
-from tui.widgets.compare_chart import CompareChart
+from tui.app.widgets.charts import MetricChart, YAxis, nice_ticks
+from tui.app.widgets.compare_chart import CompareChart
 
 #: The course's learning-rate experiment on unscaled Titanic (engine.sweeps'
 #: "learning-rates", 10 epochs): 1e-6 barely moves, 0.01 learns, 1 spikes to 3e17

@@ -15,10 +15,10 @@ from textual.widgets import Button, Input, OptionList, Static
 
 from engine.runner import Control, Reporter
 from tui.app import DeeptermApp
-from tui.messages import message_for
-from tui.screens.setup import SetupScreen
-from tui.screens.training import TrainingScreen
-from tui.widgets.charts import MetricChart
+from tui.app.messages import message_for
+from tui.app.screens.setup import SetupScreen
+from tui.app.screens.training import TrainingScreen
+from tui.app.widgets.charts import MetricChart
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -321,7 +321,7 @@ def test_start_up_does_not_import_tensorflow_or_plotext():
 
 @run_async
 async def test_missing_screens_from_other_parts_show_a_notification(monkeypatch):
-    for module in ("tui.lessons", "tui.screens.runs", "tui.screens.sweep"):
+    for module in ("tui.app.lessons", "tui.app.screens.runs", "tui.app.screens.sweep"):
         monkeypatch.setitem(sys.modules, module, None)   # import raises ImportError
     app = DeeptermApp(store=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -384,7 +384,7 @@ def test_the_ui_callback_posts_every_epoch_and_coalesces_batches(uptime_s, monke
     """The first batch and epoch are reported at once however long ago the clock's
     origin was: perf_counter starts near 0 on a machine booted a moment ago."""
     from engine import Layer, ModelSpec, build
-    from tui.messages import BatchProgress, EpochEnded, TrainingStarted
+    from tui.app.messages import BatchProgress, EpochEnded, TrainingStarted
 
     class Sink:
         def __init__(self):

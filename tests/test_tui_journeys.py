@@ -10,8 +10,8 @@ from _tui_helpers import SIZE, ready, run_async, wait_until
 from textual.widgets import Log, Static
 
 from tui.app import DeeptermApp
-from tui.screens.setup import SetupScreen
-from tui.screens.training import TrainingScreen
+from tui.app.screens.setup import SetupScreen
+from tui.app.screens.training import TrainingScreen
 
 
 def _text(widget) -> str:
@@ -149,7 +149,7 @@ async def test_the_epoch_log_stays_where_the_learner_scrolled_and_follows_again_
     from textual.app import App
     from textual.containers import Vertical
 
-    from tui.widgets.epoch_log import EpochLog
+    from tui.app.widgets.epoch_log import EpochLog
 
     class Table(App):
         def compose(self):
@@ -394,8 +394,8 @@ async def test_the_course_learning_rate_sweep_reads_on_the_sweep_screen(size):
     from test_tui_charts import _read
     from textual.widgets import DataTable, Select
 
-    from tui.screens.sweep import SweepScreen
-    from tui.widgets.compare_chart import CompareChart, curve_style
+    from tui.app.screens.sweep import SweepScreen
+    from tui.app.widgets.compare_chart import CompareChart, curve_style
 
     app = DeeptermApp(store=False)
     async with app.run_test(size=size) as pilot:

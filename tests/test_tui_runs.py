@@ -15,9 +15,9 @@ from engine import History, Layer, ModelSpec
 from engine.runs import Run
 from engine.store import RunStore
 from tui.app import DeeptermApp
-from tui.config import RunConfig
-from tui.screens.runs import COLUMNS, ConfirmDelete, RunsScreen
-from tui.screens.sweep import SweepScreen
+from tui.app.config import RunConfig
+from tui.app.screens.runs import COLUMNS, ConfirmDelete, RunsScreen
+from tui.app.screens.sweep import SweepScreen
 
 # -- a fixed store ---------------------------------------------------------------------------------
 

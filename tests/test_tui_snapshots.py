@@ -17,10 +17,10 @@ from engine import runner
 from engine.recipe import prepare
 from engine.runner.reporter import EPOCH_TIME_KEY
 from tui.app import DeeptermApp
-from tui.config import PRESETS_BY_KEY
-from tui.messages import BatchProgress, EpochEnded, TrainingFinished, TrainingStarted
-from tui.screens.results import ResultsScreen
-from tui.screens.training import TrainingScreen
+from tui.app.config import PRESETS_BY_KEY
+from tui.app.messages import BatchProgress, EpochEnded, TrainingFinished, TrainingStarted
+from tui.app.screens.results import ResultsScreen
+from tui.app.screens.training import TrainingScreen
 
 #: The terminal sizes a learner's screen must work at.
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "120x40": (120, 40)}
@@ -80,7 +80,7 @@ def test_csv_dialog_shows_an_error_in_place(snap_compare, tmp_path, monkeypatch)
     async def run_before(pilot) -> None:
 
         await ready(pilot)
-        from tui.screens.csv_dialog import CsvDialog
+        from tui.app.screens.csv_dialog import CsvDialog
 
         await pilot.app.push_screen(CsvDialog(root="."))
         await pilot.pause()
@@ -236,7 +236,7 @@ def test_sweep_screen_fits_smaller_terminals(snap_compare, size):
     labels lr=1e-06, lr=0.01, lr=1; the footer keeps f1, f2 and f3."""
     from textual.widgets import Select
 
-    from tui.screens.sweep import SweepScreen
+    from tui.app.screens.sweep import SweepScreen
 
     async def run_before(pilot) -> None:
         from _tui_helpers import wait_until

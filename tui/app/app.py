@@ -170,10 +170,10 @@ class DeeptermApp(App):
         self.push_screen(screen_class(*args))
 
     def action_lessons(self) -> None:
-        self._push_optional("tui.lessons", "LessonsScreen", "Lessons")
+        self._push_optional("tui.app.lessons", "LessonsScreen", "Lessons")
 
     def action_runs(self) -> None:
-        self._push_optional("tui.screens.runs", "RunsScreen", "Saved runs")
+        self._push_optional("tui.app.screens.runs", "RunsScreen", "Saved runs")
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen
@@ -289,7 +289,7 @@ class DeeptermApp(App):
 def run_app(**options: Any) -> None:
     """Run the app in this terminal (``options`` go to DeeptermApp), with native
     libraries' log lines sent to a log file instead of across the screen."""
-    from .terminal import native_output_to_log
+    from ..terminal import native_output_to_log
 
     with native_output_to_log():
         DeeptermApp(**options).run()

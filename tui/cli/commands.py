@@ -576,7 +576,7 @@ def cli(ctx: click.Context, store_path: Path | None) -> None:
     Without a command it opens the app (with --store, saving runs there).
     """
     if ctx.invoked_subcommand is None:
-        from .app import run_app
+        from ..app import run_app
 
         run_app(store=store_path)
 
@@ -1246,7 +1246,7 @@ def run_cli(args: list[str]) -> int:
                    "done (send it to a file or to /dev/null instead)", err=True)
         return EXIT_FAILED
     warnings.showwarning = _show_warning   # a warning is one line too
-    from .terminal import native_output_to_log
+    from ..terminal import native_output_to_log
 
     interrupted: list[int] = []
 
