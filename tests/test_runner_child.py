@@ -40,6 +40,14 @@ def run_training(config, data, _callback=None):
     return model, history
 
 
+@pytest.fixture(autouse=True)
+def no_waiting_children():
+    """Each test starts with no child waiting (sweeps elsewhere leave a warm pool of
+    them, one per core, that these tests would otherwise pick from)."""
+    train_process.shutdown()
+    yield
+
+
 @pytest.fixture(scope="module")
 def titanic():
     config = PRESETS_BY_KEY["2"].config.with_changes(epochs=3, seed=7)
