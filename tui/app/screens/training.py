@@ -103,7 +103,7 @@ class TrainingScreen(Screen):
         self._status_text = ""
         self.charts: list[MetricChart] = []
         self.metric = config.metrics[0] if config.metrics else None
-        self.monitor = "val_loss" if config.validation_split > 0 else "loss"
+        self.monitor = config.monitor      # the one rule: engine.recipe.RunConfig.monitor
 
     # -- layout -----------------------------------------------------------------------------
 
