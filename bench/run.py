@@ -131,7 +131,7 @@ def time_epochs(spec, backend, X, y, batch_size, split, epochs, timer: EpochTime
 
 
 def flops_per_epoch(spec, rows: int) -> float:
-    sizes = [spec.input_dim] + [layer.units for layer in spec.layers]
+    sizes = [spec.input_dim] + [layer.units for layer in spec.dense_layers]
     per_row = sum(2 * a * b * 3 for a, b in zip(sizes, sizes[1:]))
     return per_row * rows
 

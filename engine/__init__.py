@@ -2,7 +2,8 @@
 
     from engine import ModelSpec, Layer, build, EarlyStopping
 
-    spec = ModelSpec(input_dim=9, layers=[Layer(50, "relu"), Layer(1)], loss="mse",
+    spec = ModelSpec(input_dim=9, layers=[Layer(50, "relu", kernel_regularizer=L2(1e-3)),
+                                          Dropout(0.2), Layer(1)], loss="mse",
                      optimizer="adam", learning_rate=0.01, metrics=["mae"])
     model = build(spec, backend="numpy", seed=0)
     history = model.fit(X, y, epochs=30, validation_split=0.3,
@@ -23,7 +24,19 @@ from .callbacks import STOP_REASONS, Callback, EarlyStopping
 from .errors import BackendUnavailable, FitError, SpecError
 from .history import History
 from .model import Model
-from .spec import ACTIVATIONS, LOSSES, METRICS, OPTIMIZERS, Layer, ModelSpec
+from .spec import (
+    ACTIVATIONS,
+    L1,
+    L1L2,
+    L2,
+    LOSSES,
+    METRICS,
+    OPTIMIZERS,
+    Dropout,
+    Layer,
+    ModelSpec,
+    Regularizer,
+)
 
 # Names whose modules need NumPy (or SQLite) load on first use, so that the app's first
 # frame, which only needs the spec, does not wait for NumPy (PEP 562).
@@ -55,6 +68,7 @@ MAX_SEED = 2**63 - 1
 
 __all__ = [
     "ACTIVATIONS", "BACKENDS", "LOSSES", "METRICS", "OPTIMIZERS", "STOP_REASONS",
+    "L1", "L1L2", "L2", "Dropout", "Regularizer",
     "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
     "ForwardTrace", "History", "Layer", "Model", "ModelSpec", "NumpyModel", "SpecError",
     "backward_trace", "build", "forward_trace", "load",

@@ -46,7 +46,7 @@ from .numpy_backend import (
     weight_layout,
     write_model_file,
 )
-from .spec import ModelSpec, check_memory
+from .spec import Dropout, ModelSpec, check_memory
 
 FORMAT = "deepterm-keras-model"
 FORMAT_VERSION = 1
@@ -350,7 +350,7 @@ class KerasModel(Model):
 
         # the initial weights: the same draws, in the same order, as NumpyModel
         weights = []
-        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
             weights.append(initializers.initialize(
                 layer.kernel_initializer, self.rng, (n_in, n_out), self.dtype))
             if layer.use_bias:
@@ -359,12 +359,23 @@ class KerasModel(Model):
 
         with self._scope("building the model"):
             layers = [keras.Input(shape=(spec.input_dim,), dtype=spec.dtype, name="input")]
-            for i, layer in enumerate(spec.layers):
+            dense = dropout = 0
+            for layer in spec.layers:
+                if isinstance(layer, Dropout):
+                    layers.append(keras.layers.Dropout(
+                        layer.rate, seed=None if seed is None else seed + dropout + 1,
+                        dtype=spec.dtype, name=f"dropout_{dropout}"))
+                    dropout += 1
+                    continue
+                reg = layer.kernel_regularizer
                 layers.append(keras.layers.Dense(
                     layer.units, activation=layer.activation, use_bias=layer.use_bias,
                     kernel_initializer=layer.kernel_initializer,
                     bias_initializer=layer.bias_initializer, dtype=spec.dtype,
-                    name=f"dense_{i}"))
+                    kernel_regularizer=None if reg is None else
+                    keras.regularizers.L1L2(l1=reg.l1, l2=reg.l2),
+                    name=f"dense_{dense}"))
+                dense += 1
             model = keras.Sequential(layers, name="sequential")
             optimizer = _keras_optimizer(keras, spec)
             optimizer.build(model.trainable_variables)
@@ -473,6 +484,8 @@ class KerasModel(Model):
             with tf.GradientTape() as tape:
                 pred = self.keras_model(tf.constant(X), training=True)
                 loss = self._loss(tf.constant(y), pred)
+                if self.spec.has_regularizer:   # the kernels' penalties, as fit adds them
+                    loss = loss + tf.add_n(self.keras_model.losses)
             grads = tape.gradient(loss, variables)
         return [np.asarray(g, dtype=self.dtype) for g in grads]
 
@@ -567,7 +580,7 @@ class KerasModel(Model):
         return NumpyModel.summary(self) + f"\nDevice: {self.device}"  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
-        sizes = [self.spec.input_dim] + [layer.units for layer in self.spec.layers]
+        sizes = [self.spec.input_dim] + [layer.units for layer in self.spec.dense_layers]
         return (f"KerasModel({'-'.join(map(str, sizes))}, {self.spec.optimizer}, "
                 f"{self.spec.loss}, device={self.device!r})")
 

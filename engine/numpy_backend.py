@@ -45,11 +45,22 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Pass:
-    """One forward pass: the input and every layer's weighted sums and values."""
+    """One forward pass: the input and every Dense layer's weighted sums and values.
+    In training with Dropout layers, ``masks[i]`` is what multiplied the inputs of
+    Dense layer ``i`` (0 or ``1 / (1 - rate)`` each; None: no dropout there) and
+    ``inputs[i]`` those inputs after it."""
 
     x: np.ndarray
     z: list[np.ndarray]
     a: list[np.ndarray]
+    masks: list[np.ndarray | None] | None = None
+    inputs: list[np.ndarray] | None = None
+
+    def input_of(self, i: int) -> np.ndarray:
+        """What Dense layer ``i`` multiplied by its kernel."""
+        if self.inputs is not None:
+            return self.inputs[i]
+        return self.a[i - 1] if i > 0 else self.x
 
 
 @dataclass
@@ -78,6 +89,14 @@ class NumpyModel(Model):
         except MemoryError as exc:
             raise allocation_failed(spec, exc) from None
         self._fused = None   # engine.kernels while a large model trains (see _fit)
+        #: per Dense layer: the share of its inputs that training drops (spec.dropout_before)
+        self._drop = spec.dropout_before() if spec.has_dropout else None
+        #: per Dense layer: its kernel's Regularizer, or None (no penalty anywhere: None)
+        self._regs = [layer.kernel_regularizer for layer in spec.dense_layers] \
+            if spec.has_regularizer else None
+        # dropout masks come from a generator of their own, so that the shuffle order (the
+        # model's generator, which Keras' backend replays) is the same with or without them
+        self.dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
 
     def _allocate(self, spec: ModelSpec) -> None:
         """The weights, drawn from the seeded generator, their gradients and the
@@ -86,7 +105,7 @@ class NumpyModel(Model):
         # kernels and biases are views into it, so the optimizer updates every
         # weight with a handful of whole-array operations per batch.
         shapes: list[tuple[int, ...]] = []
-        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
             shapes.append((n_in, n_out))
             if layer.use_bias:
                 shapes.append((n_out,))
@@ -100,7 +119,7 @@ class NumpyModel(Model):
         self._kernel_grads: list[np.ndarray] = []
         self._bias_grads: list[np.ndarray | None] = []
         k = 0
-        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
             kernel = views[k]
             kernel[...] = initializers.initialize(layer.kernel_initializer, self.rng, (n_in, n_out),
                                                   self.dtype)
@@ -160,17 +179,44 @@ class NumpyModel(Model):
 
     # -- the passes ------------------------------------------------------------
 
-    def forward(self, X: np.ndarray, fused=None) -> Pass:
-        """Every layer's weighted sums ``z`` and node values ``a`` for rows X.
-        ``fused``: engine.kernels, to add a ReLU layer's bias and apply it in one pass."""
+    def forward(self, X: np.ndarray, fused=None, training: bool = False) -> Pass:
+        """Every Dense layer's weighted sums ``z`` and node values ``a`` for rows X.
+        ``fused``: engine.kernels, to add a ReLU layer's bias and apply it in one pass.
+        ``training`` applies the Dropout layers (predicting passes through them)."""
+        if training and self._drop is not None:
+            return self._forward_dropout(X, fused)
         zs, as_ = [], []
         a = X
-        for kernel, bias, layer in zip(self.kernels, self.biases, self.spec.layers):
+        for kernel, bias, layer in zip(self.kernels, self.biases, self.spec.dense_layers):
             z = a @ kernel
             a = self._bias_and_activation(z, bias, layer.activation, fused)
             zs.append(z)
             as_.append(a)
         return Pass(X, zs, as_)
+
+    def _forward_dropout(self, X: np.ndarray, fused=None) -> Pass:
+        """The training pass with Dropout: each Dense layer's inputs times a fresh mask."""
+        zs, as_, masks, inputs = [], [], [], []
+        a = X
+        for i, (kernel, bias, layer) in enumerate(zip(self.kernels, self.biases,
+                                                      self.spec.dense_layers)):
+            rate = self._drop[i]
+            mask = self.dropout_mask(i, a.shape, rate) if rate > 0 else None
+            if mask is not None:
+                a = a * mask
+            masks.append(mask)
+            inputs.append(a)
+            z = a @ kernel
+            a = self._bias_and_activation(z, bias, layer.activation, fused)
+            zs.append(z)
+            as_.append(a)
+        return Pass(X, zs, as_, masks, inputs)
+
+    def dropout_mask(self, layer: int, shape: tuple[int, ...], rate: float) -> np.ndarray:
+        """Keras' Dropout: keep each value with probability ``1 - rate`` and scale it by
+        ``1 / (1 - rate)``; ``layer`` is the Dense layer whose inputs it drops."""
+        keep = self.dropout_rng.random(shape, dtype=np.float32) >= np.float32(rate)
+        return keep.astype(self.dtype) / self.dtype.type(1.0 - rate)
 
     @staticmethod
     def _bias_and_activation(z: np.ndarray, bias: np.ndarray | None, activation: str,
@@ -201,9 +247,10 @@ class NumpyModel(Model):
         bgrads: list[np.ndarray | None] = [None] * n_layers
         das[-1] = da_out
         dz = dz_out
+        masks = fwd.masks
         for i in range(n_layers - 1, -1, -1):
             dzs[i] = dz
-            a_in = fwd.a[i - 1] if i > 0 else fwd.x
+            a_in = fwd.input_of(i)
             if into_buffers:
                 kgrads[i] = np.matmul(a_in.T, dz, out=self._kernel_grads[i])
                 if self.biases[i] is not None:
@@ -214,9 +261,11 @@ class NumpyModel(Model):
                     bgrads[i] = dz.sum(axis=0)
             if i > 0 or need_input_grad:
                 da = dz @ self.kernels[i].T
+                if masks is not None and masks[i] is not None:
+                    da *= masks[i]       # through the dropout: dropped inputs get no gradient
                 if i > 0:
                     das[i - 1] = da
-                    activation = self.spec.layers[i - 1].activation
+                    activation = self.spec.dense_layers[i - 1].activation
                     if (fused is not None and into_buffers and activation == "relu"
                             and kernels.call(fused, "relu_backward", da, fwd.z[i - 1])):
                         dz = da   # in place: training keeps no dL/da
@@ -230,24 +279,55 @@ class NumpyModel(Model):
         """Forward and backward for one batch; the gradients land in the flat
         gradient array. Returns the forward pass and the per-sample losses."""
         fused = self._fused
-        fwd = self.forward(X, fused)
+        fwd = self.forward(X, fused, training=True)
         out = self.spec.layers[-1].activation
         sample_losses, dz = losses.loss_and_grad(self.spec.loss, out, y, fwd.a[-1], fwd.z[-1])
         self.backward(fwd, dz, into_buffers=True, fused=fused)
         return fwd, sample_losses
 
     def _loss_step(self, X: np.ndarray, y: np.ndarray):
-        """Forward, per-sample losses and gradients (new arrays) for one batch."""
-        fwd = self.forward(X)
+        """Forward (as in training: with dropout), per-sample losses and gradients (new
+        arrays, the regularizers' included) for one batch."""
+        fwd = self.forward(X, training=True)
         out = self.spec.layers[-1].activation
         sample_losses, dz = losses.loss_and_grad(self.spec.loss, out, y, fwd.a[-1], fwd.z[-1])
         back = self.backward(fwd, dz)
+        if self._regs is not None:
+            self._add_penalty_grads(back.kernel_grads)
         grads = []
         for kg, bg in zip(back.kernel_grads, back.bias_grads):
             grads.append(kg)
             if bg is not None:
                 grads.append(bg)
         return fwd, sample_losses, grads
+
+    # -- regularizers (Keras' kernel_regularizer) ---------------------------------------
+
+    def penalty(self) -> float:
+        """The regularizers' penalty on the current kernels, ``sum(l1 * |W| + l2 * W**2)``
+        over the regularized layers: what Keras adds to the loss (0.0 without any)."""
+        if self._regs is None:
+            return 0.0
+        total = 0.0
+        for kernel, reg in zip(self.kernels, self._regs):
+            if reg is None:
+                continue
+            if reg.l1:
+                total += float(self.dtype.type(reg.l1) * np.abs(kernel).sum())
+            if reg.l2:
+                total += float(self.dtype.type(reg.l2) * np.square(kernel).sum())
+        return total
+
+    def _add_penalty_grads(self, kernel_grads: list[np.ndarray]) -> None:
+        """d penalty / d kernel added in place: ``l1 * sign(W) + 2 * l2 * W`` (0 at W = 0
+        for L1, as TensorFlow's gradient of |W|)."""
+        for kernel, grad, reg in zip(self.kernels, kernel_grads, self._regs):
+            if reg is None:
+                continue
+            if reg.l1:
+                grad += self.dtype.type(reg.l1) * np.sign(kernel)
+            if reg.l2:
+                grad += self.dtype.type(2.0 * reg.l2) * kernel
 
     def gradients(self, X, y) -> list[np.ndarray]:
         """d loss / d weight for the mean loss over the rows of X, in the
@@ -276,7 +356,10 @@ class NumpyModel(Model):
                                   .sum(dtype=np.float64))
             for m in self.spec.metrics:
                 sums[m] += float(metrics.per_sample(m, self.spec.loss, yb, fwd.a[-1]).sum())
-        return {k: v / len(X) for k, v in sums.items()}
+        out = {k: v / len(X) for k, v in sums.items()}
+        if self._regs is not None:
+            out["loss"] += self.penalty()     # as Keras' evaluate reports it
+        return out
 
     def evaluate(self, X, y) -> dict[str, float]:
         """Mean loss and metrics over all rows: {"loss": ..., "accuracy": ...}."""
@@ -341,6 +424,7 @@ class NumpyModel(Model):
         self._fused = kernels.get() if self.count_params() >= kernels.FUSED_MIN else None
         cbs = CallbackList(callbacks, self, params)
         metric_names = self.spec.metrics
+        regs = self._regs
         flat, grad_flat = [self._flat], [self._grad_flat]
         started = time.perf_counter()
         last_logs: dict[str, float] = {}
@@ -367,6 +451,9 @@ class NumpyModel(Model):
                     xb, yb = X[idx], y[idx]
                 fwd, sample_losses = self._train_step(xb, yb)
                 batch_loss = float(sample_losses.sum(dtype=np.float64))
+                if regs is not None:   # Keras' loss: the batch's mean plus the penalty
+                    batch_loss += self.penalty() * (hi - lo)
+                    self._add_penalty_grads(self._kernel_grads)
                 if not math.isfinite(batch_loss):  # non-finite weights show up here next batch
                     diverged = True
                     break
@@ -418,10 +505,24 @@ class NumpyModel(Model):
 
     def summary(self) -> str:
         """A Keras-style table of the layers, their output shapes and parameters."""
+        from .spec import Dropout
+
         rows = [("Layer (type)", "Output Shape", "Param #")]
-        for i, ((n_in, n_out), layer) in enumerate(zip(self.spec.layer_shapes(), self.spec.layers)):
+        shapes = iter(self.spec.layer_shapes())
+        width, i, j = self.spec.input_dim, 0, 0
+        for layer in self.spec.layers:
+            if isinstance(layer, Dropout):
+                rows.append((f"dropout_{j} (Dropout, {layer.rate:g})", f"(None, {width})", "0"))
+                j += 1
+                continue
+            n_in, n_out = next(shapes)
             count = n_in * n_out + (n_out if layer.use_bias else 0)
-            rows.append((f"dense_{i} (Dense, {layer.activation})", f"(None, {n_out})", f"{count:,}"))
+            reg = layer.kernel_regularizer
+            extra = "" if reg is None else ", " + ", ".join(
+                f"{k.upper()} {v:g}" for k, v in reg.to_dict().items() if v)
+            rows.append((f"dense_{i} (Dense, {layer.activation}{extra})", f"(None, {n_out})",
+                         f"{count:,}"))
+            width, i = n_out, i + 1
         widths = [max(len(r[c]) for r in rows) for c in range(3)]
         line = "-" * (sum(widths) + 6)
         out = [f'Model: "sequential" ({self.backend} backend)', line]
@@ -436,7 +537,7 @@ class NumpyModel(Model):
         return "\n".join(out)
 
     def __repr__(self) -> str:
-        sizes = [self.spec.input_dim] + [layer.units for layer in self.spec.layers]
+        sizes = [self.spec.input_dim] + [layer.units for layer in self.spec.dense_layers]
         return f"NumpyModel({'-'.join(map(str, sizes))}, {self.spec.optimizer}, {self.spec.loss})"
 
     # -- persistence -------------------------------------------------------------------
@@ -456,6 +557,8 @@ class NumpyModel(Model):
             "format": FORMAT, "version": FORMAT_VERSION, "backend": "numpy",
             "optimizer_iterations": self.optimizer.iterations,
             "rng_state": self.rng.bit_generator.state, "seed": self.seed,
+            **({"dropout_rng_state": self.dropout_rng.bit_generator.state}
+               if self.spec.has_dropout else {}),
             "history": self.history.to_dict() if self.history is not None else None,
             "metadata": self.metadata,
         }
@@ -529,6 +632,12 @@ class NumpyModel(Model):
                            for slot in model.optimizer.state}}
         model.optimizer.set_state(state)
         model.rng.bit_generator.state = meta["rng_state"]
+        if meta.get("dropout_rng_state") is not None:
+            try:
+                model.dropout_rng.bit_generator.state = meta["dropout_rng_state"]
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+                raise ValueError("its dropout state (dropout_rng_state) is not a PCG64 "
+                                 "state") from None
         model.history = meta["history"]
         model.metadata = meta["metadata"]
         return model
@@ -667,7 +776,7 @@ def weight_layout(spec: ModelSpec) -> list[tuple[str, tuple[int, ...]]]:
     """(what, shape) of each array of ``get_weights`` for ``spec``, computed without
     building anything."""
     out: list[tuple[str, tuple[int, ...]]] = []
-    for k, ((n_in, n_out), layer) in enumerate(zip(spec.layer_shapes(), spec.layers), 1):
+    for k, ((n_in, n_out), layer) in enumerate(zip(spec.layer_shapes(), spec.dense_layers), 1):
         out.append((f"layer {k} kernel", (n_in, n_out)))
         if layer.use_bias:
             out.append((f"layer {k} bias", (n_out,)))

@@ -129,7 +129,7 @@ class Run:
 
     @property
     def hidden_units(self) -> list[int]:
-        return [layer.units for layer in self.spec.layers[:-1]]
+        return [layer.units for layer in self.spec.dense_layers[:-1]]
 
     def curve(self, key: str = "loss") -> tuple[list[int], list[float]]:
         """(epochs counted from 1, values) of one metric, for a chart."""
@@ -140,7 +140,7 @@ class Run:
         """One line: layers, optimizer, learning rate, batch size."""
         layers = "-".join(str(u) for u in [self.spec.input_dim, *self.hidden_units,
                                              self.spec.output_dim])
-        return (f"{layers} {self.spec.layers[0].activation} {self.spec.optimizer} "
+        return (f"{layers} {self.spec.dense_layers[0].activation} {self.spec.optimizer} "
                 f"lr={self.spec.effective_learning_rate:g} batch={self.fit.get('batch_size')}")
 
     # -- persistence -------------------------------------------------------------

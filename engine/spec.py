@@ -46,6 +46,12 @@ DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad
 OPTIMIZER_ARRAYS = {"sgd": 0, "adam": 3, "rmsprop": 2, "adagrad": 2}
 _ITEMSIZE = {"float32": 4, "float64": 8}
 
+#: The rate Keras gives a regularizer named by a string ("l1", "l2").
+DEFAULT_REGULARIZATION = 0.01
+#: The largest L1/L2 rate the app, the command line and sweeps take (Playground's largest
+#: is 10; the library takes any finite rate >= 0).
+MAX_REGULARIZATION = 10.0
+
 _METRIC_ALIASES = {"acc": "accuracy", "mean_absolute_error": "mae", "mean_squared_error": "mse"}
 _LOSS_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
 
@@ -70,15 +76,82 @@ def _check_name(field_name: str, value: Any, accepted: tuple[str, ...],
     return value
 
 
+def _rate(field_name: str, value: Any, below_one: bool = False) -> float:
+    """A finite number >= 0 (and < 1 with ``below_one``), else a SpecError naming the field."""
+    if not _is_real(value) or not math.isfinite(float(value)) or float(value) < 0 \
+            or (below_one and float(value) >= 1):
+        bounds = "in [0, 1)" if below_one else ">= 0"
+        raise SpecError(f"{field_name} must be a finite number {bounds}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Regularizer:
+    """Keras' ``L1L2`` kernel regularizer: ``l1 * sum(|kernel|) + l2 * sum(kernel**2)``
+    is added to the loss (and so to the loss Keras reports, in training and in
+    ``evaluate``); biases are not penalised. ``L1(0.01)``, ``L2(0.01)`` and
+    ``L1L2(l1, l2)`` make one, as in ``keras.regularizers``."""
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "l1", _rate("kernel_regularizer l1", self.l1))
+        object.__setattr__(self, "l2", _rate("kernel_regularizer l2", self.l2))
+
+    def __bool__(self) -> bool:
+        return bool(self.l1 or self.l2)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"l1": self.l1, "l2": self.l2}
+
+    @classmethod
+    def of(cls, value: Any) -> Regularizer | None:
+        """A Regularizer from what ``Layer(kernel_regularizer=...)`` accepts: None, a
+        Regularizer, "l1" or "l2" (Keras' rate 0.01), or a dict {"l1": .., "l2": ..};
+        one whose rates are both 0 is None (it adds nothing)."""
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lower() in ("l1", "l2"):
+            value = cls(**{value.strip().lower(): DEFAULT_REGULARIZATION})
+        elif isinstance(value, dict):
+            unknown = set(value) - {"l1", "l2"}
+            if unknown:
+                raise SpecError(f"kernel_regularizer has unknown field(s) {sorted(unknown)}; "
+                                f"accepted: 'l1' or 'l2'")
+            value = cls(**value)
+        if not isinstance(value, cls):
+            raise SpecError(f"kernel_regularizer must be None, 'l1', 'l2', L1(rate), L2(rate), "
+                            f"L1L2(l1, l2) or a dict {{'l1': .., 'l2': ..}}, got {value!r}")
+        return value if value else None
+
+
+def L1(l1: float = DEFAULT_REGULARIZATION) -> Regularizer:  # noqa: N802 - Keras' name
+    """``keras.regularizers.L1``: ``l1 * sum(|kernel|)``."""
+    return Regularizer(l1=l1)
+
+
+def L2(l2: float = DEFAULT_REGULARIZATION) -> Regularizer:  # noqa: N802 - Keras' name
+    """``keras.regularizers.L2``: ``l2 * sum(kernel**2)``."""
+    return Regularizer(l2=l2)
+
+
+def L1L2(l1: float = 0.0, l2: float = 0.0) -> Regularizer:  # noqa: N802 - Keras' name
+    """``keras.regularizers.L1L2``: both penalties."""
+    return Regularizer(l1=l1, l2=l2)
+
+
 @dataclass(frozen=True)
 class Layer:
-    """One Dense layer: ``units`` outputs, each ``activation(inputs @ kernel + bias)``."""
+    """One Dense layer: ``units`` outputs, each ``activation(inputs @ kernel + bias)``;
+    ``kernel_regularizer`` (Keras' name) adds an L1/L2 penalty on its kernel to the loss."""
 
     units: int
     activation: str = "linear"
     use_bias: bool = True
     kernel_initializer: str = "glorot_uniform"
     bias_initializer: str = "zeros"
+    kernel_regularizer: Regularizer | None = None
 
     def __post_init__(self) -> None:
         if not _is_int(self.units) or self.units < 1:
@@ -89,15 +162,21 @@ class Layer:
             raise SpecError(f"use_bias must be True or False, got {self.use_bias!r}")
         _check_name("kernel_initializer", self.kernel_initializer, INITIALIZERS)
         _check_name("bias_initializer", self.bias_initializer, INITIALIZERS)
+        object.__setattr__(self, "kernel_regularizer", Regularizer.of(self.kernel_regularizer))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Plain data; ``kernel_regularizer`` only when there is one, so a layer without
+        one is written exactly as before regularizers existed."""
+        data: dict[str, Any] = {
             "units": self.units,
             "activation": self.activation,
             "use_bias": self.use_bias,
             "kernel_initializer": self.kernel_initializer,
             "bias_initializer": self.bias_initializer,
         }
+        if self.kernel_regularizer is not None:
+            data["kernel_regularizer"] = self.kernel_regularizer.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Layer:
@@ -105,6 +184,10 @@ class Layer:
             return data
         if not isinstance(data, dict):
             raise SpecError(f"layers must hold Layer objects or dicts, got {data!r}")
+        data = dict(data)
+        if data.get("type", "dense") != "dense":
+            raise SpecError(f"a Dense layer's type is 'dense', got {data['type']!r}")
+        data.pop("type", None)
         unknown = set(data) - {f for f in cls.__dataclass_fields__}
         if unknown:
             raise SpecError(
@@ -117,9 +200,43 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Dropout:
+    """Keras' Dropout layer: while training, each of its inputs is set to 0 with
+    probability ``rate`` and the others are scaled by ``1 / (1 - rate)``; when
+    predicting or evaluating it passes its inputs through. It has no weights, so
+    ``get_weights`` keeps its layout (kernel, bias per Dense layer)."""
+
+    rate: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate", _rate("Dropout rate", self.rate, below_one=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "dropout", "rate": self.rate}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Dropout:
+        if isinstance(data, Dropout):
+            return data
+        data = {k: v for k, v in data.items() if k != "type"}
+        if set(data) != {"rate"}:
+            raise SpecError(f"a dropout layer has exactly the field 'rate', got {sorted(data)}")
+        return cls(**data)
+
+
+def layer_from(data: Any) -> Layer | Dropout:
+    """A spec layer from a Layer, a Dropout, or a dict (``{"type": "dropout", "rate":
+    0.2}`` for a Dropout; any other dict is a Dense layer)."""
+    if isinstance(data, Dropout) or (isinstance(data, dict) and data.get("type") == "dropout"):
+        return Dropout.from_dict(data)
+    return Layer.from_dict(data)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """A feed-forward network: its input size, its layers (the last is the
-    output layer), the loss, the optimizer and the metrics to report.
+    """A feed-forward network: its input size, its layers (Dense ``Layer``s, with
+    ``Dropout`` layers between them if any; the last is the Dense output layer), the
+    loss, the optimizer and the metrics to report.
 
     ``learning_rate=None`` means the optimizer's Keras default. ``momentum``
     and ``nesterov`` apply to ``sgd`` only. ``dtype`` is the float type the
@@ -127,7 +244,7 @@ class ModelSpec:
     """
 
     input_dim: int
-    layers: tuple[Layer, ...]
+    layers: tuple[Layer | Dropout, ...]
     loss: str = "mse"
     optimizer: str = "adam"
     learning_rate: float | None = None
@@ -144,9 +261,12 @@ class ModelSpec:
         layers = self.layers
         if isinstance(layers, (str, bytes, dict)) or not hasattr(layers, "__iter__"):
             raise SpecError(f"layers must be a list of Layer, got {layers!r}")
-        layers = tuple(Layer.from_dict(layer) for layer in layers)
+        layers = tuple(layer_from(layer) for layer in layers)
         if not layers:
             raise SpecError("layers must hold at least one Layer (the output layer)")
+        if not isinstance(layers[-1], Layer):
+            raise SpecError("layers must end with a Layer (the output layer); Dropout goes "
+                            "between layers")
         object.__setattr__(self, "layers", layers)
 
         object.__setattr__(self, "loss", _check_name("loss", self.loss, LOSSES, _LOSS_ALIASES))
@@ -184,7 +304,7 @@ class ModelSpec:
             )
         _check_name("dtype", self.dtype, DTYPES)
 
-        out = self.layers[-1].units
+        out = self.output_dim
         if self.loss in ("categorical_crossentropy", "sparse_categorical_crossentropy") and out < 2:
             raise SpecError(
                 f"loss {self.loss!r} needs an output layer of at least 2 units (one per "
@@ -194,8 +314,38 @@ class ModelSpec:
     # -- derived facts ------------------------------------------------------
 
     @property
+    def dense_layers(self) -> tuple[Layer, ...]:
+        """The Dense layers in order (``layers`` without its Dropout layers): the
+        layers with weights; the last is the output layer."""
+        return tuple(layer for layer in self.layers if isinstance(layer, Layer))
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.layers[-1]   # always a Layer (checked on creation)
+
+    @property
     def output_dim(self) -> int:
         return self.layers[-1].units
+
+    def dropout_before(self) -> tuple[float, ...]:
+        """For each Dense layer, the combined rate of the Dropout layers just before it
+        (0.0 for none): the share of its inputs that training zeroes."""
+        out, keep = [], 1.0
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                keep *= 1.0 - layer.rate
+            else:
+                out.append(1.0 - keep)
+                keep = 1.0
+        return tuple(out)
+
+    @property
+    def has_dropout(self) -> bool:
+        return any(isinstance(layer, Dropout) for layer in self.layers)
+
+    @property
+    def has_regularizer(self) -> bool:
+        return any(layer.kernel_regularizer is not None for layer in self.dense_layers)
 
     @property
     def effective_learning_rate(self) -> float:
@@ -206,12 +356,12 @@ class ModelSpec:
 
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(n_in, n_out) of each layer's kernel, in order."""
-        sizes = [self.input_dim] + [layer.units for layer in self.layers]
+        sizes = [self.input_dim] + [layer.units for layer in self.dense_layers]
         return list(zip(sizes[:-1], sizes[1:]))
 
     def count_params(self) -> int:
         total = 0
-        for (n_in, n_out), layer in zip(self.layer_shapes(), self.layers):
+        for (n_in, n_out), layer in zip(self.layer_shapes(), self.dense_layers):
             total += n_in * n_out + (n_out if layer.use_bias else 0)
         return total
 
@@ -226,7 +376,7 @@ class ModelSpec:
         """A copy with some fields changed (validated again)."""
         data = self.to_dict()
         if "layers" in changes:
-            changes["layers"] = [Layer.from_dict(layer).to_dict() for layer in changes["layers"]]
+            changes["layers"] = [layer_from(layer).to_dict() for layer in changes["layers"]]
         data.update(changes)
         return ModelSpec.from_dict(data)
 
@@ -343,7 +493,7 @@ def allocation_failed(spec: ModelSpec, exc: BaseException) -> SpecError:
 def weight_shapes(spec: ModelSpec) -> tuple[tuple[int, ...], ...]:
     """The shapes ``get_weights`` returns for ``spec``: kernel then bias per layer."""
     shapes: list[tuple[int, ...]] = []
-    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
+    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
         shapes.append((n_in, n_out))
         if layer.use_bias:
             shapes.append((n_out,))

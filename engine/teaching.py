@@ -88,7 +88,7 @@ def forward_trace(model, x) -> ForwardTrace:
     fwd = model.forward(X)
     pick = (lambda arr: arr[0]) if single else (lambda arr: arr)
     layers = []
-    for i, layer in enumerate(model.spec.layers):
+    for i, layer in enumerate(model.spec.dense_layers):
         inputs = fwd.x if i == 0 else fwd.a[i - 1]
         bias = model.biases[i]
         layers.append(LayerTrace(i, layer.activation, pick(inputs), model.kernels[i].copy(),
@@ -113,7 +113,7 @@ def backward_trace(model, x, y) -> BackwardTrace:
     back = model.backward(fwd, dz_out, da_out)
     pick = (lambda arr: arr[0]) if single else (lambda arr: arr)
     grads = []
-    for i, layer in enumerate(model.spec.layers):
+    for i, layer in enumerate(model.spec.dense_layers):
         act_slope = activations.slope(layer.activation, fwd.z[i], fwd.a[i])
         grads.append(LayerGradients(
             i, pick(back.da[i]), None if act_slope is None else pick(act_slope),

@@ -246,7 +246,7 @@ class DeeptermApp(App):
         if name is None:
             key = f"custom:{getattr(dataset, 'name', 'data')}"
             setup.add_dataset(key, dataset, label=getattr(dataset, "name", "data"))
-        *hidden, out = spec.layers
+        *hidden, out = spec.dense_layers
         rows = _rows(dataset)
         config = RunConfig(
             dataset=name, dataset_options={},

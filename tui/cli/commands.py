@@ -469,7 +469,7 @@ def best_text(run, at: str = " @") -> str:
 
 def model_text(run) -> str:
     sizes = [run.spec.input_dim, *run.hidden_units, run.spec.output_dim]
-    return (f"{'-'.join(map(str, sizes))} {run.spec.layers[0].activation} {run.spec.optimizer} "
+    return (f"{'-'.join(map(str, sizes))} {run.spec.dense_layers[0].activation} {run.spec.optimizer} "
             f"lr={run.spec.effective_learning_rate:g}")
 
 
@@ -688,7 +688,17 @@ def _kept(store, run) -> bool:
 
 
 def _layer_words(spec) -> list[str]:
-    return [str(spec.input_dim), *[f"{layer.units} {layer.activation}" for layer in spec.layers]]
+    from engine.spec import Dropout
+
+    def words(layer) -> str:
+        if isinstance(layer, Dropout):
+            return f"dropout {layer.rate:g}"
+        reg = layer.kernel_regularizer
+        penalty = "" if reg is None else " " + " ".join(
+            f"{k.upper()}={v:g}" for k, v in reg.to_dict().items() if v)
+        return f"{layer.units} {layer.activation}{penalty}"
+
+    return [str(spec.input_dim), *[words(layer) for layer in spec.layers]]
 
 
 def _summary(run, store) -> None:

@@ -81,7 +81,7 @@ def sort_value(run, key: str):
     """What the ``key`` column sorts by (numbers as numbers; missing values last)."""
     values = {
         "id": run.id, "time": run.created_at, "dataset": run.dataset_name.lower(),
-        "layers": (len(run.spec.layers), run.n_params), "optimizer": run.spec.optimizer,
+        "layers": (len(run.spec.dense_layers), run.n_params), "optimizer": run.spec.optimizer,
         "lr": run.spec.effective_learning_rate, "epochs": run.epochs_done,
         "stop": run.status, "best_val_loss": run.best.get("val_loss"), "params": run.n_params,
         "label": (run.group or "", run.label or ""),
@@ -144,7 +144,7 @@ def search_text(run) -> str:
     parts = [run.id, run.dataset_name, layers_text(run), run.spec.optimizer,
              f"lr={run.spec.effective_learning_rate:g}", run.status, run.label or "",
              run.group or "", run.backend, run.spec.loss, run.created_at.replace("T", " "),
-             run.spec.layers[0].activation]
+             run.spec.dense_layers[0].activation]
     return " ".join(parts).lower()
 
 
@@ -174,7 +174,7 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
     getters = [
         ("dataset", lambda r: r.dataset_name),
         ("layers", layers_text),
-        ("activation", lambda r: ", ".join(sorted({lyr.activation for lyr in r.spec.layers[:-1]}))
+        ("activation", lambda r: ", ".join(sorted({lyr.activation for lyr in r.spec.dense_layers[:-1]}))
          or "–"),
         ("output", lambda r: f"{r.spec.output_dim} {r.spec.layers[-1].activation}"),
         ("loss", lambda r: SHORT_LOSSES.get(r.spec.loss, r.spec.loss)),

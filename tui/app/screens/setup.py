@@ -780,12 +780,9 @@ def layer_table(spec) -> str:
 
 
 def _weight_shapes(spec) -> list[tuple[int, ...]]:
-    shapes: list[tuple[int, ...]] = []
-    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.layers):
-        shapes.append((n_in, n_out))
-        if layer.use_bias:
-            shapes.append((n_out,))
-    return shapes
+    from engine.spec import weight_shapes
+
+    return list(weight_shapes(spec))
 
 
 def _has_option(options: OptionList, key: str) -> bool:
