@@ -13,6 +13,8 @@ arrays with ``prepare``. Each rule lives here once:
   (``engine.data.split_index``, the rule ``fit`` applies);
 - standardizing: fitted on the training rows only, and only when asked (the
   default is the dataset's own: off for images already in [0, 1], on otherwise);
+- the inputs: a two-feature dataset's feature crosses (``features``: x1², x1·x2,
+  sin x1...), computed after loading and before the validation cut;
 - the output layer for a task (``output_layer``);
 - the metric that picks the best epoch and drives early stopping (``monitor``).
 
@@ -29,7 +31,8 @@ from typing import Any
 
 from .callbacks import Callback, EarlyStopping
 from .errors import FitError
-from .spec import Layer, ModelSpec
+from .features import check_features
+from .spec import Dropout, Layer, ModelSpec, Regularizer
 from .split import split_index
 
 CLASSIFICATION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -75,6 +78,13 @@ class RunConfig:
     ``standardize=None`` means the dataset's own default
     (``Dataset.standardize_by_default``). ``label`` and ``group`` name the run
     and the sweep it belongs to in the run store; ``device`` is Keras' (GPU:0).
+
+    ``l1`` and ``l2`` put Keras' kernel regularizer ``L1L2(l1, l2)`` on every layer's
+    kernel (as Playground regularizes every weight); ``dropout`` puts a
+    ``Dropout(dropout)`` layer after each hidden layer. ``features`` names the inputs
+    a two-feature dataset trains on (``engine.features``: x1, x2, x1^2, x2^2, x1x2,
+    sin_x1, sin_x2; None: x1 and x2 as they are). A synthetic set's noise, rows and
+    seed are its load options (``dataset_options``: noise, n, seed).
     """
 
     dataset: str | None = "titanic"
@@ -102,6 +112,10 @@ class RunConfig:
     label: str | None = None
     group: str | None = None
     device: str | None = None
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    features: tuple[str, ...] | None = None
 
     # -- naming -------------------------------------------------------------------
 
@@ -119,16 +133,28 @@ class RunConfig:
         return self.dataset if self.dataset is not None else os.path.basename(self.csv_path or "?")
 
     def describe(self) -> str:
-        """One line: dataset, layers, optimizer, learning rate, loss, epochs, batch."""
+        """One line: dataset, layers, optimizer, learning rate, loss, epochs, batch (and
+        the regularizers, dropout and feature crosses when there are any)."""
         sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
         return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g}, "
-                f"{self.loss}, {self.epochs} epochs, batch {self.batch_size}")
+                f"{self.loss}, {self.epochs} epochs, batch {self.batch_size}{self._extras()}")
 
     def brief(self) -> str:
         """``describe`` without the loss."""
         sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
         return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g},"
-                f" {self.epochs} epochs, batch {self.batch_size}")
+                f" {self.epochs} epochs, batch {self.batch_size}{self._extras()}")
+
+    def _extras(self) -> str:
+        from .features import labels
+
+        parts = [f"{name.upper()} {value:g}" for name, value in (("l1", self.l1), ("l2", self.l2))
+                 if value]
+        if self.dropout:
+            parts.append(f"dropout {self.dropout:g}")
+        if self.features is not None:
+            parts.append("inputs " + " ".join(labels(self.features)))
+        return "".join(f", {part}" for part in parts)
 
     # -- the rules ---------------------------------------------------------------------
 
@@ -138,10 +164,26 @@ class RunConfig:
         val_loss when rows are held out for validation, else loss."""
         return "val_loss" if self.validation_split > 0 else "loss"
 
+    def input_dim(self, n_features: int) -> int:
+        """The model's input size for data of ``n_features`` features: the number of
+        feature crosses when there are any (they are made from two features), else
+        ``n_features`` (prepared data has as many columns as the model has inputs, so
+        either count gives the same answer)."""
+        return len(self.features) if self.features is not None else n_features
+
     def spec(self, input_dim: int) -> ModelSpec:
-        """The ModelSpec for ``input_dim`` features (raises SpecError when invalid)."""
-        layers = [Layer(units, activation) for units, activation in self.hidden]
-        layers.append(Layer(self.output_units, self.output_activation))
+        """The ModelSpec for data of ``input_dim`` features (see ``input_dim``; raises
+        SpecError when invalid): the hidden layers, each followed by Dropout when
+        ``dropout`` is set, then the output layer; every kernel regularized by
+        ``l1``/``l2``."""
+        reg = Regularizer(self.l1, self.l2) or None
+        layers: list[Layer | Dropout] = []
+        for units, activation in self.hidden:
+            layers.append(Layer(units, activation, kernel_regularizer=reg))
+            if self.dropout:
+                layers.append(Dropout(self.dropout))
+        layers.append(Layer(self.output_units, self.output_activation, kernel_regularizer=reg))
+        input_dim = self.input_dim(input_dim)
         extra = {"momentum": self.momentum, "nesterov": self.nesterov} \
             if self.optimizer == "sgd" and (self.momentum or self.nesterov) else {}
         return ModelSpec(input_dim=input_dim, layers=layers, loss=self.loss,
@@ -164,20 +206,35 @@ class RunConfig:
         return replace(self, **changes)
 
     def with_spec(self, spec: ModelSpec) -> RunConfig:
-        """This config with ``spec``'s layers, loss, optimizer, learning rate and
-        metrics (a sweep's variant, a course experiment's network). Only dense layers
-        with biases and the default initializers are described by a RunConfig."""
-        *hidden, out = spec.layers
-        for layer in spec.layers:
+        """This config with ``spec``'s layers, loss, optimizer, learning rate, metrics,
+        regularizers and dropout (a sweep's variant, a course experiment's network).
+        A RunConfig describes dense layers with biases and the default initializers,
+        one regularizer on every kernel (or none), and one Dropout after each hidden
+        layer (or none); another spec is a FitError."""
+        dense = spec.dense_layers
+        *hidden, out = dense
+        for layer in dense:
             if not layer.use_bias or layer.kernel_initializer != "glorot_uniform" \
                     or layer.bias_initializer != "zeros":
                 raise FitError("a RunConfig describes dense layers with biases and the default "
                                f"initializers; layer {layer!r} is not one")
+        regs = {layer.kernel_regularizer for layer in dense}
+        if len(regs) != 1:
+            raise FitError("a RunConfig puts one regularizer on every layer's kernel; this spec "
+                           "regularizes its layers differently")
+        reg = regs.pop() or Regularizer()
+        rates = spec.dropout_before()
+        dropout = rates[1] if len(rates) > 1 else 0.0
+        if rates[0] or any(r != dropout for r in rates[1:]) or \
+                sum(isinstance(layer, Dropout) for layer in spec.layers) != (len(hidden)
+                                                                             if dropout else 0):
+            raise FitError("a RunConfig puts one Dropout after each hidden layer (or none); "
+                           "this spec places its Dropout layers otherwise")
         return replace(self, hidden=tuple((layer.units, layer.activation) for layer in hidden),
                        output_units=out.units, output_activation=out.activation, loss=spec.loss,
                        metrics=tuple(spec.metrics), optimizer=spec.optimizer,
                        learning_rate=spec.effective_learning_rate, momentum=spec.momentum,
-                       nesterov=spec.nesterov)
+                       nesterov=spec.nesterov, l1=reg.l1, l2=reg.l2, dropout=dropout)
 
     def for_dataset(self, dataset: Any, loss: str | None = None) -> RunConfig:
         """This config with the output layer, loss and metrics the dataset's task
@@ -211,6 +268,7 @@ class RunConfig:
         data = asdict(self)
         data["hidden"] = [list(layer) for layer in self.hidden]
         data["metrics"] = list(self.metrics)
+        data["features"] = None if self.features is None else list(self.features)
         return data
 
     @classmethod
@@ -223,6 +281,8 @@ class RunConfig:
             values["metrics"] = tuple(values["metrics"])
         if "dataset_options" in values:
             values["dataset_options"] = dict(values["dataset_options"] or {})
+        if values.get("features") is not None:
+            values["features"] = check_features(values["features"])
         return cls(**values)
 
 
@@ -293,6 +353,24 @@ class PreparedData:
     dataset: Any
     preprocessing: dict[str, Any] | None = None
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] | None = None    # the feature crosses X holds, if any
+
+    def inputs_for(self, raw: Any) -> Any:
+        """The model's inputs for rows of the dataset's own features (points of the input
+        plane, ``(n, 2)``, for two-feature data): their feature crosses, standardized as
+        the training rows were. ``(n, spec.input_dim)`` float32."""
+        import numpy as np
+
+        X = np.asarray(raw, dtype=np.float32)
+        if self.features is not None:
+            from .features import cross
+
+            X = cross(X, self.features)
+        if self.preprocessing is not None:
+            from datasets import Standardizer
+
+            X = Standardizer.from_dict(self.preprocessing).transform(X)
+        return X
 
     @property
     def X_val(self) -> Any:
@@ -327,6 +405,13 @@ def prepare(config: RunConfig, dataset: Any = None) -> PreparedData:
     if dataset is None:
         dataset = config.load_dataset()
     X = np.asarray(dataset.X, dtype=np.float32)
+    names = getattr(dataset, "feature_names", None)
+    features = check_features(config.features)
+    if features is not None:
+        from .features import cross, labels
+
+        X = cross(X, features)          # before the cut: every row gets the same inputs
+        names = labels(features)
     spec = config.spec(X.shape[1])
     y = dataset.targets_for(config.loss) if hasattr(dataset, "targets_for") else dataset.y
     split_at = split_index(len(X), config.validation_split)
@@ -337,11 +422,12 @@ def prepare(config: RunConfig, dataset: Any = None) -> PreparedData:
     if standardize_for(config, dataset):
         from datasets import Standardizer
 
-        scaler = Standardizer(getattr(dataset, "feature_names", None)).fit(X[:split_at])
+        scaler = Standardizer(names).fit(X[:split_at])
         X = scaler.transform(X)
         preprocessing = scaler.to_dict()
     return PreparedData(spec=spec, X=X, y=y, split_at=split_at, dataset=dataset,
-                        preprocessing=preprocessing, fit_kwargs=config.fit_kwargs())
+                        preprocessing=preprocessing, fit_kwargs=config.fit_kwargs(),
+                        features=features)
 
 
 def validation_rows(n: int, validation_split: float) -> int:

@@ -330,13 +330,15 @@ class ModelSpec:
     def dropout_before(self) -> tuple[float, ...]:
         """For each Dense layer, the combined rate of the Dropout layers just before it
         (0.0 for none): the share of its inputs that training zeroes."""
-        out, keep = [], 1.0
+        out: list[float] = []
+        rates: list[float] = []
         for layer in self.layers:
             if isinstance(layer, Dropout):
-                keep *= 1.0 - layer.rate
-            else:
-                out.append(1.0 - keep)
-                keep = 1.0
+                rates.append(layer.rate)
+                continue
+            keep = math.prod(1.0 - rate for rate in rates)
+            out.append(rates[0] if len(rates) == 1 else 1.0 - keep)
+            rates = []
         return tuple(out)
 
     @property

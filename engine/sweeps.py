@@ -10,7 +10,10 @@ curves differ only by the setting.
 
 Settings: ``learning_rate`` (a number > 0, at most 10), ``units`` (every hidden layer
 gets that width), ``depth`` (that many hidden layers, each a copy of the
-first), ``optimizer`` (sgd, adam, rmsprop, adagrad) and ``batch_size``.
+first, with its Dropout), ``optimizer`` (sgd, adam, rmsprop, adagrad), ``batch_size``,
+``l1`` and ``l2`` (the rate of that kernel regularizer on every layer, from 0 to 10: the
+regularization rate) and ``dropout`` (the rate of a Dropout after each hidden layer,
+from 0 to below 1).
 Nothing here imports a UI toolkit or TensorFlow.
 """
 
@@ -25,9 +28,18 @@ from typing import Any
 from .errors import choices
 from .formatting import format_metric
 from .runs import Run, new_run_id
-from .spec import MAX_LEARNING_RATE, OPTIMIZERS, Layer, ModelSpec, weight_shapes
+from .spec import (
+    MAX_LEARNING_RATE,
+    MAX_REGULARIZATION,
+    OPTIMIZERS,
+    Dropout,
+    Layer,
+    ModelSpec,
+    Regularizer,
+    weight_shapes,
+)
 
-SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size")
+SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size", "l1", "l2", "dropout")
 #: The most values one sweep takes (each is a full training run).
 MAX_VALUES = 12
 #: Limits of the integer settings.
@@ -94,6 +106,17 @@ def coerce_value(setting: str, value: Any) -> Any:
             raise SweepError(f"learning_rate values must be at most {MAX_LEARNING_RATE:g}, "
                              f"got {value!r}")
         return number
+    if setting in ("l1", "l2"):
+        number = _number(setting, value)
+        if not math.isfinite(number) or not 0 <= number <= MAX_REGULARIZATION:
+            raise SweepError(f"{setting} values must be numbers from 0 to "
+                             f"{MAX_REGULARIZATION:g}, got {value!r}")
+        return number
+    if setting == "dropout":
+        number = _number(setting, value)
+        if not math.isfinite(number) or not 0 <= number < 1:
+            raise SweepError(f"dropout values must be numbers from 0 to below 1, got {value!r}")
+        return number
     if setting == "units":
         return _integer(setting, value, 1, MAX_UNITS)
     if setting == "depth":
@@ -138,11 +161,56 @@ def label_for(setting: str, value: Any) -> str:
     return f"{setting}={format_value(value)}"
 
 
-def _hidden(spec: ModelSpec, setting: str) -> tuple[Layer, ...]:
-    hidden = spec.layers[:-1]
-    if not hidden:
+def _blocks(spec: ModelSpec, setting: str) -> list[list[Any]]:
+    """The hidden layers as blocks: each Dense layer with the Dropout layers after it
+    (the Dropout layers before the first Dense layer, on the inputs, stay put)."""
+    blocks: list[list[Any]] = []
+    for layer in spec.layers[:-1]:
+        if isinstance(layer, Dropout) and not blocks:
+            continue
+        if isinstance(layer, Layer):
+            blocks.append([layer])
+        else:
+            blocks[-1].append(layer)
+    if not blocks:
         raise SweepError(f"a sweep over {setting} needs a spec with at least one hidden layer")
-    return hidden
+    return blocks
+
+
+def _head(spec: ModelSpec) -> list[Any]:
+    """The Dropout layers on the inputs, before the first Dense layer."""
+    head = []
+    for layer in spec.layers:
+        if isinstance(layer, Layer):
+            break
+        head.append(layer)
+    return head
+
+
+def _regularized(spec: ModelSpec, **rates: float) -> ModelSpec:
+    """``spec`` with the given l1/l2 rate on every kernel (the other rate kept, layer by
+    layer)."""
+    layers = []
+    for layer in spec.layers:
+        if isinstance(layer, Layer):
+            old = layer.kernel_regularizer or Regularizer()
+            layer = Layer(layer.units, layer.activation, layer.use_bias, layer.kernel_initializer,
+                          layer.bias_initializer, Regularizer(**{"l1": old.l1, "l2": old.l2,
+                                                                 **rates}))
+        layers.append(layer)
+    return spec.replace(layers=layers)
+
+
+def _with_dropout(spec: ModelSpec, rate: float) -> ModelSpec:
+    """``spec`` with one Dropout(rate) after each hidden layer (none for 0) instead of its
+    own Dropout layers."""
+    *hidden, out = spec.dense_layers
+    layers: list[Any] = []
+    for layer in hidden:
+        layers.append(layer)
+        if rate:
+            layers.append(Dropout(rate))
+    return spec.replace(layers=[*layers, out])
 
 
 def variants(spec: ModelSpec, setting: str, values: Iterable[Any] | str) -> list[Variant]:
@@ -162,11 +230,17 @@ def variants(spec: ModelSpec, setting: str, values: Iterable[Any] | str) -> list
             new = spec.replace(learning_rate=value)
         elif setting == "units":
             hidden = [Layer(value, lyr.activation, lyr.use_bias, lyr.kernel_initializer,
-                            lyr.bias_initializer) for lyr in _hidden(spec, setting)]
-            new = spec.replace(layers=[*hidden, spec.layers[-1]])
+                            lyr.bias_initializer, lyr.kernel_regularizer)
+                      if isinstance(lyr, Layer) else lyr
+                      for block in _blocks(spec, setting) for lyr in block]
+            new = spec.replace(layers=[*_head(spec), *hidden, spec.layers[-1]])
         elif setting == "depth":
-            first = _hidden(spec, setting)[0]
-            new = spec.replace(layers=[*([first] * value), spec.layers[-1]])
+            first = _blocks(spec, setting)[0]
+            new = spec.replace(layers=[*_head(spec), *(first * value), spec.layers[-1]])
+        elif setting in ("l1", "l2"):
+            new = _regularized(spec, **{setting: value})
+        elif setting == "dropout":
+            new = _with_dropout(spec, value)
         elif setting == "optimizer":
             sgd = value == "sgd"
             new = spec.replace(optimizer=value, momentum=spec.momentum if sgd else 0.0,

@@ -240,3 +240,4 @@ def test_a_run_store_written_before_regularizers_still_lists_shows_and_reruns(tm
     assert run.spec.dense_layers == run.spec.layers and run.epochs_done == 3
     config = config_of(run)
     assert config.dataset == "xor" and config.hidden == ((4, "tanh"),)
+    assert (config.l1, config.l2, config.dropout, config.features) == (0.0, 0.0, 0.0, None)

@@ -163,7 +163,8 @@ def test_parse_values_reads_text():
     assert parse_values("learning_rate", "1, 10") == (1.0, 10.0)     # 10 is the app's cap too
     assert parse_values("Batch-Size", "16,32") == (16, 32)
     assert parse_values("optimizer", " sgd , ADAM") == ("sgd", "adam")
-    assert set(SETTINGS) == {"learning_rate", "units", "depth", "optimizer", "batch_size"}
+    assert set(SETTINGS) == {"learning_rate", "units", "depth", "optimizer", "batch_size", "l1", "l2",
+                             "dropout"}
 
 
 # -- the course's experiments -------------------------------------------------------------------

@@ -211,7 +211,7 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
     plans = []
     for config in configs:
         key = (config.dataset_label, repr(sorted(config.load_options().items())),
-               config.standardize, config.validation_split, config.loss)
+               config.standardize, config.validation_split, config.loss, config.features)
         if data is not None:
             prepared.setdefault(key, data)
         elif key not in prepared:

@@ -44,6 +44,7 @@ import click
 
 from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
 from engine.formatting import format_metric
+from engine.spec import MAX_REGULARIZATION
 from engine.text import printable
 
 ENV_VAR = "DEEPTERM_STORE"            # read by engine.store too (a test checks they agree)
@@ -340,6 +341,20 @@ def train_options(func):
         click.option("--restore-best-weights/--no-restore-best-weights", "restore",
                      default=True, show_default=True,
                      help="with --patience: keep the best epoch's weights"),
+        click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                     help="sgd only: momentum, e.g. 0.9 (default 0: plain sgd)"),
+        click.option("--nesterov", is_flag=True, help="sgd only: Nesterov momentum"),
+        click.option("--l1", type=click.FloatRange(0, MAX_REGULARIZATION), default=0.0,
+                     help="L1 penalty rate on every layer's kernel (Keras' kernel_regularizer; "
+                          "the loss reported includes it)"),
+        click.option("--l2", type=click.FloatRange(0, MAX_REGULARIZATION), default=0.0,
+                     help="L2 penalty rate on every layer's kernel, e.g. 0.001"),
+        click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                     help="a Dropout layer of this rate after each hidden layer, e.g. 0.2"),
+        click.option("--features", metavar="F1,F2,...", default=None,
+                     help="two-feature data only: the inputs to train on, from x1, x2, x1^2, "
+                          "x2^2, x1x2, sin_x1, sin_x2 (TensorFlow Playground's feature "
+                          "crosses; default: x1,x2)"),
     ]
     for option in reversed(options):
         func = option(func)
@@ -412,6 +427,15 @@ def run_config(ds, dataset: str, target: str | None, dataset_options: dict[str, 
     patience = settings.get("patience")
     if patience is not None and patience < 0:
         raise BadInput(f"--patience must be a whole number >= 0, got {patience}")
+    if optimizer != "sgd" and (settings.get("momentum") or settings.get("nesterov")):
+        raise BadInput(f"--momentum and --nesterov apply to --optimizer sgd, not {optimizer}")
+    if settings.get("features") is not None:
+        from engine.features import check_features
+
+        settings["features"] = check_features(settings["features"])
+        if ds.X.shape[1] != 2:
+            raise BadInput(f"--features: feature crosses need a dataset with two features "
+                           f"(x1, x2); {ds.name} has {ds.X.shape[1]}")
     is_file = datasets.is_file_reference(dataset)
     config = RunConfig(dataset=None if is_file else dataset,
                        dataset_options={} if is_file else dict(dataset_options),
@@ -589,7 +613,8 @@ def cli(ctx: click.Context, store_path: Path | None) -> None:
 @click.option("--no-store", is_flag=True, help="do not keep the run")
 def train_command(dataset, target, dataset_options, layers, activation, optimizer, lr, loss,
                   epochs, batch_size, validation_split, patience, backend, device, seed,
-                  standardize, restore, label, save_weights, store_path, no_store) -> None:
+                  standardize, restore, momentum, nesterov, l1, l2, dropout, features, label,
+                  save_weights, store_path, no_store) -> None:
     """Train one network and keep the run in the store.
 
     A progress bar on a terminal, else one line per epoch; then the final
@@ -602,6 +627,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
       deepterm train --dataset titanic --optimizer sgd --lr 0.01 --epochs 20 --patience 3
       deepterm train --dataset wages --layers 50,32 --epochs 30
       deepterm train --dataset circle --dataset-option n=200 --layers 8,8 --activation tanh
+      deepterm train --dataset spiral --features x1,x2,sin_x1,sin_x2 --l2 0.001 --dropout 0.1
       deepterm train --dataset my.csv --target price --no-store
     """
     from engine import runner
@@ -615,7 +641,9 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
                         loss, epochs=epochs, batch_size=batch_size,
                         validation_split=validation_split, patience=patience,
                         restore_best_weights=restore, seed=seed, backend=backend,
-                        standardize=standardize, label=label, device=device)
+                        standardize=standardize, label=label, device=device,
+                        momentum=momentum, nesterov=nesterov, l1=l1, l2=l2, dropout=dropout,
+                        features=features)
     data = prepare(config, ds)
     spec = data.spec
     show_notes(ds)
@@ -843,6 +871,11 @@ def runs_show(run_id, store_path) -> None:
                  "shuffled" if fit.get("shuffle", True) else "not shuffled"]
     if fit.get("patience") is not None:
         fit_words.append(f"patience {fit['patience']} on {fit.get('monitor')}")
+    features = (fit.get("recipe") or {}).get("features")
+    if features:
+        from engine.features import labels
+
+        facts.append("inputs " + " ".join(labels(features)))
     lines = [
         ("run", f"{run.id}  {run.status}" + (f"  ({run.error})" if run.error else "")),
         ("created", run.created_at),
@@ -1050,7 +1083,9 @@ def compare_command(run_ids, metric, group, width, height, store_path) -> None:
 SWEEP_FIXED = {"dataset": "--dataset", "target": "--target", "dataset_options": "--dataset-option",
                "layers": "--layers", "activation": "--activation", "optimizer": "--optimizer",
                "lr": "--lr", "loss": "--loss", "standardize": "--standardize",
-               "setting": "--setting", "values": "--values"}
+               "setting": "--setting", "values": "--values", "momentum": "--momentum",
+               "nesterov": "--nesterov", "l1": "--l1", "l2": "--l2", "dropout": "--dropout",
+               "features": "--features"}
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -1065,9 +1100,10 @@ def _given(ctx: click.Context, name: str) -> bool:
               help="one of the course's experiments: learning-rates, width or depth "
                    "(they fix the dataset, the model and the values)")
 @click.option("--setting", "-s", metavar="SETTING",
-              help="the setting to vary: learning_rate, units, depth, optimizer or batch_size")
+              help="the setting to vary: learning_rate, units, depth, optimizer, batch_size, "
+                   "l1, l2 (the regularization rate) or dropout")
 @click.option("--values", "-v", "values", metavar="V1,V2,...",
-              help="its values, e.g. 0.000001,0.01,1 (2 to 12 of them)")
+              help="its values, e.g. 0.000001,0.01,1 or, for l2, 0,0.001,0.01 (2 to 12 of them)")
 @train_options
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=None,
               help="runs that train at once, each in its own process (default: one per core; "
@@ -1082,8 +1118,9 @@ def _given(ctx: click.Context, name: str) -> bool:
 @click.pass_context
 def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_options, layers,
                   activation, optimizer, lr, loss, epochs, batch_size, validation_split,
-                  patience, backend, device, seed, standardize, restore, workers, cluster,
-                  draw_chart, store_path, no_store) -> None:
+                  patience, backend, device, seed, standardize, restore, momentum, nesterov,
+                  l1, l2, dropout, features, workers, cluster, draw_chart, store_path,
+                  no_store) -> None:
     """Train one network over several values of one setting, every run from the
     same initial weights where the shapes allow, several at once (one per core);
     then a table of parameter counts and best validation losses.
@@ -1094,6 +1131,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
       deepterm sweep --experiment depth --epochs 5
       deepterm sweep --dataset wages --setting units --values 10,100 --epochs 20
       deepterm sweep --dataset titanic --setting optimizer --values sgd,adam --layers 32
+      deepterm sweep --dataset spiral --layers 8,8 --setting l2 --values 0,0.001,0.01
       deepterm sweep --experiment learning-rates --cluster tcp://10.0.0.5:8786
 
     A diverged run is a result, not an error: the sweep exits 0 when every run
@@ -1126,7 +1164,8 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
                           lr, loss, epochs=epochs, batch_size=batch_size,
                           validation_split=validation_split, patience=patience,
                           restore_best_weights=restore, seed=seed, backend=backend,
-                          standardize=standardize)
+                          standardize=standardize, momentum=momentum, nesterov=nesterov,
+                          l1=l1, l2=l2, dropout=dropout, features=features)
         show_notes(ds)
         group = f"sweep-{_new_id()}"
     configs = sweeps.configs_for(base.with_changes(group=group), setting, values,

@@ -58,6 +58,9 @@ DEFAULT_VALUES = {
     "depth": "1, 2, 3",
     "optimizer": "sgd, adam, rmsprop",
     "batch_size": "16, 32, 128",
+    "l1": "0, 0.001, 0.01",
+    "l2": "0, 0.001, 0.01, 0.1",
+    "dropout": "0, 0.2, 0.5",
 }
 TABLE_COLUMNS = (("label", "run"), ("n_params", "params"), ("epochs", "epochs"),
                  ("best_val_loss", "best val"), ("best_epoch", "at"),
