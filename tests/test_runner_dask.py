@@ -155,6 +155,45 @@ def test_stop_cancels_the_runs_that_have_not_begun(cluster):
     assert runs.count(None) == 4 - len(ran)
 
 
+def test_steps_and_the_pace_reach_a_run_on_a_worker(cluster):
+    """Paused before it starts, a run on the cluster trains one epoch per step, then
+    resumes at the pace asked for (4 epochs a second)."""
+    from engine.runner.reporter import epochs_of
+
+    address, _ = cluster
+    control = runner.Control()
+    control.pause()
+    heard: list[tuple[str, tuple]] = []
+    done: list = []
+
+    def epochs() -> list[int]:
+        return [e for kind, args in list(heard) if kind == "epochs" for e, _ in epochs_of(args)]
+
+    def wait(condition, what):
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=lambda: done.extend(runner.sweep(
+        [_config(epochs=5)], cluster=address, control=control,
+        listener=lambda i, kind, args: heard.append((kind, args)))))
+    thread.start()
+    wait(lambda: ("paused", (True,)) in heard, "the pause")
+    time.sleep(1.0)
+    assert epochs() == []
+    control.step("epoch")
+    wait(lambda: epochs() == [0], "one epoch")
+    time.sleep(1.0)
+    assert epochs() == [0]
+    control.set_pace(4.0)
+    resumed = time.monotonic()
+    control.resume()
+    thread.join(60)
+    assert done[0].status == "completed" and epochs() == [0, 1, 2, 3, 4]
+    assert time.monotonic() - resumed > 0.7       # four more epochs at four a second
+
+
 def test_a_worker_killed_mid_run_has_its_run_trained_again_on_the_other(cluster, tmp_path):
     """Dask runs the task again on the surviving worker: that run starts over from its
     initial weights and completes with the numbers it would have had."""

@@ -17,9 +17,10 @@ here, and trained by an executor:
   ``engine.runner.dask``).
 
 Whatever the executor, the front end hears the same events (``engine.runner.reporter``:
-started, batch, epochs, paused, finished), pause, resume and stop travel through one
-``Control``, and the run is recorded in one place, here: written to the store when
-training begins, each epoch as its report arrives, and whole when it ends.
+started, batch, epochs, weights when asked for, paused, finished), pause, resume, stop,
+the pace and steps travel through one ``Control``, and the run is recorded in one
+place, here: written to the store when training begins, each epoch as its report
+arrives, and whole when it ends.
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ class ThreadExecutor:
         self.epoch_interval_s = epoch_interval_s
 
     def train(self, config: Any, data: Any, weights: list, send: Listener, control: Any,
-              batch_interval_s: float):
+              batch_interval_s: float, weights_interval_s: float | None = None):
         reporter = Reporter(lambda kind, *args: send(kind, args), control, batch_interval_s,
-                            self.epoch_interval_s)
+                            self.epoch_interval_s, weights_interval_s)
         try:
             model, history = execute(config, data, reporter, weights=weights, extra=self.callbacks)
         except BaseException:
@@ -82,7 +83,7 @@ def run(config: Any, data: Any = None, *, listener: Listener | None = None,
         control: Control | None = None, store=None, weights: list | None = None,
         executor: Any = "auto", batch_interval_s: float = BATCH_INTERVAL_S,
         save_weights: bool = False, threads: int | None = None,
-        callbacks: list | None = None) -> Run:
+        callbacks: list | None = None, weights_interval_s: float | None = None) -> Run:
     """Train one run and return its ``Run`` (``run.model`` is the trained model).
 
     ``data`` is the prepared data (``prepare(config)`` when not given); ``weights``
@@ -94,6 +95,8 @@ def run(config: Any, data: Any = None, *, listener: Listener | None = None,
     be written raises StoreError before training. Where no child process can start,
     the run trains in this thread. ``callbacks`` (engine Callbacks of a library
     caller) train the run in this thread, where they can be called.
+    ``weights_interval_s`` asks for ``weights`` events (the model's weights while it
+    trains) at most that often, on every executor.
     """
     from ..recipe import prepare
     from ..store import RunStore, StoreError
@@ -118,15 +121,16 @@ def run(config: Any, data: Any = None, *, listener: Listener | None = None,
     started = time.perf_counter()
     try:
         try:
-            model, history, elapsed_s, rate = chosen.train(config, data, weights, send, control,
-                                                           batch_interval_s)
+            model, history, elapsed_s, rate = chosen.train(
+                config, data, weights, send, control, batch_interval_s,
+                **({"weights_interval_s": weights_interval_s} if weights_interval_s else {}))
         except OSError as exc:
             from .child import NoChild
 
             if not isinstance(exc, NoChild):
                 raise
             model, history, elapsed_s, rate = ThreadExecutor().train(
-                config, data, weights, send, control, batch_interval_s)
+                config, data, weights, send, control, batch_interval_s, weights_interval_s)
     except StoreError:
         raise   # the store refused the run before training began
     except KeyboardInterrupt as exc:

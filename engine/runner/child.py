@@ -16,9 +16,11 @@ ordinary model.
 
 Both sides speak pickled tuples over two pipes:
 
-- to the child: ``("job", config, data, weights, batch_interval_s)``, then
-  ``("pause",)``, ``("resume",)``, ``("stop",)``; ``("exit",)`` or the pipe's end
-  ends the child.
+- to the child: ``("job", config, data, weights, batch_interval_s,
+  weights_interval_s, commands)`` (``commands``: what the control says already, so a
+  run paused before it starts pauses at its first batch), then ``("pause",)``, ``("resume",)``, ``("stop",)``,
+  ``("pace", epochs_per_s | None)``, ``("step", "epoch" | "batch")``; ``("exit",)`` or
+  the pipe's end ends the child.
 - from the child: ``(kind, *args)`` for each ``Reporter`` event, then
   ``("done", history, weights, elapsed_s, samples_per_s)`` or
   ``("error", exception, traceback_text)``.
@@ -44,7 +46,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .control import PipeControl, command_for
+from .control import PipeControl, Relay
 
 #: Seconds the parent waits for the child's next event before passing on pause or stop.
 RELAY_POLL_S = 0.05
@@ -184,14 +186,16 @@ class ChildExecutor:
         self.threads = threads
 
     def train(self, config: Any, data: Any, weights: list, send: Callable[[str, tuple], None],
-              control: Any, batch_interval_s: float):
+              control: Any, batch_interval_s: float, weights_interval_s: float | None = None):
         """Train in a child; returns (model, history, elapsed_s, samples_per_s). ``send``
         receives each event; ``control`` is passed on as it changes. An exception in
         the child is raised here; NoChild when no child can be started."""
         from .execute import build_model
 
         # the Dataset (a DataFrame and more) stays here: the child needs the arrays
-        job = ("job", config, replace(data, dataset=None), weights, batch_interval_s)
+        relay = Relay()
+        job = ("job", config, replace(data, dataset=None), weights, batch_interval_s,
+               weights_interval_s, relay.commands(control))
         child = acquire(self.threads)
         try:
             child.commands.send(job)
@@ -200,12 +204,9 @@ class ChildExecutor:
             child = Child(self.threads)
             child.commands.send(job)
         try:
-            sent = (False, False)
             while True:
-                state = control.state if control is not None else (False, False)
-                if state != sent:
-                    child.commands.send(command_for(state))
-                    sent = state
+                for command in relay.commands(control):
+                    child.commands.send(command)
                 if not child.events.poll(RELAY_POLL_S):
                     if child.process.poll() is not None:
                         raise child.died()
@@ -239,13 +240,17 @@ def _child_job(job: tuple, commands: Connection, events: Connection) -> None:
     from .execute import execute
     from .reporter import Reporter
 
-    _, config, data, weights, batch_interval_s = job
+    _, config, data, weights, batch_interval_s, weights_interval_s, first = job
 
     class PipeReporter(Reporter):
         def send(self, kind: str, *args: Any) -> None:
             events.send((kind, *args))
 
-    reporter = PipeReporter(None, PipeControl(commands), batch_interval_s)
+    control = PipeControl(commands)
+    for command in first:
+        control.apply(*command)
+    reporter = PipeReporter(None, control, batch_interval_s,
+                            weights_interval_s=weights_interval_s)
     try:
         model, history = execute(config, data, reporter, weights=weights)
         result = ("done", history, model.get_weights(), reporter.elapsed_s,
@@ -277,7 +282,7 @@ def child_main(commands_fd: int, events_fd: int) -> None:
                 return
             if message[0] == "job":
                 _child_job(message, commands, events)
-            # a pause, resume or stop that arrived after its run ended is dropped
+            # a pause, resume, stop, pace or step that arrived after its run ended is dropped
     except (BrokenPipeError, ConnectionResetError):
         return   # the parent is gone
 

@@ -6,9 +6,10 @@ Each run is one task (``_train_on_worker``): the worker builds the model from th
 initial weights the client sends, fits it with the same ``Reporter`` every executor
 uses, and puts each event on a Dask ``Queue`` that the client drains; the history and
 the trained weights come back as the task's result. The client alone writes the run
-store (workers may be other machines). Pause, resume and stop travel the other way
-through a Dask ``Variable`` the worker reads at batch boundaries (at most every
-CHECK_S seconds: each read is a round trip to the scheduler).
+store (workers may be other machines). Pause, resume, stop, the pace and steps travel
+the other way through a Dask ``Variable`` the worker reads at batch boundaries (at most
+every CHECK_S seconds: each read is a round trip to the scheduler): it holds
+``(command, pace, steps asked so far, the last step's unit)``.
 
 A worker that dies while training is Dask's to handle: the scheduler runs the task
 again on another worker (as many times as its ``distributed.scheduler.allowed-failures``
@@ -79,7 +80,7 @@ class DaskExecutor:
         self.client.close()
 
     def train(self, config: Any, data: Any, weights: list, send: Callable[[str, tuple], None],
-              control: Any, batch_interval_s: float):
+              control: Any, batch_interval_s: float, weights_interval_s: float | None = None):
         from distributed import Queue, Variable
 
         from .execute import build_model
@@ -87,17 +88,23 @@ class DaskExecutor:
         key = uuid.uuid4().hex[:12]
         events = Queue(f"deepterm-events-{key}", client=self.client)
         commands = Variable(f"deepterm-control-{key}", client=self.client)
-        commands.set("resume")
+        commands.set(("resume", None, 0, None))
         future = self.client.submit(_train_on_worker, config, replace(data, dataset=None), weights,
-                                    batch_interval_s, key, pure=False, key=f"deepterm-run-{key}")
-        sent = (False, False)
+                                    batch_interval_s, key, weights_interval_s, pure=False,
+                                    key=f"deepterm-run-{key}")
+        sent = ("resume", None, 0, None)
+        steps, unit = 0, None
         began = False
         try:
             while True:
                 state = control.state if control is not None else (False, False)
-                if state != sent:
-                    commands.set(command_for(state)[0])
-                    sent = state
+                if control is not None:
+                    taken = control.take_steps()
+                    steps, unit = steps + len(taken), taken[-1] if taken else unit
+                wanted = (command_for(state)[0], getattr(control, "pace", None), steps, unit)
+                if wanted != sent:
+                    commands.set(wanted)
+                    sent = wanted
                     if state[1] and not began:
                         future.cancel()
                         raise NotRun("stopped before this run began")
@@ -126,11 +133,15 @@ class DaskExecutor:
 
 class _VariableControl:
     """The worker's view of the client's Control: a Dask Variable holding the last
-    command, read at batch boundaries at most every CHECK_S seconds."""
+    command, the pace and the steps asked so far, read at batch boundaries at most
+    every CHECK_S seconds."""
 
     def __init__(self, variable: Any) -> None:
         self._variable = variable
         self._command = "resume"
+        self._pace: float | None = None
+        self._steps_seen = 0
+        self._steps: list[str] = []
         self._checked = -float("inf")
 
     def _read(self) -> None:
@@ -139,9 +150,31 @@ class _VariableControl:
             return
         self._checked = now
         try:
-            self._command = self._variable.get(timeout=5)
+            value = self._variable.get(timeout=5)
         except Exception:  # noqa: BLE001 - the client is gone: stop
-            self._command = "stop"
+            value = "stop"
+        if isinstance(value, str):
+            self._command = value
+            return
+        self._command, self._pace, steps, unit = value
+        self._steps += [unit] * max(0, steps - self._steps_seen)
+        self._steps_seen = steps
+
+    @property
+    def pace(self) -> float | None:
+        self._read()
+        return self._pace
+
+    def take_step(self) -> str | None:
+        return self._steps.pop(0) if self._steps else None
+
+    def wait_pace(self, seconds: float) -> float:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            time.sleep(min(CHECK_S, max(0.0, seconds - (time.perf_counter() - started))))
+            if self.paused or self.stop_requested:
+                break
+        return time.perf_counter() - started
 
     @property
     def paused(self) -> bool:
@@ -155,12 +188,13 @@ class _VariableControl:
 
     def wait_while_paused(self) -> float:
         started = time.perf_counter()
-        while self.paused:
+        while self.paused and not self._steps:
             time.sleep(CHECK_S)
         return time.perf_counter() - started
 
 
-def _train_on_worker(config: Any, data: Any, weights: list, batch_interval_s: float, key: str):
+def _train_on_worker(config: Any, data: Any, weights: list, batch_interval_s: float, key: str,
+                     weights_interval_s: float | None = None):
     """The task: fit on this worker, reporting events to the client's queue; returns
     (history, trained weights, elapsed_s, samples_per_s)."""
     from distributed import Queue, Variable, get_client
@@ -176,7 +210,8 @@ def _train_on_worker(config: Any, data: Any, weights: list, batch_interval_s: fl
         def send(self, kind: str, *args: Any) -> None:
             events.put((kind, args))
 
-    reporter = QueueReporter(None, control, batch_interval_s)
+    reporter = QueueReporter(None, control, batch_interval_s,
+                             weights_interval_s=weights_interval_s)
     try:
         model, history = execute(config, data, reporter, weights=weights)
     except BaseException:
