@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
 import pytest
+
+# Runs in the app train as fast as they can in the tests, whatever the app's default
+# pace (tests of the pace set their own).
+os.environ["DEEPTERM_PACE"] = "max"
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_DATA = ROOT.parent / "shared" / "course-data"

@@ -99,19 +99,23 @@ def _titanic():
 def test_training_screen_mid_run(snap_compare, size):
     """Titanic mid-run from a fixed history: 6 of 20 epochs on both charts
     (loss and val_loss falling, accuracy and val_accuracy rising, the accuracy
-    axis under 1), "Epoch 7/20" with the bar at 30%, "Batch 11/20" at 55%, 1,234
+    axis under 1), "Epoch 7/20 · 10 epochs/s" (the app's default pace) with the bar
+    at 30%, "Batch 11/20" at 55%, 1,234
     samples/s, elapsed 0:03, ETA 0:07, six rows in the epoch table with time
     50ms and 2.5ms per step, "● Training (numpy on CPU)". 120x40: the charts
     stacked left of the progress and table; 100x30 and 80x24: the charts side by
     side above the progress (left) and the table (right; at 80 columns the
-    per-step column is cut)."""
+    per-step column is cut). The footer: p Pause, s Stop, e/E Step, -/+ Pace, esc
+    Back, f1, f2, f3 (Results and Again come when the run has ended)."""
+    from tui.app.config import DEFAULT_PACE
+
     config, data = _titanic()
     history = fixed_history(6)
 
     async def run_before(pilot) -> None:
 
         await ready(pilot)
-        screen = TrainingScreen(config, data, autostart=False)
+        screen = TrainingScreen(config, data, autostart=False, pace=DEFAULT_PACE)
         await pilot.app.push_screen(screen)
         await pilot.pause()
         screen.on_training_started(TrainingStarted(dict(history.params), "CPU"))
@@ -149,6 +153,65 @@ def test_training_screen_finished_with_early_stopping(snap_compare):
             logs[EPOCH_TIME_KEY] = 0.05
             screen.on_epoch_ended(EpochEnded(e, logs, 0.5 * (e + 1), 1234.0))
         screen.on_training_finished(TrainingFinished(history, None, 8.5, 1234.0))
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)
+
+
+def _xor_run():
+    """A seeded 30-epoch xor run (4-4 tanh, adam): its config, data, history and model."""
+    from engine.recipe import RunConfig
+
+    ds = datasets.load("xor")
+    config = RunConfig(dataset="xor", hidden=((4, "tanh"), (4, "tanh")), optimizer="adam",
+                       learning_rate=0.03, epochs=30, batch_size=10).for_dataset(ds)
+    data = prepare(config, ds)
+    run = runner.run(config, data, executor="thread")
+    run.history.duration_s = 1.5
+    return config, data, run.history, run.model
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_training_screen_playground_view_of_xor(snap_compare, size):
+    """The training screen of a seeded 30-epoch xor run (4-4 tanh), finished, in
+    Playground's view: the network (inputs x₁ and x₂, two layers of four neurons, the
+    output) with each node's picture over the plane, edges orange or blue, the output
+    marked ▶; beside it the plane: orange upper-left and lower-right quadrants (different
+    signs), blue upper-right and lower-left (same sign), darker along the axes where the
+    model is unsure, with light ● training and ○ validation points; its title "output ·
+    epoch 30 · loss ... · val ...", its legend below. Under them "■ Finished", "Epoch
+    30/30 · full speed", the stats and the epoch table. Footer: Pause and Stop greyed,
+    View, Results, Again, Back, f1 f2 f3."""
+    config, data, history, model = _xor_run()
+
+    async def run_before(pilot) -> None:
+        from tui.app.messages import WeightsReported
+
+        await ready(pilot)
+        screen = TrainingScreen(config, data, autostart=False, pace=None)
+        await pilot.app.push_screen(screen)
+        await pilot.pause()
+        screen.on_training_started(TrainingStarted(dict(history.params), "CPU"))
+        for e in history.epoch:
+            logs = {k: v[e] for k, v in history.history.items()}
+            logs[EPOCH_TIME_KEY] = 0.004
+            screen.on_epoch_ended(EpochEnded(e, logs, 0.05 * (e + 1), 8765.0))
+        screen.on_weights_reported(WeightsReported(30, None, model.get_weights()))
+        screen.on_training_finished(TrainingFinished(history, model, 1.5, 8765.0))
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZES[size], run_before=run_before)
+
+
+def test_results_xor_boundary(snap_compare):
+    """The results of the same seeded xor run open on the Boundary tab: the network and
+    the plane as the training screen drew them last, titled "output · after 30 epochs ·
+    loss ... · val ...", the network focused (its hint row says how to select a node)."""
+    config, data, history, model = _xor_run()
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        await pilot.app.push_screen(ResultsScreen(config, data, model, history))
         await _settle(pilot)
 
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=run_before)

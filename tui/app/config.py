@@ -7,12 +7,41 @@ the course's exercises as configs.
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 
 from engine.recipe import RunConfig
 
 #: The learning rates offered as quick picks (the course's experiments span 1e-6 to 1).
 LEARNING_RATE_PICKS = (1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0)
+
+#: The paces a run can train at, in epochs per second (None: as fast as possible); the
+#: training screen's - and + keys step through them.
+PACES: tuple[float | None, ...] = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, None)
+#: The pace a run starts at: ten epochs a second, so that a course run's curves grow
+#: before the learner's eyes (Titanic's 20 epochs over 2 s instead of 0.03 s) and a
+#: Playground run's boundary moves smoothly; + goes faster, up to as fast as possible.
+DEFAULT_PACE = 10.0
+#: Set to a number of epochs per second, or "max", to start runs at another pace.
+PACE_ENV = "DEEPTERM_PACE"
+
+
+def default_pace() -> float | None:
+    """The pace runs start at: $DEEPTERM_PACE ("max", or epochs per second > 0) when it
+    is set to one, else DEFAULT_PACE."""
+    text = os.environ.get(PACE_ENV, "").strip().lower()
+    if text in ("max", "none", "fast", "0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_PACE
+    return value if math.isfinite(value) and value > 0 else DEFAULT_PACE
+
+
+def pace_words(pace: float | None) -> str:
+    return "full speed" if pace is None else f"{pace:g} epochs/s"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,20 @@ class EpochEnded(Message):
 
 
 @dataclass
+class WeightsReported(Message):
+    """The model's weights while it trains (Keras' layout), after ``epochs_done`` epochs
+    and ``batch`` batches of the next (None: at an epoch's end). A newer one replaces
+    one still waiting: only the latest is drawn."""
+
+    epochs_done: int
+    batch: int | None
+    weights: list
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, WeightsReported)
+
+
+@dataclass
 class TrainingPaused(Message):
     """The training thread stopped at a batch boundary (paused=True) or went on."""
 
@@ -82,7 +96,7 @@ class BackendFailed(Message):
 
 #: What the training callback's events become on the UI side (``UICallback.send``).
 EVENTS = {"started": TrainingStarted, "batch": BatchProgress, "epochs": EpochEnded,
-          "paused": TrainingPaused}
+          "weights": WeightsReported, "paused": TrainingPaused}
 
 
 def message_for(kind: str, *args: Any) -> Message:

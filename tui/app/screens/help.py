@@ -15,7 +15,11 @@ EXTRA = {
                    ("tab / shift+tab", "move between fields")],
     "Setup": [("↑/↓ in the dataset list", "choose a dataset"),
               ("enter on a button", "press it")],
-    "Results": [("←/→ on the digits", "browse the images"), ("m", "next wrong prediction")],
+    "Training": [("arrow keys on the network", "two-feature data: select a neuron (or an "
+                  "input, or the output) and see its picture large"),
+                 ("click a neuron", "the same")],
+    "Results": [("←/→ on the digits", "browse the images"), ("m", "next wrong prediction"),
+                ("arrow keys on the network", "the Boundary tab: select a neuron")],
     "Runs": [("enter", "select the run under the cursor"),
              ("click a column header", "sort by that column")],
     "Sweep": [("tab", "choose the source, setting and values")],
@@ -27,7 +31,7 @@ EXTRA = {
 
 def _key_name(key: str) -> str:
     names = {"escape": "esc", "question_mark": "?", "pagedown": "page down", "pageup": "page up",
-             "slash": "/", "space": "space"}
+             "slash": "/", "space": "space", "minus": "-", "plus": "+", "equals_sign": "="}
     return " / ".join(names.get(k, k) for k in key.split(","))
 
 
@@ -66,7 +70,7 @@ class HelpScreen(ModalScreen[None]):
         sections = [
             ("Everywhere", list(self.app.BINDINGS), EXTRA["Everywhere"]),
             ("Setup", SetupScreen.BINDINGS, EXTRA["Setup"]),
-            ("Training", TrainingScreen.BINDINGS, ()),
+            ("Training", TrainingScreen.BINDINGS, EXTRA["Training"]),
             ("Results", list(ResultsScreen.BINDINGS) + list(DigitBrowser.BINDINGS), EXTRA["Results"]),
             ("Runs (f3)", RunsScreen.BINDINGS, EXTRA["Runs"]),
             ("Sweep (w on the setup screen)", SweepScreen.BINDINGS, EXTRA["Sweep"]),

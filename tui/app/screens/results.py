@@ -23,6 +23,7 @@ from engine.text import printable
 
 from ..widgets.confusion import confusion_matrix, confusion_table
 from ..widgets.footer import AppFooter
+from ..widgets.playground import boundary_tab
 from .words import STOP_WORDS, format_duration
 
 MAX_TABLE_ROWS = 500
@@ -102,6 +103,7 @@ class ResultsScreen(Screen):
                 yield Static(f"Predictions on the {p.label} ({len(p.rows)}{shown})",
                              classes="caption")
                 yield DataTable(id="predictions", zebra_stripes=True, cursor_type="row")
+            yield from boundary_tab(self.data, self.model, self.history)
             if p.task != "regression":
                 with TabPane("Confusion matrix", id="tab-confusion"):
                     yield VerticalScroll(Static(self._confusion(), id="confusion"))
@@ -121,6 +123,9 @@ class ResultsScreen(Screen):
         if self.query("#digits"):
             self.query_one("#results-tabs", TabbedContent).active = "tab-digits"
             self.call_after_refresh(self._focus_digits)
+        elif self.query("#boundary"):     # two-feature data: the decision boundary first
+            self.query_one("#results-tabs", TabbedContent).active = "tab-boundary"
+            self.call_after_refresh(lambda: self.query_one("#pg-network").focus())
         else:   # ←/→ switch tabs from the start
             self.call_after_refresh(lambda: self.query_one("#results-tabs").query_one(Tabs).focus())
 
@@ -133,6 +138,8 @@ class ResultsScreen(Screen):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-digits":
             self.call_after_refresh(self._focus_digits)
+        elif event.pane.id == "tab-boundary":     # the arrows select a neuron there
+            self.call_after_refresh(lambda: self.query_one("#pg-network").focus())
 
     # -- summary ------------------------------------------------------------------------
 

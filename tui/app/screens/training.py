@@ -5,6 +5,13 @@ NumPy backend in a child process, so drawing and training do not take turns at
 Python's lock; Keras in the worker thread itself. The runner's events become
 messages; this screen keeps the numbers and a timer redraws the charts a few times a
 second at most. The runner writes the run to the app's store as it trains.
+
+A run trains at a pace (epochs per second, ``-``/``+``; as fast as possible at the
+top), and from paused ``e`` trains one more epoch and ``E`` one more batch. On data
+with two features the screen opens on TensorFlow Playground's view (``v`` switches
+between it and the curves): the network with each neuron's picture, and the model's
+output over the input plane with the data on top, drawn from the weights the run
+reports a few times a second.
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ from engine.runner import Control
 from engine.runner.reporter import EPOCH_TIME_KEY
 from engine.text import markup
 
+from ..config import PACES, default_pace, pace_words
 from ..messages import (
     BatchProgress,
     EpochEnded,
     TrainingFinished,
     TrainingPaused,
     TrainingStarted,
+    WeightsReported,
     message_for,
 )
 from ..widgets.charts import MetricChart
@@ -53,9 +62,17 @@ CHART_INTERVAL_S = 0.25
 UI_BUDGET = 0.04
 #: ...but the screen is brought up to date at least this often (seconds).
 MAX_REDRAW_INTERVAL_S = 2.0
+#: The share drawing may take while a run trains at a pace: the run waits out most of
+#: each epoch's share of a second, so the pictures can follow it a few times a second.
+PACED_UI_BUDGET = 0.5
+
+#: Seconds between the weights a run on two-feature data reports for its pictures.
+WEIGHTS_INTERVAL_S = 0.2
 
 #: Below this many columns the charts go side by side above the progress and table.
 NARROW_WIDTH = 110
+#: Below this many rows the playground view gives the progress and the table fewer rows.
+SHORT_HEIGHT = 30
 #: The epoch table's narrower headings.
 SHORT_HEADINGS = {"accuracy": "acc", "val_accuracy": "val_acc"}
 
@@ -71,6 +88,17 @@ class TrainingScreen(Screen):
         Binding("p", "pause", "Pause", tooltip="pause or resume the run", id="pause"),
         Binding("s", "stop", "Stop", tooltip="stop after this batch, keeping what was learned",
                 id="stop"),
+        Binding("e", "step('epoch')", "Step", key_display="e/E",
+                tooltip="train one more epoch, then pause (while running: pause at the end "
+                        "of this epoch)", id="step-epoch"),
+        Binding("E", "step('batch')", "Step batch", show=False,
+                tooltip="(shift+e) train one more batch, then pause", id="step-batch"),
+        Binding("minus", "pace(-1)", "Pace", key_display="-/+",
+                tooltip="slower: fewer epochs a second", id="pace-slower"),
+        Binding("plus,equals_sign", "pace(1)", "Faster", show=False,
+                tooltip="faster: more epochs a second, up to full speed", id="pace-faster"),
+        Binding("v", "view", "View", tooltip="two-feature data: the network and the decision "
+                "boundary, or the loss and metric curves", id="view"),
         Binding("r", "results", "Results", id="results"),
         Binding("n", "again", "Again", tooltip="train the same setup again from fresh weights",
                 id="again"),
@@ -78,13 +106,19 @@ class TrainingScreen(Screen):
     ]
 
     def __init__(self, config: RunConfig, data: PreparedData, weights=None,
-                 autostart: bool = True) -> None:
+                 autostart: bool = True, pace: float | None | str = "default") -> None:
         super().__init__()   # no id: "train again" puts a second one in the stack
         self.config = config
         self.data = data
         self.weights = weights
         self.autostart = autostart
-        self.control = Control()
+        self.control = Control(pace=default_pace() if pace == "default" else pace)
+        from ..widgets.playground import has_plane
+
+        #: two-feature data: the network and the plane can be drawn (Playground's view)
+        self.playground = has_plane(data)
+        self.view = "playground" if self.playground else "curves"
+        self._weights_report: WeightsReported | None = None
         self.state = "starting"   # starting | running | paused | finished | failed
         self.history: Any = None
         self.model: Any = None
@@ -111,6 +145,10 @@ class TrainingScreen(Screen):
         yield Header()
         yield Static(markup(self.config.describe()), id="run-title")   # a CSV file's name
         with Horizontal(id="training-body"):
+            if self.playground:
+                from ..widgets.playground import PlaygroundPanel
+
+                yield PlaygroundPanel(self.data, id="playground")
             with Horizontal(id="charts"):
                 yield MetricChart("loss", f"loss ({self.config.loss})", id="loss-chart")
                 if self.metric:
@@ -134,9 +172,11 @@ class TrainingScreen(Screen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        self.set_class(self.size.height < SHORT_HEIGHT, "-short")
 
     def on_mount(self) -> None:
         self.on_resize()
+        self.set_class(self.view == "playground", "-playground")
         self.sub_title = "training"
         columns = ["epoch", "loss"]
         if self.config.validation_split > 0:
@@ -155,6 +195,7 @@ class TrainingScreen(Screen):
             chart.total_epochs = self.config.epochs
             chart.replot()
         self.set_interval(CHART_INTERVAL_S, self._redraw)
+        self._show_epoch(0, self.config.epochs)
         self._show_status()
         if self.autostart:
             self.call_after_refresh(self.set_timer, START_DELAY_S, self.start)
@@ -175,7 +216,8 @@ class TrainingScreen(Screen):
 
         def train(store):
             return runner.run(self.config, self.data, listener=self._relay, control=self.control,
-                              store=store, weights=self.weights, batch_interval_s=CHART_INTERVAL_S)
+                              store=store, weights=self.weights, batch_interval_s=CHART_INTERVAL_S,
+                              weights_interval_s=WEIGHTS_INTERVAL_S if self.playground else None)
 
         try:
             run = train(store)
@@ -270,13 +312,23 @@ class TrainingScreen(Screen):
                                                              progress=batch.batch + 1)
             self.query_one("#batch-label", Label).update(
                 f"Batch {batch.batch + 1}/{batch.steps}   loss {_fmt(batch.logs.get('loss', math.nan))}")
-            self.query_one("#epoch-label", Label).update(f"Epoch {batch.epoch + 1}/{total}")
+            self._show_epoch(batch.epoch + 1, total)
         elif self.logs:
             self.query_one("#batch-bar", ProgressBar).update(total=steps, progress=steps)
             self.query_one("#batch-label", Label).update(
                 f"Batch {steps}/{steps}   loss {_fmt(self.logs[-1].get('loss', math.nan))}")
-            self.query_one("#epoch-label", Label).update(f"Epoch {len(self.epochs)}/{total}")
+            self._show_epoch(len(self.epochs), total)
         self._show_stats()
+
+    def _show_epoch(self, epoch: int | None = None, total: int | None = None) -> None:
+        """"Epoch 7/20 · 10 epochs/s": where the run is, and its pace."""
+        total = total or self.params.get("epochs", self.config.epochs)
+        if epoch is None:
+            batch = self._batch
+            epoch = batch.epoch + 1 if batch is not None and batch.epoch >= len(self.epochs) \
+                else len(self.epochs)
+        self.query_one("#epoch-label", Label).update(
+            f"Epoch {epoch}/{total} · {pace_words(self.control.pace)}")
 
     def _mark_best(self) -> None:
         values = [lg.get(self.monitor, math.nan) for lg in self.logs]
@@ -286,6 +338,19 @@ class TrainingScreen(Screen):
         best = min(finite)[1]
         for chart in self.charts:
             chart.best_epoch = self.epochs[best]
+
+    def on_weights_reported(self, message: WeightsReported) -> None:
+        """The weights while training: drawn by the timer (the latest only)."""
+        self._weights_report = message
+        self._dirty = True
+
+    def _weights_caption(self, epochs_done: int, batch: int | None) -> str:
+        where = f"epoch {epochs_done}" if batch is None else \
+            f"epoch {epochs_done + 1}, batch {batch}"
+        logs = self.logs[epochs_done - 1] if 0 < epochs_done <= len(self.logs) else {}
+        losses = " · ".join(f"{'val' if key == 'val_loss' else key} {_fmt(logs[key])}"
+                            for key in ("loss", "val_loss") if key in logs)
+        return where + (f" · {losses}" if losses else "")
 
     def on_training_paused(self, message: TrainingPaused) -> None:
         if self.state in ("running", "paused"):
@@ -297,6 +362,9 @@ class TrainingScreen(Screen):
         self.elapsed_s = message.elapsed_s
         self.samples_per_s = message.samples_per_s
         self.state = "finished"
+        if self.playground and self.model is not None:
+            self._weights_report = WeightsReported(len(self.history), None,
+                                                   self.model.get_weights())
         if self.history.best_epoch is not None and self.config.patience is not None:
             for chart in self.charts:
                 chart.best_epoch = self.history.best_epoch
@@ -315,19 +383,24 @@ class TrainingScreen(Screen):
     def _redraw(self, force: bool = False) -> None:
         """Timer tick: show what arrived, at most every CHART_INTERVAL_S, and less often
         while training when the UI thread's own work (drawing, rendering, messages) since
-        the last redraw would exceed UI_BUDGET of the time; charts follow the same rule
-        with their own render cost."""
+        the last redraw would exceed UI_BUDGET of the time (PACED_UI_BUDGET at a pace);
+        charts and the playground's pictures follow the same rule with their own render
+        cost."""
         if not (self._dirty or force):
             return
         now, cpu = time.perf_counter(), time.thread_time()
         if not force and self.state in ("running", "starting"):
             spent = cpu - self._drawn_cpu      # this (the UI) thread's CPU since the last redraw
-            wait = min(MAX_REDRAW_INTERVAL_S, max(CHART_INTERVAL_S, spent / UI_BUDGET))
+            budget = UI_BUDGET if self.control.pace is None else PACED_UI_BUDGET
+            wait = min(MAX_REDRAW_INTERVAL_S, max(CHART_INTERVAL_S, spent / budget))
             if now - self._drawn_at < wait:
                 return
         self._drawn_at, self._drawn_cpu = now, cpu
         self._dirty = False
         self._flush_progress()
+        if self.view == "playground":
+            self._draw_playground(force)
+            return
         charts = self.charts
         cost = sum(chart.render_cost for chart in charts)
         now = time.perf_counter()
@@ -338,6 +411,25 @@ class TrainingScreen(Screen):
         else:
             self._dirty = True   # the charts still owe a redraw
 
+    def _draw_playground(self, force: bool) -> None:
+        """The newest weights' pictures, no more often than their cost allows (as the
+        charts: at most a twentieth of the time)."""
+        from ..widgets.playground import PlaygroundPanel
+
+        report = self._weights_report
+        if report is None:
+            return
+        panel = self.query_one("#playground", PlaygroundPanel)
+        now = time.perf_counter()
+        if force or now - panel.drawn_at >= min(MAX_REDRAW_INTERVAL_S,
+                                                 max(CHART_INTERVAL_S, 20 * panel.render_cost)):
+            self._weights_report = None
+            panel.set_weights(report.weights, self._weights_caption(report.epochs_done,
+                                                                    report.batch))
+            panel.draw()
+        else:
+            self._dirty = True
+
     def _show_status(self) -> None:
         status = self.query_one("#status", Static)
         device = getattr(self, "device", None) or ("CPU" if self.config.backend == "numpy" else "")
@@ -347,7 +439,7 @@ class TrainingScreen(Screen):
         elif self.state == "running":
             text = f"[b green]● Training[/] ({where})"
         elif self.state == "paused":
-            text = "[b yellow]❚❚ Paused[/]: press p to resume"
+            text = "[b yellow]❚❚ Paused[/]: p resumes, e/E steps"
         elif self.state == "failed":
             text = f"[b red]✕ Failed:[/] {markup(self.error)}"
         else:
@@ -391,11 +483,20 @@ class TrainingScreen(Screen):
     # -- controls ---------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """What the footer offers: while a run trains its controls (Results and Again
+        left out, so that the keys fit at 80 columns), once it has ended Results and
+        Again (Pause and Stop greyed out)."""
         running = self.state in ("starting", "running", "paused")
         if action in ("pause", "stop"):
             return True if running else None
+        if action in ("step", "pace"):
+            return running
         if action == "results":
-            return True if self.state == "finished" else None
+            return True if self.state == "finished" else (False if running else None)
+        if action == "again":
+            return not running
+        if action == "view":
+            return self.playground
         return True
 
     @on(Button.Pressed, "#pause")
@@ -404,6 +505,47 @@ class TrainingScreen(Screen):
             return
         self.state = "paused" if self.control.toggle_pause() else "running"
         self._show_status()
+
+    def action_step(self, unit: str) -> None:
+        """From paused: one more epoch or batch, then paused again. While running: pause
+        at the end of this epoch (e) or after this batch (E)."""
+        if self.state not in ("starting", "running", "paused"):
+            return
+        if not self.control.paused:
+            self.control.pause()
+            if unit == "epoch":
+                self.control.step("epoch")
+            self.state = "paused"
+            self._show_status()
+            return
+        self.control.step(unit)
+
+    def action_pace(self, direction: int) -> None:
+        """The next pace down (-1) or up (+1) the ladder of PACES."""
+        pace = self.control.pace
+        ladder = [p for p in PACES if p is not None]
+        if pace is None:
+            index = len(PACES) - 1
+        else:
+            index = min(range(len(ladder)), key=lambda i: abs(ladder[i] - pace))
+        index = min(max(0, index + direction), len(PACES) - 1)
+        self.control.set_pace(PACES[index])
+        self._show_epoch()
+        self.notify(f"Pace: {pace_words(PACES[index])}", timeout=1.5)
+
+    def action_view(self) -> None:
+        """Two-feature data: the network and the plane, or the curves."""
+        if not self.playground:
+            return
+        self.view = "curves" if self.view == "playground" else "playground"
+        self.set_class(self.view == "playground", "-playground")
+        if self.view == "curves":
+            for chart in self.charts:
+                chart.replot()
+        elif self.model is not None:
+            self._weights_report = WeightsReported(len(self.epochs), None,
+                                                   self.model.get_weights())
+        self._redraw(force=True)
 
     @on(Button.Pressed, "#stop")
     def action_stop(self) -> None:
@@ -420,9 +562,11 @@ class TrainingScreen(Screen):
         self.app.push_screen(ResultsScreen(self.config, self.data, self.model, self.history))
 
     def action_again(self) -> None:
-        """Train the same setup again from fresh weights."""
+        """Train the same setup again from fresh weights (at the same pace)."""
+        pace = self.control.pace
         self.control.stop()
-        self.app.switch_screen(TrainingScreen(self.config, self.data, weights=self.weights))
+        self.app.switch_screen(TrainingScreen(self.config, self.data, weights=self.weights,
+                                              pace=pace))
 
     def action_back(self) -> None:
         self.control.stop()
