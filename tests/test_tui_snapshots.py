@@ -54,7 +54,9 @@ def test_setup_screen_for_each_course_preset(snap_compare, key):
     parameters. Titanic: 32 relu, Dense(2, softmax), categorical
     crossentropy, sgd 0.01, 418 parameters, class balance died/survived.
     MNIST: 2500 images, 50 relu and 50 relu, Dense(10, softmax), adam,
-    validation split 0.3, Standardize unticked. "Ready" above Start in green."""
+    validation split 0.3, Standardize unticked. "Ready" above Start in green. Under the
+    hidden layers Regularize none (its rate greyed) and Dropout 0; under the optimizer
+    Momentum and Nesterov (greyed but for Titanic's sgd)."""
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=_preset(key))
 
 
@@ -68,6 +70,32 @@ def test_setup_screen_fits_smaller_terminals(snap_compare, size):
     settings below them, reached by scrolling), the same bar and footer."""
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZES[size],
                         run_before=_preset("2"))
+
+
+@pytest.mark.parametrize("size", ["120x40", "80x24"])
+def test_setup_screen_playground_controls_for_xor(snap_compare, size):
+    """xor chosen from the list, noise 0.3 typed and x₁x₂ ticked. The dataset pane:
+    xor's description, then a scatter of its 500 points (orange: different signs, blue:
+    same sign; ● training, ○ validation, the last 30% of the rows) beside Noise 0.3, Rows
+    500, Seed 0, then "Inputs (feature crosses)" with x₁, x₂ and x₁x₂ ticked. The model
+    pane: Regularize none (its rate greyed), Dropout 0, the layer table from input (3,).
+    The training pane: Momentum 0 and Nesterov under the optimizer (sgd). At 80x24 the
+    dataset pane scrolls to the crosses beside one column of the settings."""
+    async def run_before(pilot) -> None:
+        from textual.widgets import Input
+
+        await ready(pilot)
+        setup = pilot.app.screen
+        setup.select_dataset("xor")
+        await pilot.pause()
+        setup.query_one("#noise", Input).value = "0.3"
+        await pilot.pause()
+        setup.query_one("#feature-x1x2").value = True
+        await pilot.pause()
+        setup.query_one("#crosses").scroll_visible(animate=False)
+        await _settle(pilot)
+
+    assert snap_compare(DeeptermApp(store=False), terminal_size=SIZES[size], run_before=run_before)
 
 
 def test_csv_dialog_shows_an_error_in_place(snap_compare, tmp_path, monkeypatch):

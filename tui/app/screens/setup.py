@@ -3,6 +3,12 @@
 Every field validates as it changes and says what is wrong beside itself;
 Start stays disabled while anything is wrong. The course's exercises are
 presets on keys 1, 2 and 3.
+
+For two-feature data the dataset pane shows TensorFlow Playground's controls: a
+synthetic set's noise, rows and seed, the feature crosses to train on, and a scatter
+of the points (training and validation marked) that follows every change. The model
+pane takes an L1/L2 penalty and a dropout rate; the training pane sgd's momentum and
+Nesterov.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ from textual.worker import Worker, WorkerState
 from engine import ACTIVATIONS, OPTIMIZERS, SpecError
 from engine.recipe import CLASSIFICATION_LOSSES, RunConfig, losses_for
 from engine.recipe import output_layer as output_for
-from engine.spec import MAX_LEARNING_RATE
+from engine.spec import MAX_LEARNING_RATE, MAX_REGULARIZATION
 from engine.text import markup, printable
 
 from ..config import LEARNING_RATE_PICKS, PRESETS, PRESETS_BY_KEY
+from ..widgets.data_controls import FeatureCrosses, ScatterPreview, SyntheticControls
 from ..widgets.footer import AppFooter
 from ..widgets.layers import LayerRow
 
@@ -95,6 +102,20 @@ def parse_split(text: str) -> float:
     return value
 
 
+def parse_rate(text: str, name: str, below_one: bool = False) -> float:
+    """A rate such as an L2 penalty (0 to MAX_REGULARIZATION) or a dropout (0 to below 1)."""
+    text = text.strip()
+    hint = "from 0 to below 1, e.g. 0.2" if below_one else "from 0 to 10, e.g. 0.001"
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} is a number {hint}") from None
+    if not math.isfinite(value) or value < 0 or (value >= 1 if below_one
+                                                else value > MAX_REGULARIZATION):
+        raise ValueError(f"{name} must be a number {hint}")
+    return value
+
+
 def _lr_label(value: float) -> str:
     return f"{value:g}"
 
@@ -138,6 +159,7 @@ class SetupScreen(Screen):
         self.config: RunConfig | None = None
         self.catalog_ready = False
         self.dataset_options: dict = {}
+        self._synthetic: dict[tuple, Any] = {}   # (name, options) -> generated Dataset
         self._queued = False    # Start pressed while TensorFlow loads: starts when it is ready
 
     # -- layout -----------------------------------------------------------------------
@@ -150,6 +172,11 @@ class SetupScreen(Screen):
                 yield OptionList(id="datasets")
                 yield Button("Open CSV… (o)", id="open-csv", compact=True)
                 yield Static("", id="dataset-info")
+                with Horizontal(id="data-plane"):
+                    yield ScatterPreview(id="points")
+                    yield SyntheticControls(id="synthetic")
+                yield Static("Inputs (feature crosses)", classes="pane-title", id="inputs-title")
+                yield FeatureCrosses(id="crosses")
                 yield DataTable(id="preview", zebra_stripes=True, cursor_type="none",
                                 show_cursor=False)
             with Horizontal(id="settings"):
@@ -164,6 +191,21 @@ class SetupScreen(Screen):
                     yield Vertical(id="layers")
                     yield Static("", id="layers-error", classes="error")
                     yield Button("+ Add layer (a)", id="add-layer", compact=True)
+                    with Horizontal(classes="field"):
+                        yield Label("Regularize", classes="field-label")
+                        yield Select([("none", "none"), ("L1", "l1"), ("L2", "l2")],
+                                     id="reg-kind", allow_blank=False, compact=True,
+                                     value="none", tooltip="a penalty on every layer's weights "
+                                     "(Keras' kernel_regularizer), added to the loss")
+                        yield Input("0.001", id="reg-rate", compact=True,
+                                    tooltip="the regularization rate, 0 to 10")
+                    yield Static("", id="reg-rate-error", classes="error")
+                    with Horizontal(classes="field"):
+                        yield Label("Dropout", classes="field-label")
+                        yield Input("0", id="dropout", compact=True,
+                                    tooltip="a Dropout layer of this rate after each hidden "
+                                            "layer (0: none)")
+                    yield Static("", id="dropout-error", classes="error")
                     yield Static("Output layer", classes="pane-title")
                     yield Static("", id="output-info")
                     with Horizontal(classes="field"):
@@ -181,6 +223,13 @@ class SetupScreen(Screen):
                         yield Label("Optimizer", classes="field-label")
                         yield Select([(o, o) for o in OPTIMIZERS], id="optimizer",
                                      allow_blank=False, compact=True, value="sgd")
+                    with Horizontal(classes="field"):
+                        yield Label("Momentum", classes="field-label")
+                        yield Input("0", id="momentum", compact=True,
+                                    tooltip="sgd only: 0 to below 1, e.g. 0.9 (0: plain sgd)")
+                        yield Checkbox("Nesterov", id="nesterov", compact=True,
+                                       tooltip="sgd only: Nesterov momentum")
+                    yield Static("", id="momentum-error", classes="error")
                     with Horizontal(classes="field"):
                         yield Label("Learning rate", classes="field-label")
                         yield Input("0.01", id="lr", compact=True,
@@ -306,10 +355,19 @@ class SetupScreen(Screen):
         options.highlighted = options.get_option_index(key)
 
     def _load(self, key: str, options: dict | None = None) -> Any:
+        import datasets
+        from datasets.synthetic import GENERATORS
+
+        if key in GENERATORS:     # generated with the options the controls give
+            found = self._synthetic.get((key, repr(sorted((options or {}).items()))))
+            if found is None:
+                found = datasets.load(key, **(options or {}))
+                if len(self._synthetic) > 16:
+                    self._synthetic.clear()
+                self._synthetic[(key, repr(sorted((options or {}).items())))] = found
+            return found
         if key in self.datasets:
             return self.datasets[key]
-        import datasets
-
         ds = datasets.load(key, **(options or {}))
         self.datasets[key] = ds
         return ds
@@ -321,10 +379,13 @@ class SetupScreen(Screen):
             self.select_dataset(key)
 
     def select_dataset(self, key: str, options: dict | None = None, loss: str | None = None,
-                       standardize: bool | None = None) -> None:
+                       standardize: bool | None = None, regenerate: bool = False) -> None:
         """Make ``key`` the dataset; the output layer follows its task, and "Standardize
         features" the dataset's own default unless ``standardize`` says otherwise (a
-        preset's or a lesson's config)."""
+        preset's or a lesson's config). ``regenerate``: the same synthetic set with the
+        options typed in its controls (the output activation chosen is kept, and the
+        controls are left as the learner is typing them)."""
+        activation = self.query_one("#out-activation", Select).value
         self.dataset_key = key
         self.dataset_options = dict(options or {})
         option_list = self.query_one("#datasets", OptionList)
@@ -343,15 +404,67 @@ class SetupScreen(Screen):
                 standardize = self.dataset.standardize_by_default
             with self.prevent(Checkbox.Changed):
                 self.query_one("#standardize", Checkbox).value = standardize
-        self._show_dataset()
+        self._show_dataset(show_options=not regenerate)
         self._set_output(loss)
+        if regenerate and activation is not Select.NULL:
+            with self.prevent(Select.Changed):
+                self.query_one("#out-activation", Select).value = activation
+            self._show_output()
         self.validate()
 
-    def _show_dataset(self) -> None:
+    def _show_playground(self, show_options: bool = True) -> None:
+        """Two-feature data: the crosses and the scatter (a synthetic set: its controls
+        too, showing its options unless they are being typed); the table preview
+        otherwise."""
+        from datasets.synthetic import GENERATORS
+
+        ds = self.dataset
+        plane = ds is not None and ds.X.shape[1] == 2
+        synthetic = plane and self.dataset_key in GENERATORS
+        self.query_one("#synthetic", SyntheticControls).display = synthetic
+        for widget_id in ("#inputs-title", "#crosses", "#data-plane"):
+            self.query_one(widget_id).display = plane
+        self.query_one("#preview", DataTable).display = not plane
+        if synthetic and show_options:
+            self.query_one("#synthetic", SyntheticControls).show(self.dataset_options)
+        if plane:
+            self._show_scatter()
+
+    def _show_scatter(self) -> None:
+        """The points, split as the validation split field says (all training when it
+        cannot be read)."""
+        ds = self.dataset
+        if ds is None or ds.X.shape[1] != 2:
+            return
+        from engine.split import split_index
+
+        try:
+            split = parse_split(self._value("split"))
+        except ValueError:
+            split = 0.0
+        at = split_index(len(ds.X), split) if split > 0 else len(ds.X)
+        self.query_one("#points", ScatterPreview).show_data(ds, at)
+
+    @on(SyntheticControls.Changed)
+    def _synthetic_changed(self, event: SyntheticControls.Changed) -> None:
+        """New noise, rows or seed: the set is generated again, the output layer, loss
+        and standardizing kept as they are."""
+        if self.dataset_key is None:
+            return
+        self.select_dataset(self.dataset_key, event.options, loss=self._output()[2],
+                            standardize=self.query_one("#standardize", Checkbox).value,
+                            regenerate=True)
+
+    @on(FeatureCrosses.Changed)
+    def _crosses_changed(self) -> None:
+        self.validate()
+
+    def _show_dataset(self, show_options: bool = True) -> None:
         info = self.query_one("#dataset-info", Static)
         table = self.query_one("#preview", DataTable)
         table.clear(columns=True)
         ds = self.dataset
+        self._show_playground(show_options)
         if ds is None:
             info.update(f"[b red]Cannot load {markup(self.dataset_key)}:[/] "
                         f"{markup(self.dataset_error)}")
@@ -499,6 +612,13 @@ class SetupScreen(Screen):
             self.query_one("#restore", Checkbox).value = config.restore_best_weights
             self.query_one("#standardize", Checkbox).value = config.standardize
             self.query_one("#backend", Select).value = config.backend
+            self.query_one("#momentum", Input).value = f"{config.momentum:g}"
+            self.query_one("#nesterov", Checkbox).value = config.nesterov
+            kind = "l1" if config.l1 else "l2" if config.l2 else "none"
+            self.query_one("#reg-kind", Select).value = kind
+            self.query_one("#reg-rate", Input).value = f"{(config.l1 or config.l2 or 0.001):g}"
+            self.query_one("#dropout", Input).value = f"{config.dropout:g}"
+        self.query_one("#crosses", FeatureCrosses).show(config.features)
         self.set_layers(config.hidden)
         if config.dataset is not None:
             self.dataset_key = None
@@ -534,11 +654,14 @@ class SetupScreen(Screen):
 
     @on(Select.Changed, "#optimizer")
     @on(Select.Changed, "#out-activation")
+    @on(Select.Changed, "#reg-kind")
     @on(Input.Changed)
     @on(Checkbox.Changed)
     def _field_changed(self, event) -> None:
         if isinstance(event, Select.Changed) and event.select.id == "out-activation":
             self._show_output()
+        if isinstance(event, Input.Changed) and event.input.id == "split":
+            self._show_scatter()        # the validation points are marked as such
         self.validate()
 
     @on(Select.Changed, "#backend")
@@ -589,6 +712,18 @@ class SetupScreen(Screen):
         early = self.query_one("#early", Checkbox).value
         if early:
             check("patience", lambda: parse_int(self._value("patience"), "patience", 0, 1000))
+        optimizer = str(self.query_one("#optimizer", Select).value)
+        if optimizer == "sgd":
+            check("momentum", lambda: parse_rate(self._value("momentum"), "momentum",
+                                                 below_one=True))
+        kind = str(self.query_one("#reg-kind", Select).value)
+        if kind in ("l1", "l2"):
+            check("reg-rate", lambda: parse_rate(self._value("reg-rate"), "the rate"))
+        check("dropout", lambda: parse_rate(self._value("dropout"), "dropout", below_one=True))
+        features = None
+        if self.dataset is not None and self.dataset.X.shape[1] == 2:
+            check("features", lambda: self.query_one("#crosses", FeatureCrosses).read())
+            features = values.get("features")
         hidden = []
         for i, row in enumerate(self._rows(), start=1):
             try:
@@ -621,12 +756,17 @@ class SetupScreen(Screen):
             csv_path=self.csv_sources.get(self.dataset_key, (None, None))[0],
             csv_target=self.csv_sources.get(self.dataset_key, (None, None))[1],
             hidden=tuple(hidden), output_units=units, output_activation=activation, loss=loss,
-            metrics=metrics, optimizer=str(self.query_one("#optimizer", Select).value),
+            metrics=metrics, optimizer=optimizer,
             learning_rate=values["lr"], epochs=values["epochs"], batch_size=values["batch"],
             validation_split=split, patience=values.get("patience") if early else None,
             restore_best_weights=self.query_one("#restore", Checkbox).value,
             seed=values["seed"], backend=backend,
-            standardize=self.query_one("#standardize", Checkbox).value)
+            standardize=self.query_one("#standardize", Checkbox).value,
+            momentum=values.get("momentum", 0.0) if optimizer == "sgd" else 0.0,
+            nesterov=optimizer == "sgd" and self.query_one("#nesterov", Checkbox).value,
+            l1=values.get("reg-rate", 0.0) if kind == "l1" else 0.0,
+            l2=values.get("reg-rate", 0.0) if kind == "l2" else 0.0,
+            dropout=values["dropout"], features=features)
         try:
             config.spec(self.dataset.X.shape[1])
         except SpecError as exc:
@@ -641,7 +781,8 @@ class SetupScreen(Screen):
             return False
         config, errors = self.read_config()
         self.config, self.errors = config, errors
-        for field_id in ("lr", "epochs", "batch", "split", "seed", "patience"):
+        for field_id in ("lr", "epochs", "batch", "split", "seed", "patience", "momentum",
+                         "reg-rate", "dropout"):
             message = errors.get(field_id, "")
             error = self.query_one(f"#{field_id}-error", Static)
             error.update(message)
@@ -653,6 +794,11 @@ class SetupScreen(Screen):
         early = self.query_one("#early", Checkbox).value
         self.query_one("#restore", Checkbox).disabled = not early
         self.query_one("#patience", Input).disabled = not early
+        sgd = self.query_one("#optimizer", Select).value == "sgd"
+        self.query_one("#momentum", Input).disabled = not sgd
+        self.query_one("#nesterov", Checkbox).disabled = not sgd
+        self.query_one("#reg-rate", Input).disabled = \
+            self.query_one("#reg-kind", Select).value not in ("l1", "l2")
         params = self.query_one("#params", Static)
         if config is not None and self.dataset is not None:
             spec = config.spec(self.dataset.X.shape[1])
@@ -761,14 +907,24 @@ def layer_table(spec) -> str:
     """The network layer by layer, as Keras' ``model.summary()`` lists it: each
     layer's output shape and parameter count, then the total (text with markup,
     one row per layer, aligned)."""
+    from engine.spec import Dropout
+
     rows = [("input", f"({spec.input_dim},)", "")]
     n_in = spec.input_dim
-    *hidden, out = spec.layers
-    for i, layer in enumerate([*hidden, out], start=1):
+    out = spec.layers[-1]
+    i = 0
+    for layer in spec.layers:
+        if isinstance(layer, Dropout):
+            rows.append((f"dropout {layer.rate:g}", f"({n_in},)", "0"))
+            continue
+        i += 1
         name = f"output {layer.activation}" if layer is out else f"dense {i} {layer.activation}"
         count = n_in * layer.units + (layer.units if layer.use_bias else 0)
         rows.append((name, f"({layer.units},)", f"{count:,}"))
         n_in = layer.units
+    reg = spec.dense_layers[0].kernel_regularizer
+    penalty = "" if reg is None else "\n" + " ".join(
+        f"{k.upper()} {v:g}" for k, v in reg.to_dict().items() if v) + " on every kernel"
     total = f"{spec.count_params():,}"
     name_w = max(len("layer"), *(len(r[0]) for r in rows))
     out_w = max(len("output"), *(len(r[1]) for r in rows))
@@ -776,7 +932,7 @@ def layer_table(spec) -> str:
     lines = [f"[b]{'layer':<{name_w}} {'output':>{out_w}} {'params':>{count_w}}[/]"]
     lines += [f"{a:<{name_w}} {b:>{out_w}} {c:>{count_w}}" for a, b, c in rows]
     lines.append(f"[b]{'total':<{name_w}} {'':>{out_w}} {total:>{count_w}}[/]")
-    return "\n".join(lines)
+    return "\n".join(lines) + penalty
 
 
 def _weight_shapes(spec) -> list[tuple[int, ...]]:
