@@ -712,3 +712,22 @@ async def test_a_sweep_that_cannot_load_its_data_fails_in_place(tmp_path):
         assert [screen.rows[label]["status"] for label in screen.labels] == ["not run"] * 3
         assert not screen.query_one("#sweep-start-button").disabled   # try again
         assert app.screen is screen
+
+
+def test_the_settings_table_shows_penalties_dropout_and_crosses_where_a_run_has_them():
+    from engine import runner
+    from engine.recipe import RunConfig
+    from tui.app.screens.runs import settings_rows
+
+    base = RunConfig(dataset="xor", dataset_options={"n": 80}, hidden=((4, "tanh"),), epochs=1)
+    plain = runner.run(base, executor="thread")
+    rows = dict(settings_rows([plain, plain]))
+    assert "penalty" not in rows and "dropout" not in rows and "inputs" not in rows
+    playground = runner.run(base.with_changes(l2=0.01, dropout=0.25, features=("x1", "x1x2")),
+                            executor="thread")
+    names = [name for name, _ in settings_rows([plain, playground])]
+    rows = dict(settings_rows([plain, playground]))
+    assert rows["penalty"] == ["–", "L2 0.01"]
+    assert rows["dropout"] == ["–", "0.25"]
+    assert rows["inputs"] == ["–", "x₁ x₁x₂"]
+    assert names.index("penalty") == names.index("learning rate") + 1

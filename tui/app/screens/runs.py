@@ -196,7 +196,39 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
         ("sweep", lambda r: _clip(r.group or "–", 18)),
         ("created (UTC)", lambda r: r.created_at.replace("T", " ")[:16]),
     ]
-    return [(name, [get(run) for run in runs]) for name, get in getters]
+    rows = [(name, [get(run) for run in runs]) for name, get in getters]
+    # Playground's settings, where any of the runs has them
+    extra = [("penalty", penalty_text), ("dropout", dropout_text), ("inputs", inputs_text)]
+    at = [name for name, _ in rows].index("learning rate") + 1
+    for name, get in reversed(extra):
+        values = [get(run) for run in runs]
+        if any(v != "–" for v in values):
+            rows.insert(at, (name, values))
+    return rows
+
+
+def penalty_text(run) -> str:
+    """The kernels' L1/L2 rates ("L2 0.001"), or "–"."""
+    regs = {layer.kernel_regularizer for layer in run.spec.dense_layers} - {None}
+    return " / ".join(" ".join(f"{k.upper()} {v:g}" for k, v in reg.to_dict().items() if v)
+                      for reg in regs) or "–"
+
+
+def dropout_text(run) -> str:
+    from engine.spec import Dropout
+
+    rates = sorted({layer.rate for layer in run.spec.layers if isinstance(layer, Dropout)})
+    return ", ".join(f"{r:g}" for r in rates) or "–"
+
+
+def inputs_text(run) -> str:
+    """A run's feature crosses (x₁ x₂ x₁x₂), or "–" for the data's own features."""
+    features = ((run.fit or {}).get("recipe") or {}).get("features")
+    if not features:
+        return "–"
+    from engine.features import labels
+
+    return " ".join(labels(features))
 
 
 def _some(ids: list[str], most: int = 6) -> str:
