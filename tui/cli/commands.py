@@ -113,10 +113,11 @@ def cli_wording(message: str) -> str:
 def translate(exc: BaseException) -> click.ClickException | None:
     """The one-line CLI error for a library exception, or None for a bug."""
     from engine import BackendUnavailable
+    from engine.predict import MissingWeights
     from engine.recipe import RecipeError
 
-    if isinstance(exc, RecipeError):     # the run is fine; its data or weights are not here
-        return Failure(one_line(exc))
+    if isinstance(exc, (RecipeError, MissingWeights)):  # the run is fine; its data or weights
+        return Failure(one_line(exc))                    # are not here
     if isinstance(exc, ValueError):
         from engine.store import RunNotFound, StoreError
 
@@ -876,14 +877,20 @@ def runs_export(run_id, fmt_name, output, store_path) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
+    write_file(output, text, "the export")
+    click.echo(f"wrote {output}")   # stdout: stderr carries errors only
+
+
+def write_file(output: Path, text: str, what: str) -> None:
+    """Write ``text`` to ``output`` through a temporary file beside it, so that a
+    failed write leaves whatever was there; one Failure line when it cannot."""
     tmp = output.with_name(output.name + ".tmp")
     try:
         tmp.write_text(text, newline="")
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise Failure(f"{output}: cannot write the export ({exc.strerror or exc})") from None
-    click.echo(f"wrote {output}")   # stdout: stderr carries errors only
+        raise Failure(f"{output}: cannot write {what} ({exc.strerror or exc})") from None
 
 
 def export_text(run, fmt_name: str) -> str:

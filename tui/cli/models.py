@@ -1,0 +1,58 @@
+"""Commands that take a trained model elsewhere: ``deepterm predict`` (a stored run's
+predictions on a CSV file's rows).
+
+    deepterm predict 3fa1 --csv titanic_pred.csv -o predictions.csv
+
+Registered on ``tui.cli.commands.cli`` when ``tui.cli`` is imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from engine.text import printable
+
+from .commands import cli, open_store, store_option, write_file
+
+
+@cli.command("predict")
+@click.argument("run_id")
+@click.option("--csv", "csv_path", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="the rows to predict: a CSV file with the training data's feature columns")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the predictions to this CSV file (default: stdout)")
+@store_option
+def predict_command(run_id, csv_path, output, store_path) -> None:
+    """Predict with a stored run's model on the rows of a CSV file.
+
+    The file's columns are matched to the training data's by name (its target
+    column, when there, is left out), or by position when they are named
+    0..n-1 or the file has no header and there are exactly as many as the
+    training data had besides its target. They are encoded, filled and
+    standardized as the training data was. One output row per input row: a
+    probability per class (p_CLASS) and the predicted class, or the predicted
+    value for regression. The run must have kept its weights (train
+    --save-weights; the app's runs keep theirs).
+
+    \b
+    Examples:
+      deepterm predict 3fa1 --csv titanic_pred.csv
+      deepterm predict 3fa1 --csv new.csv -o predictions.csv
+    """
+    from engine.predict import model_of_run, predict_csv
+
+    store = open_store(store_path, must_exist=True)
+    run = store.get(run_id, weights=True)
+    table = predict_csv(model_of_run(run), csv_path)
+    text = table.to_csv()
+    # with the CSV on stdout, the notes go to stderr, as warnings do
+    for note in table.notes:
+        click.echo(f"{'' if output else 'deepterm: '}note: {printable(note)}", err=output is None)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_file(output, text, "the predictions")
+    click.echo(f"wrote {output}: {len(table.outputs)} predictions")
