@@ -861,16 +861,34 @@ def runs_show(run_id, store_path) -> None:
 
 
 @runs_group.command("export")
-@click.argument("run_id")
+@click.argument("targets", nargs=-1, required=True, metavar="ID")
 @click.option("--format", "fmt_name", type=click.Choice(["csv", "json"]), default=None,
               help="csv (Keras CSVLogger layout) or json; default: from -o's suffix, else csv")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file (default: stdout)")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="FILE.keras|FILE.onnx",
+              help="write the run's trained model to a Keras .keras or an ONNX .onnx file")
 @store_option
-def runs_export(run_id, fmt_name, output, store_path) -> None:
-    """Export one run's history (CSV) or everything about it (JSON)."""
+def runs_export(targets, fmt_name, output, model_path, store_path) -> None:
+    """Export one run's history (CSV) or everything about it (JSON), or its trained
+    model (--model).
+
+    \b
+    Examples:
+      deepterm runs export 3fa1 -o run.csv
+      deepterm runs export 3fa1 --model titanic.onnx
+    """
+    from .models import export_run_model
+
+    if len(targets) != 1:
+        raise BadInput(f"runs export takes one run id, got {len(targets)}")
     store = open_store(store_path, must_exist=True)
-    run = store.get(run_id)
+    if model_path is not None:
+        export_run_model(store, targets[0], model_path)
+        if output is None and fmt_name is None:
+            return
+    run = store.get(targets[0])
     if fmt_name is None:
         fmt_name = "json" if output is not None and output.suffix.lower() == ".json" else "csv"
     text = export_text(run, fmt_name)

@@ -1,7 +1,9 @@
 """Commands that take a trained model elsewhere: ``deepterm predict`` (a stored run's
-predictions on a CSV file's rows).
+predictions on a CSV file's rows), and what ``deepterm runs export`` does with
+``--model`` (a .keras or .onnx file) and ``--format tensorboard``.
 
     deepterm predict 3fa1 --csv titanic_pred.csv -o predictions.csv
+    deepterm runs export 3fa1 --model titanic.onnx
 
 Registered on ``tui.cli.commands.cli`` when ``tui.cli`` is imported.
 """
@@ -56,3 +58,23 @@ def predict_command(run_id, csv_path, output, store_path) -> None:
         return
     write_file(output, text, "the predictions")
     click.echo(f"wrote {output}: {len(table.outputs)} predictions")
+
+
+def export_run_model(store, run_id: str, path: Path) -> None:
+    """`runs export ID --model FILE`: the stored run's trained model as a .keras or .onnx
+    file, and a line saying what its input takes."""
+    from engine.export import export_model
+    from engine.predict import model_of_run
+
+    run = store.get(run_id, weights=True)
+    model = model_of_run(run)
+    kind = export_model(model, path)
+    spec = model.spec
+    scaled = "standardized " if model.metadata.get("preprocessing") else ""
+    click.echo(f"wrote {path}: {kind} model of run {run.id}, input ({spec.input_dim} "
+               f"{scaled}features) -> output ({spec.output_dim})")
+    if scaled:
+        where = "its deepterm_export.json entry" if kind == "Keras" else \
+            "its metadata 'deepterm.preprocessing'"
+        click.echo(f"note: standardize new rows first, as `deepterm predict` does: (x - mean) / "
+                   f"scale with the training rows' mean and scale, kept in the file ({where})")
