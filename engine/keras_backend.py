@@ -614,8 +614,9 @@ class KerasModel(Model):
                 names = zf.namelist()
                 if META_FILE not in names:
                     raise ModelFileError(
-                        f"{path}: a Keras file without deepterm's {META_FILE} entry; open it "
-                        f"with keras.saving.load_model instead")
+                        f"{path}: a Keras file without deepterm's {META_FILE} entry; import "
+                        f"it with engine.from_keras(path), or open it with "
+                        f"keras.saving.load_model")
                 if zf.getinfo(META_FILE).file_size > MAX_JSON_BYTES:
                     raise damaged(f"its {META_FILE} is larger than {MAX_JSON_BYTES:,} bytes")
                 try:
