@@ -861,9 +861,10 @@ def runs_show(run_id, store_path) -> None:
 
 
 @runs_group.command("export")
-@click.argument("targets", nargs=-1, required=True, metavar="ID")
-@click.option("--format", "fmt_name", type=click.Choice(["csv", "json"]), default=None,
-              help="csv (Keras CSVLogger layout) or json; default: from -o's suffix, else csv")
+@click.argument("targets", nargs=-1, required=True, metavar="ID | DIR [ID...]")
+@click.option("--format", "fmt_name", type=click.Choice(["csv", "json", "tensorboard"]),
+              default=None, help="csv (Keras CSVLogger layout), json, or tensorboard (event files "
+                                 "in DIR); default: from -o's suffix, else csv")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file (default: stdout)")
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -871,18 +872,27 @@ def runs_show(run_id, store_path) -> None:
               help="write the run's trained model to a Keras .keras or an ONNX .onnx file")
 @store_option
 def runs_export(targets, fmt_name, output, model_path, store_path) -> None:
-    """Export one run's history (CSV) or everything about it (JSON), or its trained
-    model (--model).
+    """Export one run's history (CSV) or everything about it (JSON), its trained
+    model (--model), or runs as TensorBoard event files (--format tensorboard DIR
+    [ID...]; every run in the store when no id is given).
 
     \b
     Examples:
       deepterm runs export 3fa1 -o run.csv
       deepterm runs export 3fa1 --model titanic.onnx
+      deepterm runs export --format tensorboard logs      # then: tensorboard --logdir logs
     """
-    from .models import export_run_model
+    from .models import export_run_model, export_tensorboard
 
+    if fmt_name == "tensorboard":
+        if output is not None or model_path is not None:
+            raise BadInput("--format tensorboard writes into the folder DIR named first; it "
+                           "takes no -o or --model")
+        export_tensorboard(open_store(store_path, must_exist=True), Path(targets[0]), targets[1:])
+        return
     if len(targets) != 1:
-        raise BadInput(f"runs export takes one run id, got {len(targets)}")
+        raise BadInput(f"runs export takes one run id (got {len(targets)}); several runs go to "
+                       f"TensorBoard: --format tensorboard DIR ID...")
     store = open_store(store_path, must_exist=True)
     if model_path is not None:
         export_run_model(store, targets[0], model_path)

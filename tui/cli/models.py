@@ -4,6 +4,7 @@ predictions on a CSV file's rows), and what ``deepterm runs export`` does with
 
     deepterm predict 3fa1 --csv titanic_pred.csv -o predictions.csv
     deepterm runs export 3fa1 --model titanic.onnx
+    deepterm runs export --format tensorboard logs
 
 Registered on ``tui.cli.commands.cli`` when ``tui.cli`` is imported.
 """
@@ -16,7 +17,7 @@ import click
 
 from engine.text import printable
 
-from .commands import cli, open_store, store_option, write_file
+from .commands import BadInput, Failure, cli, open_store, store_option, warn_damaged, write_file
 
 
 @cli.command("predict")
@@ -78,3 +79,30 @@ def export_run_model(store, run_id: str, path: Path) -> None:
             "its metadata 'deepterm.preprocessing'"
         click.echo(f"note: standardize new rows first, as `deepterm predict` does: (x - mean) / "
                    f"scale with the training rows' mean and scale, kept in the file ({where})")
+
+
+def export_tensorboard(store, folder: Path, run_ids: tuple[str, ...]) -> None:
+    """`runs export --format tensorboard DIR [ID...]`: the runs (every readable one when
+    no id is given) as TensorBoard event files under DIR."""
+    from engine.tensorboard_export import export_runs
+
+    if run_ids:
+        runs = [store.get(run_id) for run_id in run_ids]
+    else:
+        listed = store.list()
+        warn_damaged(listed.damaged)
+        runs = [store.get(r.id) for r in listed]
+    if not runs:
+        raise BadInput(f"no runs in {store.path} to export")
+    if folder.exists() and not folder.is_dir():
+        raise BadInput(f"{folder}: not a folder; --format tensorboard writes into a folder")
+    try:
+        written = export_runs(runs, folder)
+    except OSError as exc:
+        raise Failure(f"{exc.filename or folder}: cannot write the event files "
+                      f"({exc.strerror or exc})") from None
+    groups = {r.group for r in runs if r.group}
+    swept = f" ({len(groups)} sweep{'s' if len(groups) > 1 else ''} in their own folders)" \
+        if groups else ""
+    click.echo(f"wrote {len(written)} run{'s' if len(written) > 1 else ''} to {folder}{swept}; "
+               f"view them with: tensorboard --logdir {folder}")
