@@ -232,3 +232,21 @@ def test_cli_predict_to_stdout_and_its_errors(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"Error: {bad}: missing column 'construction' (the model was "
                                    f"trained on the columns {', '.join(map(repr, ds.feature_names))})")
+
+
+def test_a_run_recorded_before_encodings_were_kept_is_prepared_from_its_recipe(tmp_path):
+    """A stored run without the encoding and the Standardizer in its record (older
+    deepterm) gets them by preparing its recipe again: the same numbers."""
+    store = RunStore(tmp_path / "runs.db")
+    run = train(RunConfig(dataset="titanic", epochs=1), store)
+    old = store.get(run.id, weights=True)
+    del old.fit["preprocessing"]
+    old.dataset.pop("class_names")
+    model = model_of_run(old)
+    assert model.metadata["preprocessing"] == run.model.metadata["preprocessing"]
+    assert model.metadata["features"] == run.model.metadata["features"]
+    new = tmp_path / "rows.csv"
+    pd.DataFrame(datasets.load("titanic").X[:5],
+                 columns=datasets.load("titanic").feature_names).to_csv(new, index=False)
+    np.testing.assert_allclose(predict_csv(model, new).outputs,
+                               predict_csv(run.model, new).outputs, atol=1e-6)
