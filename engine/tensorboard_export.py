@@ -65,7 +65,7 @@ class EventFile:
         self._event = event_pb2.Event
         name = (f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
                 f"{os.getpid()}.{next(self._count)}{SUFFIX}")
-        self._records = RecordWriter(open(folder / name, "wb"))  # noqa: SIM115 - closed in close()
+        self._records = RecordWriter(open(folder / name, "wb"))   # closed by close()
         self.add(started, 0, file_version="brain.Event:2")
 
     def add(self, wall_time: float, step: int, **fields: Any) -> None:
