@@ -33,6 +33,7 @@ _LAZY = {
     "RunNotFound": "store", "RunStore": "store", "StoreError": "store",
     "EXPERIMENTS": "sweeps", "SweepError": "sweeps", "comparison_rows": "sweeps",
     "run_experiment": "sweeps", "run_sweep": "sweeps",
+    "from_keras": "keras_import",
     "BackwardTrace": "teaching", "ForwardTrace": "teaching",
     "backward_trace": "teaching", "forward_trace": "teaching",
 }
@@ -57,7 +58,7 @@ __all__ = [
     "ACTIVATIONS", "BACKENDS", "LOSSES", "METRICS", "OPTIMIZERS", "STOP_REASONS",
     "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
     "ForwardTrace", "History", "Layer", "Model", "ModelSpec", "NumpyModel", "SpecError",
-    "backward_trace", "build", "forward_trace", "load",
+    "backward_trace", "build", "forward_trace", "from_keras", "load",
     "Run", "RunNotFound", "RunRecorder", "RunStore", "StoreError", "train",
     "EXPERIMENTS", "SweepError", "comparison_rows", "run_experiment", "run_sweep",
 ]

@@ -118,6 +118,12 @@ def resolve_dataset(dataset: Any, spec: ModelSpec) -> tuple[dict[str, Any], Any,
     names = getattr(dataset, "feature_names", None)
     if names is not None:
         info["features"] = [str(n) for n in names]
+    classes = getattr(dataset, "class_names", None)
+    if classes:
+        info["class_names"] = [str(c) for c in classes]
+    encoding = getattr(dataset, "encoding", None)
+    if encoding is not None and hasattr(encoding, "to_dict"):
+        info["encoding"] = encoding.to_dict()   # how a CSV's columns became the features
     path = getattr(dataset, "path", None) or getattr(dataset, "source", None)
     if path and os.path.isfile(os.fspath(path)):
         info["path"] = os.path.abspath(os.fspath(path))

@@ -175,7 +175,8 @@ class TrainingScreen(Screen):
 
         def train(store):
             return runner.run(self.config, self.data, listener=self._relay, control=self.control,
-                              store=store, weights=self.weights, batch_interval_s=CHART_INTERVAL_S)
+                              store=store, weights=self.weights, batch_interval_s=CHART_INTERVAL_S,
+                              save_weights=True)   # so that `deepterm predict` and export can use it
 
         try:
             run = train(store)
