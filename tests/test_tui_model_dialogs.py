@@ -14,6 +14,7 @@ from _tui_helpers import ready, run_async, wait_until
 from textual.widgets import DataTable, Input
 
 from engine import runner
+from engine.formatting import format_metric
 from engine.predict import predict_csv
 from engine.recipe import RunConfig, prepare
 from tui.app import DeeptermApp
@@ -87,8 +88,10 @@ async def test_predict_on_a_csv_shows_and_saves_the_predictions_at_80x24(course_
         assert grid.row_count == 91
         assert [str(c.label) for c in grid.columns.values()] == ["row", "p_0", "p_1", "predicted"]
         first = [str(c) for c in grid.get_row_at(0)]
-        assert first == ["1", *expected.rows()[0]]
-        assert float(first[2]) == pytest.approx(float(expected.outputs[0, 1]), rel=1e-7)
+        p0, p1, name = expected.rows()[0]          # the file's 9 digits, shown as the app shows numbers
+        assert first == ["1", format_metric(float(p0)), format_metric(float(p1)), name]
+        assert first[1] == f"{float(p0):.4f}" and first[1] != p0
+        assert float(first[2]) == pytest.approx(float(expected.outputs[0, 1]), abs=5e-5)
         box = dialog.query_one("#predict-box")
         assert box.region.bottom <= SMALL[1] and box.region.right <= SMALL[0]
         for button in ("#predict-run", "#predict-save-button", "#predict-close-button"):

@@ -23,6 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from engine.formatting import format_metric
 from engine.text import markup, printable
 
 from .csv_dialog import PathInput, PathSuggester
@@ -126,8 +127,10 @@ class PredictDialog(ModalScreen[None]):
         grid = self.query_one("#predict-table", DataTable)
         grid.clear(columns=True)
         grid.add_columns("row", *[Text(printable(h)) for h in table.header])   # class names: text
-        for i, cells in enumerate(table.rows()[:SHOWN_ROWS]):
-            grid.add_row(str(i + 1), *[Text(printable(c)) for c in cells])
+        numbers = len(table.header) - (1 if table.is_classification else 0)   # then the class
+        for i, cells in enumerate(table.rows()[:SHOWN_ROWS]):   # the file keeps 9 digits
+            grid.add_row(str(i + 1), *[format_metric(float(c)) for c in cells[:numbers]],
+                         *[Text(printable(c)) for c in cells[numbers:]])
         grid.display = True
         save = self.query_one("#predict-save", Input)
         if not save.value:
