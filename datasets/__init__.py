@@ -16,6 +16,7 @@ Nothing here imports a UI toolkit or TensorFlow, and nothing downloads.
 from .catalog import dataset_names, list_datasets, load
 from .core import TASKS, Dataset, DatasetError, DatasetInfo
 from .csv_import import csv_columns, from_csv, likely_target, read_features
+from .encoding import FeatureEncoding
 from .preprocessing import Standardizer, prepare, suggest_output, training_rows
 from .reference import is_file_reference, open_dataset
 
@@ -24,6 +25,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "DatasetInfo",
+    "FeatureEncoding",
     "Standardizer",
     "csv_columns",
     "dataset_names",

@@ -63,6 +63,9 @@ class Dataset:
         image_shape: (28, 28) for images (mnist), else None.
         X_predict: rows without targets offered for prediction (or None).
         notes: what import did to the data (dropped columns, filled values...).
+        encoding: how a CSV file's columns became the features
+            (``datasets.encoding.FeatureEncoding``), so new rows can be read the same
+            way; None for the catalog's datasets, whose features are their columns.
     """
 
     def __init__(self, *, name: str, X: Any, y: Any, task: str,
@@ -70,7 +73,7 @@ class Dataset:
                  class_names: Sequence[str] = (), description: str = "", source: str = "",
                  licence: str = "", image_shape: tuple[int, int] | None = None,
                  X_predict: Any = None, notes: Sequence[str] = (),
-                 frame_factory: Callable[[], Any] | None = None):
+                 frame_factory: Callable[[], Any] | None = None, encoding: Any = None):
         if task not in TASKS:
             raise DatasetError(f"dataset {name!r}: task must be {_choices(TASKS)}, got {task!r}")
         X = np.ascontiguousarray(X, dtype=np.float32)
@@ -107,6 +110,7 @@ class Dataset:
         self.notes = list(notes)
         self._frame_factory = frame_factory
         self._frame = None
+        self.encoding = encoding
 
     # ----------------------------------------------------------------- shape
     @property

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from .core import TASKS, Dataset, DatasetError, _choices
+from .encoding import Column, FeatureEncoding
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 MAX_ONE_HOT = 50          # text columns with more distinct values are dropped
@@ -596,7 +597,7 @@ def _number_style(head: list[list[str]], delimiter: str, columns: list[_Column])
     return decimal_comma
 
 
-def _table(text: str, path: Path, complete: bool = True) -> _Table:
+def _table(text: str, path: Path, complete: bool = True, min_width: int = 2) -> _Table:
     delimiter = _delimiter(text)
     rows = _iter_rows(text, delimiter, path, complete)
     head: list[list[str]] = []
@@ -670,7 +671,7 @@ def _table(text: str, path: Path, complete: bool = True) -> _Table:
                 notes.append(f"line {line_numbers[0]} looked like a header that pandas had "
                              f"made unique ('0.1', '0.2', ...); read its cells as the "
                              f"integers they were")
-    if width < 2:
+    if width < min_width:
         raise DatasetError(f"{path}: the file has a single column; a dataset needs at least "
                            f"one feature column and a target column (separate them with "
                            f"commas)")
@@ -910,18 +911,21 @@ def _target(table: _Table, j: int, task: str):
 
 # --------------------------------------------------------------- features
 def _features(table: _Table, target_j: int, idx: np.ndarray):
-    """-> (list of (name, float64 column)), notes"""
+    """-> (list of (name, float64 column)), notes, the columns' encoding (what became of
+    each column: datasets.encoding.Column)"""
     out: list[tuple[str, np.ndarray]] = []
     notes: list[str] = []
+    encoding: list[Column] = []
     used = {table.names[target_j]}
     all_rows = len(idx) == table.n_rows
 
-    def add(name: str, col: np.ndarray) -> None:
+    def add(name: str, col: np.ndarray) -> str:
         base, k = name, 2
         while name in used:
             name, k = f"{base}_{k}", k + 1
         used.add(name)
         out.append((name, col))
+        return name
 
     for j, name in enumerate(table.names):
         if j == target_j:
@@ -934,6 +938,7 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
         table.columns[j].pieces = []       # read: let its memory go
         if kind == "empty":
             notes.append(f"dropped column {name!r}: it has no values")
+            encoding.append(Column(name, "dropped"))
             continue
         if kind == "text":
             if not all_rows:
@@ -943,10 +948,11 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
             if len(cats) > MAX_ONE_HOT:
                 notes.append(f"dropped column {name!r}: {len(cats)} different text values, "
                              f"too many to one-hot encode (at most {MAX_ONE_HOT})")
+                encoding.append(Column(name, "dropped"))
                 continue
             arr = np.asarray(cells, dtype=object)
-            for c in cats:
-                add(f"{name}_{c}", (arr == c).astype(np.float64))
+            made = tuple(add(f"{name}_{c}", (arr == c).astype(np.float64)) for c in cats)
+            encoding.append(Column(name, "one_hot", made, categories=tuple(cats)))
             note = f"one-hot encoded {name!r} into {len(cats)} columns"
             if p.missing.any():
                 note += f" ({int(p.missing.sum())} missing values are all zeros)"
@@ -962,16 +968,16 @@ def _features(table: _Table, target_j: int, idx: np.ndarray):
         if missing.any():
             mean = float(col[~missing].mean())
             col = np.where(missing, mean, col)
-            add(name, col)
-            add(f"{name}_was_missing", missing.astype(np.float64))
+            made = (add(name, col), add(f"{name}_was_missing", missing.astype(np.float64)))
+            encoding.append(Column(name, "number", made, fill=mean))
             notes.append(f"filled {int(missing.sum())} missing values of {name!r} with the mean "
                          f"{mean:g} and flagged them in {name + '_was_missing'!r}")
         else:
-            add(name, col)
+            encoding.append(Column(name, "number", (add(name, col),)))
     if not out:
         raise DatasetError(f"{table.path}: no usable feature columns besides the target "
                            f"{table.names[target_j]!r} ({'; '.join(notes) or 'none'})")
-    return out, notes
+    return out, notes, encoding
 
 
 def _frame_factory(features: list[tuple[str, np.ndarray]], target_name: str, target_col):
@@ -1027,7 +1033,7 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
     if target is None:
         reason = _pick_target(table.names, table.header)[1]
         t_notes.insert(0, f"no target given: chose {table.names[j]!r} ({reason})")
-    features, f_notes = _features(table, j, idx)
+    features, f_notes, columns = _features(table, j, idx)
     X = np.empty((len(idx), len(features)), np.float32)
     for k, (_, col) in enumerate(features):
         X[:, k] = col
@@ -1046,6 +1052,7 @@ def from_csv(path: str | os.PathLike, target: str | int | None = None, task: str
         source=f"imported from {p}", licence="your own file: its licence is its owner's",
         notes=table.notes + t_notes + f_notes,
         frame_factory=_frame_factory(features, target_name, shown),
+        encoding=FeatureEncoding(columns, target_name),
     )
 
 

@@ -46,6 +46,7 @@ _LAZY = {
     "RunNotFound": "store", "RunStore": "store", "StoreError": "store",
     "EXPERIMENTS": "sweeps", "SweepError": "sweeps", "comparison_rows": "sweeps",
     "run_experiment": "sweeps", "run_sweep": "sweeps",
+    "from_keras": "keras_import",
     "BackwardTrace": "teaching", "ForwardTrace": "teaching",
     "backward_trace": "teaching", "forward_trace": "teaching",
 }
@@ -71,7 +72,7 @@ __all__ = [
     "L1", "L1L2", "L2", "Dropout", "Regularizer",
     "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
     "ForwardTrace", "History", "Layer", "Model", "ModelSpec", "NumpyModel", "SpecError",
-    "backward_trace", "build", "forward_trace", "load",
+    "backward_trace", "build", "forward_trace", "from_keras", "load",
     "Run", "RunNotFound", "RunRecorder", "RunStore", "StoreError", "train",
     "EXPERIMENTS", "SweepError", "comparison_rows", "run_experiment", "run_sweep",
 ]

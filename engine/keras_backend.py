@@ -524,17 +524,20 @@ class KerasModel(Model):
 
     def fit(self, X, y, epochs: int = 1, batch_size: int | None = 32,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
-            callbacks=None, verbose: int = 0) -> History:
+            callbacks=None, verbose: int | str = 0) -> History:
         """Train with ``keras.Model.fit``; returns the engine's History.
 
         Same arguments, checks, batches, events, stop reasons (divergence by the
         same rule, ``engine.callbacks.Divergence``) and History as
         ``NumpyModel.fit``. X: (n_samples, input_dim); y: (n_samples,) or
         (n_samples, n_outputs), or class labels (n_samples,) for
-        sparse_categorical_crossentropy. ``verbose`` is passed to Keras
-        (1 prints its progress bar).
+        sparse_categorical_crossentropy. ``verbose`` means what it means in Keras and
+        shows what NumpyModel.fit shows (``engine.progress``; Keras' own bar stays off).
         """
         from .keras_callbacks import EngineBridge
+        from .progress import with_progress
+
+        callbacks = with_progress(callbacks, verbose)
 
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
@@ -560,7 +563,7 @@ class KerasModel(Model):
                 self.keras_model.fit(
                     self._train_dataset(X, y, batch_size, run["shuffle"]),
                     epochs=epochs, steps_per_epoch=steps, shuffle=False, callbacks=[bridge],
-                    verbose=verbose,
+                    verbose=0,
                     validation_data=None if Xv is None else (Xv, yv),
                     validation_batch_size=None if Xv is None else
                     max(batch_size, min(len(Xv), CHUNK)))
@@ -627,8 +630,9 @@ class KerasModel(Model):
                 names = zf.namelist()
                 if META_FILE not in names:
                     raise ModelFileError(
-                        f"{path}: a Keras file without deepterm's {META_FILE} entry; open it "
-                        f"with keras.saving.load_model instead")
+                        f"{path}: a Keras file without deepterm's {META_FILE} entry; import "
+                        f"it with engine.from_keras(path), or open it with "
+                        f"keras.saving.load_model")
                 if zf.getinfo(META_FILE).file_size > MAX_JSON_BYTES:
                     raise damaged(f"its {META_FILE} is larger than {MAX_JSON_BYTES:,} bytes")
                 try:

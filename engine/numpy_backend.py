@@ -37,6 +37,7 @@ from .history import History
 from .model import Model
 from .numerics import json_default
 from .optimizers import make_optimizer
+from .progress import with_progress
 from .spec import ModelSpec, allocation_failed, check_memory
 
 FORMAT = "deepterm-numpy-model"
@@ -371,7 +372,7 @@ class NumpyModel(Model):
 
     def fit(self, X, y, epochs: int = 1, batch_size: int | None = 32,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
-            callbacks=None, verbose: int = 0) -> History:
+            callbacks=None, verbose: int | str = 0) -> History:
         """Train with mini-batch gradient descent; returns a History.
 
         X: (n_samples, input_dim); y: (n_samples,) or (n_samples, n_outputs),
@@ -386,7 +387,12 @@ class NumpyModel(Model):
         loss of the initial weights on the training rows) and above 1 in 3
         epochs in a row; a spike that recovers sooner is not divergence
         (``engine.callbacks.Divergence`` states the rule).
+
+        ``verbose`` as in Keras: 0 silent, 1 a progress bar per epoch (a notebook
+        widget in Jupyter; plain lines where output is not a terminal), 2 one line per
+        epoch, "auto" 1 (``engine.progress``).
         """
+        callbacks = with_progress(callbacks, verbose)
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
         # overflow is how divergence shows itself: it is reported as the stop

@@ -118,6 +118,12 @@ def resolve_dataset(dataset: Any, spec: ModelSpec) -> tuple[dict[str, Any], Any,
     names = getattr(dataset, "feature_names", None)
     if names is not None:
         info["features"] = [str(n) for n in names]
+    classes = getattr(dataset, "class_names", None)
+    if classes:
+        info["class_names"] = [str(c) for c in classes]
+    encoding = getattr(dataset, "encoding", None)
+    if encoding is not None and hasattr(encoding, "to_dict"):
+        info["encoding"] = encoding.to_dict()   # how a CSV's columns became the features
     path = getattr(dataset, "path", None) or getattr(dataset, "source", None)
     if path and os.path.isfile(os.fspath(path)):
         info["path"] = os.path.abspath(os.fspath(path))
@@ -149,7 +155,7 @@ def train(spec: ModelSpec | dict, dataset: Any, backend: str = "numpy", seed: in
     ``exc.run`` (as a StoreError raised when saving it does).
     """
     from . import _as_spec, build
-    from .store import RunStore, StoreError
+    from .store import RunStore
 
     spec = _as_spec(spec)
     unknown = sorted(set(fit_kwargs) - set(FIT_SETTINGS))
@@ -182,10 +188,26 @@ def train(spec: ModelSpec | dict, dataset: Any, backend: str = "numpy", seed: in
                                  restore_best_weights=restore_best_weights))
     cbs.extend(callbacks or [])
     fit_kwargs.setdefault("verbose", 0)
+    keep(run, recorder, store, lambda: (model, model.fit(X, y, callbacks=cbs, **fit_kwargs)),
+         save_weights=save_weights)
+    return run
+
+
+def keep(run: Run, recorder: RunRecorder, store, train, save_weights: bool = False):
+    """Call ``train()`` (returning ``(model, history)``) and keep ``run`` however it
+    ends: its history, status, device, duration and (``save_weights``) weights, written
+    whole to ``store`` at the end. A failure is kept as ``failed`` and raised again,
+    Ctrl+C as ``stopped``; either exception carries the run as ``exc.run`` (as a
+    StoreError raised when saving it does). A failure before the recorder began (bad
+    arguments, a store that refused the run) keeps nothing. Returns the model; both
+    ``engine.train`` and ``engine.runner.run`` end a run here."""
+    from .store import StoreError
+
     outcome: BaseException | None = None
+    model = None
     started = time.perf_counter()
     try:
-        history = model.fit(X, y, callbacks=cbs, **fit_kwargs)
+        model, history = train()
     except StoreError:
         raise  # the store refused the run before training began
     except KeyboardInterrupt as exc:
@@ -199,11 +221,13 @@ def train(spec: ModelSpec | dict, dataset: Any, backend: str = "numpy", seed: in
         run.status = history.stop_reason
         run.device = history.device or run.device
     run.duration_s = time.perf_counter() - started
-    if save_weights:
-        run.weights = model.get_weights()
+    if model is not None:
+        run.model = model
+    if save_weights and run.model is not None:
+        run.weights = run.model.get_weights()
     if store is not None and recorder.begun:
         try:
-            store.finish(run, weights=save_weights)
+            store.finish(run, weights=save_weights and run.weights is not None)
         except StoreError as exc:
             exc.run = run  # the caller still has everything
             if outcome is not None:
@@ -213,4 +237,4 @@ def train(spec: ModelSpec | dict, dataset: Any, backend: str = "numpy", seed: in
         with contextlib.suppress(AttributeError):
             outcome.run = run  # so a caller (the CLI) can say which run was kept, and how
         raise outcome
-    return run
+    return model

@@ -10,12 +10,15 @@ from engine import History
 SIZE = (120, 40)
 
 
-async def wait_until(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
-    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds)."""
+async def wait_until(pilot, condition, timeout: float = 30.0, what: str = "condition",
+                     details=None) -> None:
+    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds,
+    with what ``details()`` says of the app then)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            said = f": {details()}" if details is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{said}")
         await pilot.pause(0.05)
         await asyncio.sleep(0.02)
 

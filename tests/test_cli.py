@@ -585,8 +585,8 @@ def test_help_names_every_command_and_the_exit_codes():
     result = _invoke(["--help"])
     assert result.exit_code == 0
     commands = result.output.split("Commands:")[1]
-    assert [line.split()[0] for line in commands.strip().splitlines()[:5]] == [
-        "compare", "datasets", "runs", "sweep", "train"]
+    assert [line.split()[0] for line in commands.strip().splitlines()[:7]] == [
+        "compare", "datasets", "predict", "runs", "serve", "sweep", "train"]
     words = " ".join(result.output.split())
     assert "2 bad arguments, 130 Ctrl+C" in words
 

@@ -225,3 +225,53 @@ def test_a_worker_killed_mid_run_has_its_run_trained_again_on_the_other(cluster,
     assert kept.status == "completed" and kept.epochs_done == 300
     with pytest.raises(ClusterError):
         DaskExecutor(None)
+
+
+def test_pause_holds_a_run_on_a_worker_and_resume_goes_on(cluster):
+    """Pause, resume and stop reach a task on a worker as they reach a child process."""
+    address, _ = cluster
+    control = runner.Control()
+    epochs: list[int] = []
+    held = threading.Event()
+
+    def hear(index, kind, args):
+        if kind == "epochs":
+            epochs.append(args[0])
+            if len(epochs) == 2 and not held.is_set():
+                control.pause()
+        if kind == "paused" and args[0]:
+            held.set()
+
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(runs=runner.sweep(
+        [_config(epochs=100_000)], cluster=address, control=control, listener=hear)))
+    thread.start()
+    try:
+        assert held.wait(60), "the worker never said it was holding"
+        count = len(epochs)
+        time.sleep(1.0)
+        assert len(epochs) == count                    # nothing trained while paused
+        control.resume()
+        deadline = time.monotonic() + 60
+        while len(epochs) <= count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(epochs) > count                     # ...and it goes on
+    finally:
+        control.stop()
+        thread.join(60)
+    (run,) = result["runs"]
+    assert run.status == "stopped"
+
+
+def test_the_command_line_says_in_one_line_that_the_scheduler_cannot_be_reached(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DEEPTERM_STORE", "DEEPTERM_CLUSTER")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui", "sweep", "--dataset", "xor", "--setting", "units",
+         "--values", "2,4", "--epochs", "2", "--cluster", f"tcp://127.0.0.1:{port}",
+         "--store", str(tmp_path / "runs.db")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"Error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
+    assert "epoch 1/" not in proc.stdout and "units=2:" not in proc.stdout   # no run began

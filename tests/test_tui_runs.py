@@ -545,6 +545,17 @@ async def _endless_sweep(pilot, workers: int = 1) -> SweepScreen:
     return screen
 
 
+def _sweep_state(screen) -> str:
+    """What a sweep test that timed out saw: the sweep's state, each run's status and
+    epochs heard, and the training processes."""
+    from engine.runner import child
+
+    runs = {label: (row.get("status"), len(screen.curves.get(label, ([],))[0]))
+            for label, row in screen.rows.items()}
+    idle = [(c.threads, c.process.pid, c.process.poll()) for c in child._idle]
+    return f"state {screen.state}, runs {runs}, idle children {idle}"
+
+
 @run_async
 @pytest.mark.parametrize("workers", [1, 2])
 async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path, workers):
@@ -556,10 +567,10 @@ async def test_stop_ends_the_sweep_and_keeps_what_ran(tmp_path, workers):
         screen = await _endless_sweep(pilot, workers)
         await pilot.click("#sweep-start-button")
         await wait_until(pilot, lambda: len(screen.curves.get("learning_rate=1e-06", ([],))[0]) >= 2,
-                         what="two epochs")
+                         timeout=60, what="two epochs", details=lambda: _sweep_state(screen))
         if workers == 2:
-            await wait_until(pilot, lambda: screen.curves.get("learning_rate=0.01"),
-                             what="the second run")
+            await wait_until(pilot, lambda: screen.curves.get("learning_rate=0.01"), timeout=60,
+                             what="the second run", details=lambda: _sweep_state(screen))
         assert screen.state == "running"
         await pilot.press("ctrl+x")
         await wait_until(pilot, lambda: screen.state == "finished", what="the stop")

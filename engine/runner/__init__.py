@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..runs import Run
+from ..runs import Run, keep
 from .control import Control
 from .execute import build_model, execute, initial_weights
 from .record import EventRecorder, new_run
@@ -99,7 +98,7 @@ def run(config: Any, data: Any = None, *, listener: Listener | None = None,
     trains) at most that often, on every executor.
     """
     from ..recipe import prepare
-    from ..store import RunStore, StoreError
+    from ..store import RunStore
 
     if data is None:
         data = prepare(config)
@@ -116,10 +115,9 @@ def run(config: Any, data: Any = None, *, listener: Listener | None = None,
             listener(kind, args)
 
     chosen = ThreadExecutor(callbacks) if callbacks else executor_for(config, executor, threads)
-    outcome: BaseException | None = None
-    model = None
-    started = time.perf_counter()
-    try:
+    measured: dict[str, float] = {}
+
+    def train():
         try:
             model, history, elapsed_s, rate = chosen.train(
                 config, data, weights, send, control, batch_interval_s,
@@ -131,38 +129,12 @@ def run(config: Any, data: Any = None, *, listener: Listener | None = None,
                 raise
             model, history, elapsed_s, rate = ThreadExecutor().train(
                 config, data, weights, send, control, batch_interval_s, weights_interval_s)
-    except StoreError:
-        raise   # the store refused the run before training began
-    except KeyboardInterrupt as exc:
-        record.status, outcome = "stopped", exc
-    except Exception as exc:  # noqa: BLE001 - kept as a failed run, then raised again
-        if not recorder.begun:
-            raise  # nothing was trained: nothing is kept
-        record.status, record.error, outcome = "failed", f"{type(exc).__name__}: {exc}", exc
-    else:
-        record.history = history
-        record.status = history.stop_reason
-        record.device = history.device or record.device
-        # as the Reporter measured them: pauses left out
-        record.elapsed_s, record.samples_per_s = elapsed_s, rate
-    record.duration_s = time.perf_counter() - started
-    record.model = model
-    if save_weights and model is not None:
-        record.weights = model.get_weights()
-    if store is not None and recorder.begun:
-        try:
-            store.finish(record, weights=save_weights and record.weights is not None)
-        except StoreError as exc:
-            exc.run = record
-            if outcome is not None:
-                raise exc from outcome
-            raise
-    if outcome is not None:
-        try:
-            outcome.run = record   # so a caller can say which run was kept, and how
-        except AttributeError:
-            pass
-        raise outcome
+        measured.update(elapsed_s=elapsed_s, samples_per_s=rate)   # pauses left out
+        return model, history
+
+    keep(record, recorder.recorder, store, train, save_weights=save_weights)
+    record.elapsed_s = measured.get("elapsed_s", record.duration_s)
+    record.samples_per_s = measured.get("samples_per_s", 0.0)
     if listener is not None:
         listener("finished", (record,))
     return record

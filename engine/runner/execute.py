@@ -20,6 +20,10 @@ def build_model(config: Any, data: Any, weights=None):
     if data.preprocessing is not None:
         model.metadata["preprocessing"] = data.preprocessing
     model.metadata["dataset"] = config.dataset_label
+    if data.dataset is not None:    # the features' columns and the target: predict on new rows
+        from ..predict import model_metadata
+
+        model.metadata.update(model_metadata(data.dataset))
     return model
 
 

@@ -37,6 +37,7 @@ def new_run(config: Any, data: Any, initial: list) -> Run:
            "restore_best_weights": config.restore_best_weights if config.patience is not None
            else None,
            "standardize": data.standardized, "initial_weights": weights_digest(initial),
+           "preprocessing": data.preprocessing,   # what new rows need before predict
            "recipe": config.to_dict()}
     return Run(spec=data.spec, dataset=info, fit=fit, backend=config.backend, seed=config.seed,
                group=config.group, label=config.label)

@@ -114,10 +114,11 @@ def cli_wording(message: str) -> str:
 def translate(exc: BaseException) -> click.ClickException | None:
     """The one-line CLI error for a library exception, or None for a bug."""
     from engine import BackendUnavailable
+    from engine.predict import MissingWeights
     from engine.recipe import RecipeError
 
-    if isinstance(exc, RecipeError):     # the run is fine; its data or weights are not here
-        return Failure(one_line(exc))
+    if isinstance(exc, (RecipeError, MissingWeights)):  # the run is fine; its data or weights
+        return Failure(one_line(exc))                    # are not here
     if isinstance(exc, ValueError):
         from engine.store import RunNotFound, StoreError
 
@@ -903,30 +904,64 @@ def runs_show(run_id, store_path) -> None:
 
 
 @runs_group.command("export")
-@click.argument("run_id")
-@click.option("--format", "fmt_name", type=click.Choice(["csv", "json"]), default=None,
-              help="csv (Keras CSVLogger layout) or json; default: from -o's suffix, else csv")
+@click.argument("targets", nargs=-1, required=True, metavar="ID | DIR [ID...]")
+@click.option("--format", "fmt_name", type=click.Choice(["csv", "json", "tensorboard"]),
+              default=None, help="csv (Keras CSVLogger layout), json, or tensorboard (event files "
+                                 "in DIR); default: from -o's suffix, else csv")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file (default: stdout)")
+@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="FILE.keras|FILE.onnx",
+              help="write the run's trained model to a Keras .keras or an ONNX .onnx file")
 @store_option
-def runs_export(run_id, fmt_name, output, store_path) -> None:
-    """Export one run's history (CSV) or everything about it (JSON)."""
+def runs_export(targets, fmt_name, output, model_path, store_path) -> None:
+    """Export one run's history (CSV) or everything about it (JSON), its trained
+    model (--model), or runs as TensorBoard event files (--format tensorboard DIR
+    [ID...]; every run in the store when no id is given).
+
+    \b
+    Examples:
+      deepterm runs export 3fa1 -o run.csv
+      deepterm runs export 3fa1 --model titanic.onnx
+      deepterm runs export --format tensorboard logs      # then: tensorboard --logdir logs
+    """
+    from .models import export_run_model, export_tensorboard
+
+    if fmt_name == "tensorboard":
+        if output is not None or model_path is not None:
+            raise BadInput("--format tensorboard writes into the folder DIR named first; it "
+                           "takes no -o or --model")
+        export_tensorboard(open_store(store_path, must_exist=True), Path(targets[0]), targets[1:])
+        return
+    if len(targets) != 1:
+        raise BadInput(f"runs export takes one run id (got {len(targets)}); several runs go to "
+                       f"TensorBoard: --format tensorboard DIR ID...")
     store = open_store(store_path, must_exist=True)
-    run = store.get(run_id)
+    if model_path is not None:
+        export_run_model(store, targets[0], model_path)
+        if output is None and fmt_name is None:
+            return
+    run = store.get(targets[0])
     if fmt_name is None:
         fmt_name = "json" if output is not None and output.suffix.lower() == ".json" else "csv"
     text = export_text(run, fmt_name)
     if output is None:
         click.echo(text, nl=False)
         return
+    write_file(output, text, "the export")
+    click.echo(f"wrote {output}")   # stdout: stderr carries errors only
+
+
+def write_file(output: Path, text: str, what: str) -> None:
+    """Write ``text`` to ``output`` through a temporary file beside it, so that a
+    failed write leaves whatever was there; one Failure line when it cannot."""
     tmp = output.with_name(output.name + ".tmp")
     try:
         tmp.write_text(text, newline="")
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise Failure(f"{output}: cannot write the export ({exc.strerror or exc})") from None
-    click.echo(f"wrote {output}")   # stdout: stderr carries errors only
+        raise Failure(f"{output}: cannot write {what} ({exc.strerror or exc})") from None
 
 
 def export_text(run, fmt_name: str) -> str:

@@ -5,6 +5,7 @@ against actual for regression)."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,8 @@ class ResultsScreen(Screen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="results-back"),
         Binding("tab", "app.focus_next", "Next field", show=False),
+        Binding("p", "predict_csv", "Predict on a CSV…", id="results-predict"),
+        Binding("e", "export_model", "Export model", id="results-export"),
     ]
 
     def __init__(self, config: RunConfig, data: PreparedData, model: Any, history: Any) -> None:
@@ -244,6 +247,19 @@ class ResultsScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    # -- the model elsewhere (model_dialogs.py) ---------------------------------------------
+
+    def action_predict_csv(self) -> None:
+        from .model_dialogs import PredictDialog
+
+        self.app.push_screen(PredictDialog(self.model))
+
+    def action_export_model(self) -> None:
+        from .model_dialogs import ExportDialog
+
+        name = os.path.splitext(self.config.dataset_shown)[0] or "model"
+        self.app.push_screen(ExportDialog(self.model, f"{name}.onnx"))
 
 
 def _fmt(value: float) -> str:

@@ -217,7 +217,8 @@ class TrainingScreen(Screen):
         def train(store):
             return runner.run(self.config, self.data, listener=self._relay, control=self.control,
                               store=store, weights=self.weights, batch_interval_s=CHART_INTERVAL_S,
-                              weights_interval_s=WEIGHTS_INTERVAL_S if self.playground else None)
+                              weights_interval_s=WEIGHTS_INTERVAL_S if self.playground else None,
+                              save_weights=True)   # so that `deepterm predict` and export can use it
 
         try:
             run = train(store)
