@@ -64,17 +64,24 @@ class RunRecorder(Callback):
         self.begun = True
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.run.history.append(epoch, logs)
-        if self.store is None:
+        self.epochs_ended([(epoch, logs)])
+
+    def epochs_ended(self, entries) -> None:
+        """Keep finished epochs ((epoch, logs), oldest first) and write them in one
+        transaction (a report of several epochs at once)."""
+        entries = [(epoch, {k: float(v) for k, v in (logs or {}).items()})
+                   for epoch, logs in entries]
+        for epoch, logs in entries:
+            self.run.history.append(epoch, logs)
+        if self.store is None or not entries:
             return
         from .store import StoreError
 
         try:
-            self.store.add_epoch(self.run.id, epoch, logs)
+            self.store.add_epochs(self.run.id, entries)
         except StoreError as exc:
             if self.error is None:
-                warnings.warn(f"epoch {epoch + 1} not written yet: {exc}", stacklevel=2)
+                warnings.warn(f"epoch {entries[0][0] + 1} not written yet: {exc}", stacklevel=2)
             self.error = exc
 
 

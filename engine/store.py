@@ -714,26 +714,38 @@ class RunStore:
     def add_epoch(self, run_id: str, epoch: int, logs: dict[str, float]) -> None:
         """Write one finished epoch in its own transaction, and the run's summary
         (epochs done, last and best values) with it."""
-        logs = {k: float(v) for k, v in logs.items()}
+        self.add_epochs(run_id, [(epoch, logs)])
+
+    def add_epochs(self, run_id: str, entries: Iterable[tuple[int, dict[str, float]]]) -> None:
+        """Write finished epochs, oldest first, in one transaction, and the run's
+        summary with them (a fast run's epochs, reported several at once, take the
+        store's write lock once, not once each: the other runs of a sweep that
+        share the store are not kept waiting)."""
+        entries = [(int(epoch), {k: float(v) for k, v in logs.items()}) for epoch, logs in entries]
+        if not entries:
+            return
         with self._db(write=True) as conn:
             row = conn.execute("SELECT final_json, best_json, best_epochs_json, epochs_done "
                                "FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
+                first = entries[0][0] + 1
                 raise RunNotFound(f"run {run_id} is not in {self.path} (deleted while it "
-                                  f"trained?); epoch {epoch + 1} was not written")
-            known = conn.execute("SELECT 1 FROM epochs WHERE run_id = ? AND epoch = ?",
-                                 (run_id, int(epoch))).fetchone()
-            conn.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, logs_json) "
-                         "VALUES (?, ?, ?)", (run_id, int(epoch), _dumps(logs)))
+                                  f"trained?); epoch {first} was not written")
             summary = {"final": _json_or_empty(row["final_json"]),
                        "best": _json_or_empty(row["best_json"]),
                        "best_epochs": _json_or_empty(row["best_epochs_json"])}
-            _merge_epoch(summary, int(epoch), logs)
+            done = row["epochs_done"] or 0
+            for epoch, logs in entries:
+                known = conn.execute("SELECT 1 FROM epochs WHERE run_id = ? AND epoch = ?",
+                                     (run_id, epoch)).fetchone()
+                conn.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, logs_json) "
+                             "VALUES (?, ?, ?)", (run_id, epoch, _dumps(logs)))
+                _merge_epoch(summary, epoch, logs)
+                done += known is None
             conn.execute("UPDATE runs SET updated_at = ?, final_json = ?, best_json = ?, "
                          "best_epochs_json = ?, epochs_done = ? WHERE id = ?",
                          (utc_now(), _dumps(summary["final"]), _dumps(summary["best"]),
-                          _dumps(summary["best_epochs"]),
-                          (row["epochs_done"] or 0) + (known is None), run_id))
+                          _dumps(summary["best_epochs"]), done, run_id))
 
     def finish(self, run: Run, weights: bool = False) -> None:
         """Write the whole run as it ended (every epoch again: none is lost when

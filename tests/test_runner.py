@@ -100,6 +100,31 @@ def test_thread_and_child_give_the_same_numbers_and_the_same_record(tmp_path):
     assert a.history.history == runs["thread"].history.history
 
 
+class _CountingStore(RunStore):
+    """Counts the store's write transactions."""
+
+    writes = 0
+
+    def _db(self, write=False):
+        if write:
+            type(self).writes += 1
+        return super()._db(write)
+
+
+def test_epochs_reported_together_are_written_in_one_transaction(tmp_path):
+    """A sweep's fast runs report dozens of epochs at once: writing each in its
+    own transaction kept the store's lock so busy that another run of the sweep
+    could not begin within the store's 10 s (StoreLocked, seen on CI)."""
+    store = _CountingStore(tmp_path / "runs.db")
+    run = runner.run(_titanic(epochs=40, batch_size=512), executor="thread", store=store,
+                     batch_interval_s=60)          # the first epoch, then 39 in one report
+    stored = store.get(run.id)
+    assert stored.epochs_done == 40 and stored.history.history == run.history.history
+    assert stored.best == run.best and stored.final == run.final
+    # begin, the first epoch, the other 39 together, and the whole run at the end
+    assert _CountingStore.writes == 4
+
+
 def test_two_workers_give_the_histories_of_one():
     configs = configs_for(_titanic(epochs=3), "learning_rate", [0.001, 0.003, 0.01, 0.03], 10)
     one = runner.sweep(configs, workers=1)

@@ -181,10 +181,11 @@ def test_a_locked_store_times_out_with_a_clear_message_and_loses_nothing(tmp_pat
 class _FlakyStore(RunStore):
     """Refuses the second epoch write, as a store held by another writer would."""
 
-    def add_epoch(self, run_id, epoch, logs):
-        if epoch == 1:
+    def add_epochs(self, run_id, entries):
+        entries = list(entries)
+        if any(epoch == 1 for epoch, _ in entries):
             raise StoreLocked("locked for a moment")
-        super().add_epoch(run_id, epoch, logs)
+        super().add_epochs(run_id, entries)
 
 
 def test_an_epoch_that_could_not_be_written_is_written_at_the_end(tmp_path):

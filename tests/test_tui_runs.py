@@ -550,10 +550,11 @@ def _sweep_state(screen) -> str:
     epochs heard, and the training processes."""
     from engine.runner import child
 
-    runs = {label: (row.get("status"), len(screen.curves.get(label, ([],))[0]))
+    runs = {label: (row.get("status"), row.get("error"), len(screen.curves.get(label, ([],))[0]))
             for label, row in screen.rows.items()}
     idle = [(c.threads, c.process.pid, c.process.poll()) for c in child._idle]
-    return f"state {screen.state}, runs {runs}, idle children {idle}"
+    said = [n.message for n in screen.app._notifications]
+    return f"state {screen.state}, runs {runs}, idle children {idle}, notes {said}"
 
 
 @run_async

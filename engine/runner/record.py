@@ -66,5 +66,5 @@ class EventRecorder:
             self.recorder.model = SimpleNamespace(device=device)
             self.recorder.on_train_begin()
         elif kind == "epochs":
-            for epoch, logs in epochs_of(args):
-                self.recorder.on_epoch_end(epoch, metrics_only(logs))
+            self.recorder.epochs_ended([(epoch, metrics_only(logs))
+                                        for epoch, logs in epochs_of(args)])

@@ -460,6 +460,7 @@ class SweepScreen(Screen):
     def on_sweep_run_failed(self, message: SweepRunFailed) -> None:
         row = self.rows.setdefault(message.label, {"label": message.label})
         row["status"] = "failed"
+        row["error"] = message.error
         self.notify(f"{message.label} failed: {message.error}", severity="error", timeout=8)
         self._dirty = True
 
