@@ -12,6 +12,7 @@ arrive while it trains, and at the end; ``draw`` computes the pictures from them
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from engine.features import labels as feature_labels
+from engine.formatting import format_metric
 from engine.plane import (
     Grid,
     PlaneModel,
@@ -104,7 +106,7 @@ class PlaygroundPanel(Horizontal):
         self.caption = ""
         self.selected = (len(self.counts) - 1, 0)
         self.render_cost = 0.0
-        self.drawn_at = -1.0
+        self.drawn_at = -math.inf   # never drawn (no clock origin assumed: perf_counter may start near 0)
         y = np.asarray(data.dataset.y)
         self.scale = regression_scale(y) if self.task_kind == "regression" else (0.0, 1.0)
         n_classes = getattr(data.dataset, "n_classes", 0) or 2
@@ -229,7 +231,7 @@ class PlaygroundPanel(Horizontal):
         cost = time.thread_time() - started
         # what a draw costs, smoothed: one slow draw (the first, with every cache cold)
         # does not hold the next ones back for long
-        self.render_cost = cost if self.drawn_at < 0 else 0.5 * (self.render_cost + cost)
+        self.render_cost = cost if math.isinf(self.drawn_at) else 0.5 * (self.render_cost + cost)
         self.drawn_at = time.perf_counter()
 
 
@@ -243,7 +245,7 @@ def boundary_tab(data: Any, model: Any, history: Any) -> ComposeResult:
     panel = PlaygroundPanel(data, model.get_weights(), id="boundary")
     epochs = len(history) if history is not None else 0
     logs = {k: v[-1] for k, v in history.history.items() if v} if history is not None else {}
-    losses = " · ".join(f"{'val' if key == 'val_loss' else key} {logs[key]:.4g}"
+    losses = " · ".join(f"{'val' if key == 'val_loss' else key} {format_metric(logs[key])}"
                         for key in ("loss", "val_loss") if key in logs)
     panel.caption = f"after {epochs} epochs" + (f" · {losses}" if losses else "")
     with TabPane("Boundary", id="tab-boundary"):
