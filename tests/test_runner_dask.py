@@ -127,7 +127,10 @@ def test_a_local_cluster_runs_a_sweep_too(tmp_path):
     assert [r.spec.layers[0].units for r in runs] == [4, 8]
 
 
-def test_an_unreachable_scheduler_is_one_error_before_any_run():
+def test_an_unreachable_scheduler_is_one_error_before_any_run(monkeypatch):
+    from engine.runner import dask
+
+    monkeypatch.setattr(dask, "CONNECT_TIMEOUT_S", 2)   # the CLI test waits out the default
     port = _free_port()          # nothing listens there
     started = time.monotonic()
     with pytest.raises(ClusterError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):

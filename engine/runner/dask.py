@@ -48,9 +48,12 @@ class NotRun(RuntimeError):
     """A stopped sweep cancelled this run's task before it began."""
 
 
-def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S):
+def connect(address: str, timeout_s: float | None = None):
     """A distributed Client of the scheduler at ``address`` (tcp://host:port), or
-    ClusterError with one line saying why not."""
+    ClusterError with one line saying why not (after ``timeout_s``, by default
+    CONNECT_TIMEOUT_S: distributed retries a refused connection until then)."""
+    if timeout_s is None:
+        timeout_s = CONNECT_TIMEOUT_S
     try:
         from distributed import Client
     except ImportError as exc:
