@@ -32,8 +32,11 @@ from .spec import (
     LOSSES,
     METRICS,
     OPTIMIZERS,
+    Conv2D,
     Dropout,
+    Flatten,
     Layer,
+    MaxPooling2D,
     ModelSpec,
     Regularizer,
 )
@@ -69,7 +72,7 @@ MAX_SEED = 2**63 - 1
 
 __all__ = [
     "ACTIVATIONS", "BACKENDS", "LOSSES", "METRICS", "OPTIMIZERS", "STOP_REASONS",
-    "L1", "L1L2", "L2", "Dropout", "Regularizer",
+    "L1", "L1L2", "L2", "Dropout", "Regularizer", "Conv2D", "MaxPooling2D", "Flatten",
     "BackendUnavailable", "BackwardTrace", "Callback", "EarlyStopping", "FitError",
     "ForwardTrace", "History", "Layer", "Model", "ModelSpec", "NumpyModel", "SpecError",
     "backward_trace", "build", "forward_trace", "from_keras", "load",

@@ -32,17 +32,20 @@ def _check_numbers(arr: np.ndarray, name: str) -> None:
 
 
 def check_X(X: Any, spec: ModelSpec, dtype, name: str = "X") -> np.ndarray:
-    """X as a C-contiguous (n_samples, input_dim) array of ``dtype``."""
+    """X as a C-contiguous (n_samples, input_dim) array of ``dtype``; for an image
+    network (n_samples, height, width, channels), from flat rows or images."""
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged lists and the like
         raise FitError(f"{name} must be a 2-D array of numbers: {exc}") from None
     _check_numbers(arr, name)
-    if arr.ndim != 2:
+    if spec.is_image:
+        arr = _image_rows(arr, spec, name)
+    elif arr.ndim != 2:
         raise FitError(
             f"{name} must be 2-D with shape (n_samples, {spec.input_dim}), got shape {arr.shape}"
         )
-    if arr.shape[1] != spec.input_dim:
+    elif arr.shape[1] != spec.input_dim:
         raise FitError(
             f"{name} has {arr.shape[1]} features (shape {arr.shape}) but the model's "
             f"input_dim is {spec.input_dim}"
@@ -53,6 +56,21 @@ def check_X(X: Any, spec: ModelSpec, dtype, name: str = "X") -> np.ndarray:
     if not np.isfinite(arr).all():
         raise FitError(f"{name} contains NaN or infinity (first at index {_first_bad(arr)})")
     return arr
+
+
+def _image_rows(arr: np.ndarray, spec: ModelSpec, name: str) -> np.ndarray:
+    """X for an image network: (n, height, width, channels) as it is, or flat rows
+    (n, height * width * channels) reshaped to it (channels-last, as numpy reshapes)."""
+    shape = tuple(spec.input_shape)
+    if arr.ndim == 2 and arr.shape[1] == spec.input_dim:
+        return arr.reshape((arr.shape[0], *shape))
+    if arr.ndim == 1 + len(shape) and arr.shape[1:] == shape:
+        return arr
+    first = f"layers[0] ({type(spec.layers[0]).__name__})"
+    raise FitError(
+        f"{name} has shape {arr.shape} but the model's input_shape is {shape} (what "
+        f"{first} takes): give X of shape (n_samples, {', '.join(map(str, shape))}) or flat "
+        f"rows (n_samples, {spec.input_dim})")
 
 
 def check_y(y: Any, spec: ModelSpec, n: int, dtype, name: str = "y") -> np.ndarray:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, initializers, kernels, losses, metrics
+from . import activations, convolution, initializers, kernels, losses, metrics
 from .callbacks import CallbackList, Divergence
 from .data import check_X, check_y, prepare_fit
 from .errors import ModelFileError, SpecError
@@ -38,7 +38,16 @@ from .model import Model
 from .numerics import json_default
 from .optimizers import make_optimizer
 from .progress import with_progress
-from .spec import ModelSpec, allocation_failed, check_memory
+from .spec import (
+    Conv2D,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPooling2D,
+    ModelSpec,
+    allocation_failed,
+    check_memory,
+)
 
 FORMAT = "deepterm-numpy-model"
 FORMAT_VERSION = 1
@@ -56,6 +65,9 @@ class Pass:
     a: list[np.ndarray]
     masks: list[np.ndarray | None] | None = None
     inputs: list[np.ndarray] | None = None
+    #: an image network's pass: per spec layer what its backward step needs (``z`` and
+    #: ``a`` then hold one entry per spec layer, not per Dense layer)
+    caches: list[Any] | None = None
 
     def input_of(self, i: int) -> np.ndarray:
         """What Dense layer ``i`` multiplied by its kernel."""
@@ -90,11 +102,13 @@ class NumpyModel(Model):
         except MemoryError as exc:
             raise allocation_failed(spec, exc) from None
         self._fused = None   # engine.kernels while a large model trains (see _fit)
+        #: an image network runs layer by layer (_image_forward, _image_backward)
+        self._image = spec.is_image
         #: per Dense layer: the share of its inputs that training drops (spec.dropout_before)
-        self._drop = spec.dropout_before() if spec.has_dropout else None
-        #: per Dense layer: its kernel's Regularizer, or None (no penalty anywhere: None)
-        self._regs = [layer.kernel_regularizer for layer in spec.dense_layers] \
-            if spec.has_regularizer else None
+        self._drop = spec.dropout_before() if spec.has_dropout and not self._image else None
+        #: per weighted layer: its kernel's Regularizer, or None (no penalty anywhere: None)
+        self._regs = [getattr(layer, "kernel_regularizer", None)
+                      for layer in spec.weighted_layers] if spec.has_regularizer else None
         # dropout masks come from a generator of their own, so that the shuffle order (the
         # model's generator, which Keras' backend replays) is the same with or without them
         self.dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
@@ -106,10 +120,10 @@ class NumpyModel(Model):
         # kernels and biases are views into it, so the optimizer updates every
         # weight with a handful of whole-array operations per batch.
         shapes: list[tuple[int, ...]] = []
-        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
-            shapes.append((n_in, n_out))
+        for kernel_shape, layer in zip(spec.kernel_shapes(), spec.weighted_layers):
+            shapes.append(kernel_shape)
             if layer.use_bias:
-                shapes.append((n_out,))
+                shapes.append((kernel_shape[-1],))
         self._shapes = shapes
         total = sum(int(np.prod(shape)) for shape in shapes)
         self._flat = np.zeros(total, dtype=self.dtype)
@@ -120,9 +134,10 @@ class NumpyModel(Model):
         self._kernel_grads: list[np.ndarray] = []
         self._bias_grads: list[np.ndarray | None] = []
         k = 0
-        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
+        for kernel_shape, layer in zip(spec.kernel_shapes(), spec.weighted_layers):
+            n_out = kernel_shape[-1]
             kernel = views[k]
-            kernel[...] = initializers.initialize(layer.kernel_initializer, self.rng, (n_in, n_out),
+            kernel[...] = initializers.initialize(layer.kernel_initializer, self.rng, kernel_shape,
                                                   self.dtype)
             self.kernels.append(kernel)
             self._kernel_grads.append(grad_views[k])
@@ -184,6 +199,8 @@ class NumpyModel(Model):
         """Every Dense layer's weighted sums ``z`` and node values ``a`` for rows X.
         ``fused``: engine.kernels, to add a ReLU layer's bias and apply it in one pass.
         ``training`` applies the Dropout layers (predicting passes through them)."""
+        if self._image:
+            return self._image_forward(X, training)
         if training and self._drop is not None:
             return self._forward_dropout(X, fused)
         zs, as_ = [], []
@@ -215,7 +232,8 @@ class NumpyModel(Model):
 
     def dropout_mask(self, layer: int, shape: tuple[int, ...], rate: float) -> np.ndarray:
         """Keras' Dropout: keep each value with probability ``1 - rate`` and scale it by
-        ``1 / (1 - rate)``; ``layer`` is the Dense layer whose inputs it drops."""
+        ``1 / (1 - rate)``; ``layer`` is the Dense layer whose inputs it drops (in an
+        image network: the Dropout's own index in ``spec.layers``)."""
         keep = self.dropout_rng.random(shape, dtype=np.float32) >= np.float32(rate)
         return keep.astype(self.dtype) / self.dtype.type(1.0 - rate)
 
@@ -241,6 +259,8 @@ class NumpyModel(Model):
         model's flat gradient array (what training uses) instead of new arrays,
         and with ``fused`` (engine.kernels) a ReLU's derivative is applied to
         dL/da in place, in one pass."""
+        if self._image:
+            return self._image_backward(fwd, dz_out, need_input_grad, into_buffers)
         n_layers = len(self.kernels)
         das: list[np.ndarray | None] = [None] * n_layers
         dzs: list[np.ndarray] = [None] * n_layers  # type: ignore[list-item]
@@ -274,6 +294,84 @@ class NumpyModel(Model):
                         dz = activations.backward(activation, fwd.z[i - 1], fwd.a[i - 1], da)
                 else:
                     self._input_grad = da
+        return Backward(das, dzs, kgrads, bgrads)
+
+    # -- image networks: layer by layer -------------------------------------------------
+
+    def _image_forward(self, X: np.ndarray, training: bool = False) -> Pass:
+        """Every spec layer's weighted sums ``z`` (its output, for a layer without
+        weights) and values ``a``, for images X: (n, height, width, channels)."""
+        zs, as_, caches = [], [], []
+        a, k = X, 0
+        for i, layer in enumerate(self.spec.layers):
+            cache = None
+            if isinstance(layer, Conv2D):
+                z, cache = convolution.conv_forward(a, self.kernels[k], layer)
+                a = self._bias_and_activation(z, self.biases[k], layer.activation, None)
+                k += 1
+            elif isinstance(layer, Layer):
+                cache, z = a, a @ self.kernels[k]
+                a = self._bias_and_activation(z, self.biases[k], layer.activation, None)
+                k += 1
+            elif isinstance(layer, MaxPooling2D):
+                a, cache = convolution.pool_forward(a, layer)
+                z = a
+            elif isinstance(layer, Flatten):
+                cache, a = a.shape, a.reshape(len(a), -1)
+                z = a
+            else:   # Dropout
+                if training and layer.rate > 0:
+                    cache = self.dropout_mask(i, a.shape, layer.rate)
+                    a = a * cache
+                z = a
+            zs.append(z)
+            as_.append(a)
+            caches.append(cache)
+        return Pass(X, zs, as_, caches=caches)
+
+    def _image_backward(self, fwd: Pass, dz_out: np.ndarray, need_input_grad: bool = False,
+                        into_buffers: bool = False) -> Backward:
+        """Backpropagate dL/dz of the output layer down through every spec layer;
+        ``da``/``dz`` of the result hold one entry per weighted layer."""
+        layers = self.spec.layers
+        n_weighted = len(self.kernels)
+        das: list[np.ndarray | None] = [None] * n_weighted
+        dzs: list[np.ndarray] = [None] * n_weighted  # type: ignore[list-item]
+        kgrads: list[np.ndarray] = [None] * n_weighted  # type: ignore[list-item]
+        bgrads: list[np.ndarray | None] = [None] * n_weighted
+        k = n_weighted
+        grad = None    # dL / d(the values of layer i)
+        for i in range(len(layers) - 1, -1, -1):
+            layer, cache = layers[i], fwd.caches[i]
+            want_input = i > 0 or need_input_grad
+            if isinstance(layer, (Conv2D, Layer)):
+                k -= 1
+                das[k] = grad
+                dz = dz_out if i == len(layers) - 1 else \
+                    activations.backward(layer.activation, fwd.z[i], fwd.a[i], grad)
+                dzs[k] = dz
+                if isinstance(layer, Conv2D):
+                    kg, bg, grad = convolution.conv_backward(dz, self.kernels[k], cache, layer,
+                                                             want_input)
+                else:
+                    kg, bg = cache.T @ dz, dz.sum(axis=0)
+                    grad = dz @ self.kernels[k].T if want_input else None
+                if into_buffers:
+                    self._kernel_grads[k][...] = kg
+                    kg = self._kernel_grads[k]
+                    if self.biases[k] is not None:
+                        self._bias_grads[k][...] = bg
+                        bg = self._bias_grads[k]
+                kgrads[k] = kg
+                bgrads[k] = bg if self.biases[k] is not None else None
+            elif isinstance(layer, MaxPooling2D):
+                grad = convolution.pool_backward(grad, cache, layer)
+            elif isinstance(layer, Flatten):
+                grad = grad.reshape(cache)
+            elif isinstance(layer, Dropout) and cache is not None:
+                grad = grad * cache      # dropped values get no gradient
+        if need_input_grad:
+            self._input_grad = grad
         return Backward(das, dzs, kgrads, bgrads)
 
     def _train_step(self, X: np.ndarray, y: np.ndarray):
@@ -407,7 +505,7 @@ class NumpyModel(Model):
         """Small products run on one BLAS thread: splitting them across threads
         gains nothing, and on a busy machine OpenBLAS threads waiting for a
         descheduled sibling made such epochs 10-20x slower (bench/run.py)."""
-        work = batch_size * sum(a * b for a, b in self.spec.layer_shapes())
+        work = batch_size * self.spec.multiply_adds()
         if work >= self.SMALL_BATCH_WORK:
             return contextlib.nullcontext()
         from threadpoolctl import threadpool_limits
@@ -427,7 +525,8 @@ class NumpyModel(Model):
         self._stop.clear()
         # fused passes for large models only: small ones gain little and Numba's import
         # and first compile would cost more than their whole run
-        self._fused = kernels.get() if self.count_params() >= kernels.FUSED_MIN else None
+        self._fused = kernels.get() if self.count_params() >= kernels.FUSED_MIN \
+            and not self._image else None
         cbs = CallbackList(callbacks, self, params)
         metric_names = self.spec.metrics
         regs = self._regs
@@ -511,24 +610,35 @@ class NumpyModel(Model):
 
     def summary(self) -> str:
         """A Keras-style table of the layers, their output shapes and parameters."""
-        from .spec import Dropout
-
         rows = [("Layer (type)", "Output Shape", "Param #")]
-        shapes = iter(self.spec.layer_shapes())
-        width, i, j = self.spec.input_dim, 0, 0
-        for layer in self.spec.layers:
+        kernel_shapes = iter(self.spec.kernel_shapes())
+        counters: dict[str, int] = {}
+        for layer, shape in zip(self.spec.layers, self.spec.layer_output_shapes()):
+            name = {Layer: "dense", Dropout: "dropout", Conv2D: "conv2d",
+                    MaxPooling2D: "max_pooling2d", Flatten: "flatten"}[type(layer)]
+            index = counters.get(name, 0)
+            counters[name] = index + 1
+            out_shape = f"(None, {', '.join(map(str, shape))})"
             if isinstance(layer, Dropout):
-                rows.append((f"dropout_{j} (Dropout, {layer.rate:g})", f"(None, {width})", "0"))
-                j += 1
+                rows.append((f"dropout_{index} (Dropout, {layer.rate:g})", out_shape, "0"))
                 continue
-            n_in, n_out = next(shapes)
-            count = n_in * n_out + (n_out if layer.use_bias else 0)
+            if isinstance(layer, (MaxPooling2D, Flatten)):
+                kind = "MaxPooling2D, {}x{}".format(*layer.pool_size) \
+                    if isinstance(layer, MaxPooling2D) else "Flatten"
+                rows.append((f"{name}_{index} ({kind})", out_shape, "0"))
+                continue
+            kernel = next(kernel_shapes)
+            count = math.prod(kernel) + (kernel[-1] if layer.use_bias else 0)
+            if isinstance(layer, Conv2D):
+                rows.append((f"conv2d_{index} (Conv2D, {layer.activation}, "
+                             f"{layer.kernel_size[0]}x{layer.kernel_size[1]})", out_shape,
+                             f"{count:,}"))
+                continue
             reg = layer.kernel_regularizer
             extra = "" if reg is None else ", " + ", ".join(
                 f"{k.upper()} {v:g}" for k, v in reg.to_dict().items() if v)
-            rows.append((f"dense_{i} (Dense, {layer.activation}{extra})", f"(None, {n_out})",
+            rows.append((f"dense_{index} (Dense, {layer.activation}{extra})", out_shape,
                          f"{count:,}"))
-            width, i = n_out, i + 1
         widths = [max(len(r[c]) for r in rows) for c in range(3)]
         line = "-" * (sum(widths) + 6)
         out = [f'Model: "sequential" ({self.backend} backend)', line]
@@ -782,10 +892,10 @@ def weight_layout(spec: ModelSpec) -> list[tuple[str, tuple[int, ...]]]:
     """(what, shape) of each array of ``get_weights`` for ``spec``, computed without
     building anything."""
     out: list[tuple[str, tuple[int, ...]]] = []
-    for k, ((n_in, n_out), layer) in enumerate(zip(spec.layer_shapes(), spec.dense_layers), 1):
-        out.append((f"layer {k} kernel", (n_in, n_out)))
+    for k, (shape, layer) in enumerate(zip(spec.kernel_shapes(), spec.weighted_layers), 1):
+        out.append((f"layer {k} kernel", shape))
         if layer.use_bias:
-            out.append((f"layer {k} bias", (n_out,)))
+            out.append((f"layer {k} bias", (shape[-1],)))
     return out
 
 

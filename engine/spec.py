@@ -224,11 +224,151 @@ class Dropout:
         return cls(**data)
 
 
-def layer_from(data: Any) -> Layer | Dropout:
-    """A spec layer from a Layer, a Dropout, or a dict (``{"type": "dropout", "rate":
-    0.2}`` for a Dropout; any other dict is a Dense layer)."""
-    if isinstance(data, Dropout) or (isinstance(data, dict) and data.get("type") == "dropout"):
-        return Dropout.from_dict(data)
+def _pair(field_name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints (Keras' kernel_size, strides, pool_size) as a pair."""
+    if _is_int(value):
+        value = (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v) for v in value) \
+            and all(v >= minimum for v in value):
+        return int(value[0]), int(value[1])
+    raise SpecError(f"{field_name} must be an integer >= {minimum} or a pair of them, "
+                    f"got {value!r}")
+
+
+def _fields_from(cls, data: Any, kind: str, required: tuple[str, ...]) -> Any:
+    """A layer of ``cls`` from its dict (``{"type": kind, ...}``), unknown fields refused."""
+    if isinstance(data, cls):
+        return data
+    data = {k: v for k, v in data.items() if k != "type"}
+    accepted = tuple(cls.__dataclass_fields__)
+    unknown = set(data) - set(accepted)
+    if unknown:
+        raise SpecError(f"a {kind} layer has unknown field(s) {sorted(unknown)}; "
+                        f"accepted: {choices(accepted)}")
+    for name in required:
+        if name not in data:
+            raise SpecError(f"a {kind} layer is missing the field {name!r}")
+    return cls(**data)
+
+
+PADDINGS = ("valid", "same")
+
+
+@dataclass(frozen=True)
+class Conv2D:
+    """Keras' Conv2D on channels-last images ``(height, width, channels)``: ``filters``
+    outputs per position, each ``activation(window @ kernel + bias)``. Its kernel is
+    ``(kh, kw, in_channels, filters)`` and its bias ``(filters,)``, as in Keras.
+    ``padding="valid"`` keeps only whole windows; ``"same"`` pads with zeros so that the
+    output is ``ceil(size / stride)`` (TensorFlow's split: the extra row/column at the
+    bottom/right)."""
+
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    activation: str = "linear"
+    use_bias: bool = True
+    kernel_initializer: str = "glorot_uniform"
+    bias_initializer: str = "zeros"
+
+    def __post_init__(self) -> None:
+        if not _is_int(self.filters) or self.filters < 1:
+            raise SpecError(f"Conv2D filters must be an integer >= 1, got {self.filters!r}")
+        object.__setattr__(self, "filters", int(self.filters))
+        object.__setattr__(self, "kernel_size", _pair("Conv2D kernel_size", self.kernel_size))
+        object.__setattr__(self, "strides", _pair("Conv2D strides", self.strides))
+        _check_name("Conv2D padding", self.padding, PADDINGS)
+        _check_name("Conv2D activation", self.activation, ACTIVATIONS)
+        if not isinstance(self.use_bias, bool):
+            raise SpecError(f"Conv2D use_bias must be True or False, got {self.use_bias!r}")
+        _check_name("Conv2D kernel_initializer", self.kernel_initializer, INITIALIZERS)
+        _check_name("Conv2D bias_initializer", self.bias_initializer, INITIALIZERS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "conv2d", "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Conv2D:
+        return _fields_from(cls, data, "conv2d", ("filters", "kernel_size"))
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """(height, width, filters) for an input ``(height, width, channels)``; a size
+        < 1 where the kernel does not fit."""
+        (h, w), (kh, kw), (sh, sw) = shape[:2], self.kernel_size, self.strides
+        if self.padding == "same":
+            return -(-h // sh), -(-w // sw), self.filters
+        return _windows(h, kh, sh), _windows(w, kw, sw), self.filters
+
+
+def _windows(size: int, window: int, stride: int) -> int:
+    """How many whole windows fit in ``size`` (0 when none does)."""
+    return 0 if window > size else (size - window) // stride + 1
+
+
+@dataclass(frozen=True)
+class MaxPooling2D:
+    """Keras' MaxPooling2D (padding "valid"): the largest value of each
+    ``pool_size`` window per channel, windows ``strides`` apart (default: ``pool_size``,
+    so they do not overlap). No weights."""
+
+    pool_size: Any = 2
+    strides: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pool_size", _pair("MaxPooling2D pool_size", self.pool_size))
+        if self.strides is not None:
+            object.__setattr__(self, "strides", _pair("MaxPooling2D strides", self.strides))
+
+    @property
+    def step(self) -> tuple[int, int]:
+        """The strides in effect (``pool_size`` when none are given)."""
+        return self.strides if self.strides is not None else self.pool_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "max_pooling2d", "pool_size": list(self.pool_size),
+                "strides": None if self.strides is None else list(self.strides)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> MaxPooling2D:
+        return _fields_from(cls, data, "max_pooling2d", ())
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        (h, w, c), (ph, pw), (sh, sw) = shape, self.pool_size, self.step
+        return _windows(h, ph, sh), _windows(w, pw, sw), c
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """Keras' Flatten: an image ``(height, width, channels)`` becomes one row of
+    ``height * width * channels`` values, channels fastest (Keras' channels-last order)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "flatten"}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Flatten:
+        return _fields_from(cls, data, "flatten", ())
+
+
+_LAYER_TYPES = {"dropout": Dropout, "conv2d": Conv2D, "max_pooling2d": MaxPooling2D,
+                "flatten": Flatten}
+SpecLayer = Layer | Dropout | Conv2D | MaxPooling2D | Flatten
+
+
+def layer_from(data: Any) -> SpecLayer:
+    """A spec layer from a layer object or a dict (``{"type": "dropout", "rate": 0.2}``
+    for a Dropout, ``"conv2d"``, ``"max_pooling2d"``, ``"flatten"`` for the image layers;
+    any other dict is a Dense layer)."""
+    for cls in _LAYER_TYPES.values():
+        if isinstance(data, cls):
+            return data
+    if isinstance(data, dict) and data.get("type", "dense") in _LAYER_TYPES:
+        return _LAYER_TYPES[data["type"]].from_dict(data)
     return Layer.from_dict(data)
 
 
@@ -238,13 +378,18 @@ class ModelSpec:
     ``Dropout`` layers between them if any; the last is the Dense output layer), the
     loss, the optimizer and the metrics to report.
 
+    An image network gives ``input_shape=(height, width, channels)`` (Keras'
+    channels-last layout) instead of ``input_dim``, and starts with ``Conv2D`` /
+    ``MaxPooling2D`` layers, then ``Flatten()`` before its Dense layers; its
+    ``input_dim`` is then ``height * width * channels`` (the width of a flat row of X).
+
     ``learning_rate=None`` means the optimizer's Keras default. ``momentum``
     and ``nesterov`` apply to ``sgd`` only. ``dtype`` is the float type the
     NumPy backend computes in.
     """
 
-    input_dim: int
-    layers: tuple[Layer | Dropout, ...]
+    input_dim: int | None = None
+    layers: tuple[SpecLayer, ...] = ()
     loss: str = "mse"
     optimizer: str = "adam"
     learning_rate: float | None = None
@@ -252,8 +397,26 @@ class ModelSpec:
     momentum: float = 0.0
     nesterov: bool = False
     dtype: str = "float32"
+    input_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
+        shape = self.input_shape
+        if shape is not None:
+            if isinstance(shape, (str, bytes)) or not isinstance(shape, (list, tuple)) \
+                    or len(shape) not in (1, 3) or not all(_is_int(v) and v >= 1 for v in shape):
+                raise SpecError(f"input_shape must be (height, width, channels) of integers "
+                                f">= 1 (or (n_features,)), got {shape!r}")
+            shape = tuple(int(v) for v in shape)
+            size = math.prod(shape)
+            if self.input_dim is not None and self.input_dim != size:
+                raise SpecError(f"input_dim {self.input_dim!r} does not match input_shape "
+                                f"{shape} ({size} values); give one of them")
+            object.__setattr__(self, "input_dim", size)
+            # (n,) is input_dim=n: a dense spec is written as before
+            object.__setattr__(self, "input_shape", shape if len(shape) == 3 else None)
+        if self.input_dim is None:
+            raise SpecError("a model spec needs input_dim (the number of features) or "
+                            "input_shape (height, width, channels)")
         if not _is_int(self.input_dim) or self.input_dim < 1:
             raise SpecError(f"input_dim must be an integer >= 1, got {self.input_dim!r}")
         object.__setattr__(self, "input_dim", int(self.input_dim))
@@ -268,6 +431,7 @@ class ModelSpec:
             raise SpecError("layers must end with a Layer (the output layer); Dropout goes "
                             "between layers")
         object.__setattr__(self, "layers", layers)
+        self._check_shapes()
 
         object.__setattr__(self, "loss", _check_name("loss", self.loss, LOSSES, _LOSS_ALIASES))
         _check_name("optimizer", self.optimizer, OPTIMIZERS)
@@ -311,7 +475,96 @@ class ModelSpec:
                 f"class), got {out}; for two classes with one unit use 'binary_crossentropy'"
             )
 
+    def _check_shapes(self) -> None:
+        """Each layer fits the shape it receives: image layers take images, a Dense layer
+        a flat row (Flatten between them), every output size >= 1. A SpecError names the
+        layer (index and type) and the field."""
+        shape: tuple[int, ...] = self.input_shape or (self.input_dim,)
+        for i, layer in enumerate(self.layers):
+            where = f"layers[{i}] ({type(layer).__name__})"
+            if isinstance(layer, (Conv2D, MaxPooling2D)):
+                if len(shape) != 3:
+                    before = ("the input is flat (input_dim); give input_shape=(height, "
+                              "width, channels)") if i == 0 or not any(
+                        isinstance(x, Flatten) for x in self.layers[:i]) else \
+                        "it comes after Flatten, whose output is flat"
+                    raise SpecError(f"{where}: needs an image input (height, width, channels), "
+                                    f"but {before}")
+                out = layer.output_shape(shape)
+                if out[0] < 1 or out[1] < 1:
+                    if isinstance(layer, Conv2D):
+                        field_name, size = "kernel_size", layer.kernel_size
+                        more = f" with padding {layer.padding!r}"
+                    else:
+                        field_name, size = "pool_size", layer.pool_size
+                        more = f" (strides {layer.step})"
+                    raise SpecError(f"{where}: {field_name} {size} is larger than its input "
+                                    f"{shape[:2]}{more}; the output would be "
+                                    f"{max(out[0], 0)}x{max(out[1], 0)}")
+                shape = out
+            elif isinstance(layer, Flatten):
+                if len(shape) != 3:
+                    raise SpecError(f"{where}: its input is already flat; Flatten goes after "
+                                    f"Conv2D/MaxPooling2D layers")
+                shape = (math.prod(shape),)
+            elif isinstance(layer, Layer):
+                if len(shape) != 1:
+                    raise SpecError(f"{where}: a Dense layer (units) needs a flat input but gets "
+                                    f"an image {shape}; put Flatten() before it")
+                shape = (layer.units,)
+
     # -- derived facts ------------------------------------------------------
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the network takes images (``input_shape`` given)."""
+        return self.input_shape is not None
+
+    @property
+    def weighted_layers(self) -> tuple[Layer | Conv2D, ...]:
+        """The layers with weights (Conv2D and Dense) in order: kernel and bias each."""
+        return tuple(layer for layer in self.layers if isinstance(layer, (Layer, Conv2D)))
+
+    def layer_output_shapes(self) -> list[tuple[int, ...]]:
+        """Each layer's output shape without the batch axis, in order."""
+        shape: tuple[int, ...] = self.input_shape or (self.input_dim,)
+        out = []
+        for layer in self.layers:
+            if isinstance(layer, (Conv2D, MaxPooling2D)):
+                shape = layer.output_shape(shape)
+            elif isinstance(layer, Flatten):
+                shape = (math.prod(shape),)
+            elif isinstance(layer, Layer):
+                shape = (layer.units,)
+            out.append(shape)
+        return out
+
+    def kernel_shapes(self) -> list[tuple[int, ...]]:
+        """The kernel shape of each weighted layer: ``(n_in, n_out)`` for Dense,
+        ``(kh, kw, in_channels, filters)`` for Conv2D (Keras' layouts)."""
+        shape: tuple[int, ...] = self.input_shape or (self.input_dim,)
+        out: list[tuple[int, ...]] = []
+        for layer, after in zip(self.layers, self.layer_output_shapes()):
+            if isinstance(layer, Conv2D):
+                out.append((*layer.kernel_size, shape[-1], layer.filters))
+            elif isinstance(layer, Layer):
+                out.append((shape[0], layer.units))
+            shape = after
+        return out
+
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one sample's forward pass through the weighted layers."""
+        total = 0
+        for layer, kernel, out in zip(self.layers, self._kernel_per_layer(),
+                                      self.layer_output_shapes()):
+            if kernel is not None:
+                total += math.prod(kernel) * (out[0] * out[1] if isinstance(layer, Conv2D) else 1)
+        return total
+
+    def _kernel_per_layer(self) -> list[tuple[int, ...] | None]:
+        kernels = iter(self.kernel_shapes())
+        return [next(kernels) if isinstance(layer, (Layer, Conv2D)) else None
+                for layer in self.layers]
 
     @property
     def dense_layers(self) -> tuple[Layer, ...]:
@@ -336,6 +589,8 @@ class ModelSpec:
             if isinstance(layer, Dropout):
                 rates.append(layer.rate)
                 continue
+            if not isinstance(layer, Layer):
+                continue
             keep = math.prod(1.0 - rate for rate in rates)
             out.append(rates[0] if len(rates) == 1 else 1.0 - keep)
             rates = []
@@ -357,14 +612,17 @@ class ModelSpec:
         return DEFAULT_LEARNING_RATES[self.optimizer]
 
     def layer_shapes(self) -> list[tuple[int, int]]:
-        """(n_in, n_out) of each layer's kernel, in order."""
+        """(n_in, n_out) of each Dense layer's kernel, in order."""
+        if self.is_image:
+            return [shape for shape, layer in zip(self.kernel_shapes(), self.weighted_layers)
+                    if isinstance(layer, Layer)]
         sizes = [self.input_dim] + [layer.units for layer in self.dense_layers]
         return list(zip(sizes[:-1], sizes[1:]))
 
     def count_params(self) -> int:
         total = 0
-        for (n_in, n_out), layer in zip(self.layer_shapes(), self.dense_layers):
-            total += n_in * n_out + (n_out if layer.use_bias else 0)
+        for shape, layer in zip(self.kernel_shapes(), self.weighted_layers):
+            total += math.prod(shape) + (shape[-1] if layer.use_bias else 0)
         return total
 
     def training_bytes(self) -> int:
@@ -379,13 +637,22 @@ class ModelSpec:
         data = self.to_dict()
         if "layers" in changes:
             changes["layers"] = [layer_from(layer).to_dict() for layer in changes["layers"]]
+        # a new input_dim or input_shape replaces both
+        if "input_shape" in changes and "input_dim" not in changes:
+            data.pop("input_dim", None)
+        if "input_dim" in changes and "input_shape" not in changes:
+            data.pop("input_shape", None)
         data.update(changes)
         return ModelSpec.from_dict(data)
 
     # -- plain data ---------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``input_shape`` only for an image network, so a dense spec is
+        written exactly as before image layers existed."""
+        extra = {"input_shape": list(self.input_shape)} if self.is_image else {}
         return {
+            **extra,
             "input_dim": self.input_dim,
             "layers": [layer.to_dict() for layer in self.layers],
             "loss": self.loss,
@@ -405,9 +672,10 @@ class ModelSpec:
         unknown = set(data) - set(accepted)
         if unknown:
             raise SpecError(f"spec has unknown field(s) {sorted(unknown)}; accepted: {choices(accepted)}")
-        for required in ("input_dim", "layers"):
-            if required not in data:
-                raise SpecError(f"spec is missing the field {required!r}")
+        if "layers" not in data:
+            raise SpecError("spec is missing the field 'layers'")
+        if "input_dim" not in data and data.get("input_shape") is None:
+            raise SpecError("spec is missing the field 'input_dim' (or 'input_shape')")
         return cls(**data)
 
     def to_json(self, indent: int | None = None) -> str:
@@ -495,8 +763,8 @@ def allocation_failed(spec: ModelSpec, exc: BaseException) -> SpecError:
 def weight_shapes(spec: ModelSpec) -> tuple[tuple[int, ...], ...]:
     """The shapes ``get_weights`` returns for ``spec``: kernel then bias per layer."""
     shapes: list[tuple[int, ...]] = []
-    for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
-        shapes.append((n_in, n_out))
+    for shape, layer in zip(spec.kernel_shapes(), spec.weighted_layers):
+        shapes.append(shape)
         if layer.use_bias:
-            shapes.append((n_out,))
+            shapes.append((shape[-1],))
     return tuple(shapes)
