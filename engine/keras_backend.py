@@ -46,7 +46,7 @@ from .numpy_backend import (
     weight_layout,
     write_model_file,
 )
-from .spec import Dropout, ModelSpec, check_memory
+from .spec import Conv2D, Dropout, Flatten, MaxPooling2D, ModelSpec, check_memory
 
 FORMAT = "deepterm-keras-model"
 FORMAT_VERSION = 1
@@ -350,17 +350,22 @@ class KerasModel(Model):
 
         # the initial weights: the same draws, in the same order, as NumpyModel
         weights = []
-        for (n_in, n_out), layer in zip(spec.layer_shapes(), spec.dense_layers):
+        for kernel_shape, layer in zip(spec.kernel_shapes(), spec.weighted_layers):
             weights.append(initializers.initialize(
-                layer.kernel_initializer, self.rng, (n_in, n_out), self.dtype))
+                layer.kernel_initializer, self.rng, kernel_shape, self.dtype))
             if layer.use_bias:
                 weights.append(initializers.initialize(
-                    layer.bias_initializer, self.rng, (n_out,), self.dtype))
+                    layer.bias_initializer, self.rng, (kernel_shape[-1],), self.dtype))
 
         with self._scope("building the model"):
-            layers = [keras.Input(shape=(spec.input_dim,), dtype=spec.dtype, name="input")]
+            layers = [keras.Input(shape=self._input_shape, dtype=spec.dtype, name="input")]
             dense = dropout = 0
+            counts = {Conv2D: 0, MaxPooling2D: 0, Flatten: 0}
             for layer in spec.layers:
+                if type(layer) in counts:
+                    layers.append(_image_layer(keras, layer, counts[type(layer)], spec.dtype))
+                    counts[type(layer)] += 1
+                    continue
                 if isinstance(layer, Dropout):
                     layers.append(keras.layers.Dropout(
                         layer.rate, seed=None if seed is None else seed + dropout + 1,
@@ -387,6 +392,11 @@ class KerasModel(Model):
         self.keras_model = model
         self.optimizer = optimizer
         self._predict_fn = None
+
+    @property
+    def _input_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (input_dim,), or (height, width, channels) for images."""
+        return tuple(self.spec.input_shape) if self.spec.is_image else (self.spec.input_dim,)
 
     # -- errors and placement ---------------------------------------------------------
 
@@ -449,7 +459,7 @@ class KerasModel(Model):
             model = self.keras_model
             self._predict_fn = tf.function(
                 lambda x: model(x, training=False), reduce_retracing=True,
-                input_signature=[tf.TensorSpec([None, self.spec.input_dim], self.spec.dtype)])
+                input_signature=[tf.TensorSpec([None, *self._input_shape], self.spec.dtype)])
         return np.asarray(self._predict_fn(X), dtype=self.dtype)
 
     def predict(self, X, batch_size: int | None = None) -> np.ndarray:
@@ -518,7 +528,7 @@ class KerasModel(Model):
 
         y_spec = tf.TensorSpec((None,), tf.int64) if y.ndim == 1 else \
             tf.TensorSpec((None, y.shape[1]), self.spec.dtype)
-        signature = (tf.TensorSpec((None, X.shape[1]), self.spec.dtype), y_spec)
+        signature = (tf.TensorSpec((None, *X.shape[1:]), self.spec.dtype), y_spec)
         return tf.data.Dataset.from_generator(batches, output_signature=signature) \
             .prefetch(tf.data.AUTOTUNE)
 
@@ -641,7 +651,7 @@ class KerasModel(Model):
                     raise damaged(f"its {META_FILE} is not JSON ({exc})") from None
                 check_meta(meta, path, "Keras", FORMAT, FORMAT_VERSION)
                 spec = read_spec(meta.get("spec"), damaged)
-                stored = _stored_weights(zf, damaged)
+                stored = _stored_weights(zf, damaged, spec)
         except FileNotFoundError:
             raise ModelFileError(f"{path}: no such file") from None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
@@ -672,10 +682,39 @@ class KerasModel(Model):
 _WEIGHTS_FILE = "model.weights.h5"
 
 
-def _stored_weights(zf: zipfile.ZipFile, damaged) -> list[tuple[str, tuple, np.dtype]]:
+def _image_layer(keras, layer, index: int, dtype: str):
+    """The Keras layer for a spec's Conv2D, MaxPooling2D or Flatten (channels-last)."""
+    if isinstance(layer, Conv2D):
+        return keras.layers.Conv2D(
+            layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
+            activation=layer.activation, use_bias=layer.use_bias,
+            kernel_initializer=layer.kernel_initializer,
+            bias_initializer=layer.bias_initializer, data_format="channels_last",
+            dtype=dtype, name=f"conv2d_{index}")
+    if isinstance(layer, MaxPooling2D):
+        return keras.layers.MaxPooling2D(layer.pool_size, strides=layer.step, padding="valid",
+                                         data_format="channels_last", dtype=dtype,
+                                         name=f"max_pooling2d_{index}")
+    return keras.layers.Flatten(data_format="channels_last", dtype=dtype,
+                                name=f"flatten_{index}")
+
+
+def _weight_groups(spec: ModelSpec) -> list[str]:
+    """The names Keras' weights file gives the spec's weighted layers, in order: per
+    class ``conv2d``, ``conv2d_1``, ... and ``dense``, ``dense_1``, ..."""
+    names, counts = [], {"conv2d": 0, "dense": 0}
+    for layer in spec.weighted_layers:
+        base = "conv2d" if isinstance(layer, Conv2D) else "dense"
+        names.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
+        counts[base] += 1
+    return names
+
+
+def _stored_weights(zf: zipfile.ZipFile, damaged,
+                    spec: ModelSpec | None = None) -> list[tuple[str, tuple, np.dtype]]:
     """(name, shape, dtype) of each layer weight in a .keras file's weights, in layer
     order, read from the HDF5 headers alone (h5py comes with Keras; nothing is
-    allocated for the arrays)."""
+    allocated for the arrays). With ``spec``, its layers' names give the order."""
     if _WEIGHTS_FILE not in zf.namelist():
         raise damaged(f"it has no {_WEIGHTS_FILE} entry")
     try:
@@ -683,9 +722,13 @@ def _stored_weights(zf: zipfile.ZipFile, damaged) -> list[tuple[str, tuple, np.d
     except ImportError:             # Keras needs h5py: without it the load fails anyway
         raise BackendUnavailable(f"h5py is not installed; {INSTALL_HINT}") from None
 
-    def order(group: str) -> int:   # Keras names them dense, dense_1, dense_2, ...
+    expected = _weight_groups(spec) if spec is not None else []
+
+    def order(group: str) -> tuple[int, int]:   # Keras names them dense, dense_1, ...
+        if group in expected:
+            return 0, expected.index(group)
         tail = group.rsplit("_", 1)
-        return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
+        return 1, int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else 0
 
     out = []
     try:
