@@ -46,6 +46,7 @@ def export_model(model: Any, path: str | os.PathLike) -> str:
     format's name. A failed write is one ModelFileError and leaves ``path`` as it was."""
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
+    refuse_images(model)
     if suffix == ".keras":
         to_keras(model, path)
     elif suffix == ".onnx":
@@ -54,6 +55,14 @@ def export_model(model: Any, path: str | os.PathLike) -> str:
         raise FitError(f"{path}: a model is exported to a .keras or an .onnx file; name one "
                        f"(e.g. model.keras, model.onnx)")
     return FORMATS[suffix]
+
+
+def refuse_images(model: Any) -> None:
+    """Export writes Dense networks; one with Conv2D/MaxPooling2D/Flatten layers is a
+    FitError (its own ``model.save`` keeps it)."""
+    if getattr(model.spec, "is_image", False):
+        raise FitError("export writes Dense networks only, and this model has image layers "
+                       "(Conv2D, MaxPooling2D, Flatten); save it with model.save(path) instead")
 
 
 def exported_metadata(model: Any) -> dict[str, Any]:
@@ -70,6 +79,7 @@ def keras_sequential(model: Any):
     compiled as the model is (imports TensorFlow)."""
     from .keras_backend import _import_tf, _keras_loss, _keras_metric, _keras_optimizer
 
+    refuse_images(model)
     _, keras = _import_tf()
     spec = model.spec
     layers = [keras.Input(shape=(spec.input_dim,), dtype=spec.dtype, name="input")]
@@ -124,6 +134,7 @@ def onnx_model(model: Any):
     """``model`` as an ``onnx.ModelProto`` (checked by onnx's checker)."""
     import numpy as np
 
+    refuse_images(model)
     onnx, helper, numpy_helper = _onnx()
     spec = model.spec
     dtype = np.dtype(spec.dtype)

@@ -211,6 +211,9 @@ class RunConfig:
         A RunConfig describes dense layers with biases and the default initializers,
         one regularizer on every kernel (or none), and one Dropout after each hidden
         layer (or none); another spec is a FitError."""
+        if spec.is_image:
+            raise FitError("a RunConfig describes Dense networks; this spec has image layers "
+                           "(Conv2D, MaxPooling2D, Flatten)")
         dense = spec.dense_layers
         *hidden, out = dense
         for layer in dense:

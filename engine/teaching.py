@@ -15,6 +15,7 @@ import numpy as np
 
 from . import activations, losses
 from .data import check_X, check_y
+from .errors import FitError
 from .numpy_backend import NumpyModel
 
 
@@ -68,6 +69,9 @@ class BackwardTrace:
 
 
 def _numpy_model(model) -> NumpyModel:
+    if model.spec.is_image:
+        raise FitError("the forward and backward traces show Dense networks, and this model "
+                       "has image layers (Conv2D, MaxPooling2D, Flatten)")
     if isinstance(model, NumpyModel):
         return model
     twin = NumpyModel(model.spec, seed=0)

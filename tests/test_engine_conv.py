@@ -253,3 +253,22 @@ def test_an_image_model_saves_loads_and_trains_on_the_same(tmp_path):
     h1 = model.fit(X, y, epochs=2, batch_size=4)
     h2 = again.fit(X, y, epochs=2, batch_size=4)
     assert h1.history == h2.history
+
+
+# -- what does not take image networks yet says so --------------------------------------------
+
+
+def test_export_traces_and_run_configs_refuse_an_image_network(tmp_path):
+    from engine.export import export_model
+    from engine.recipe import RunConfig
+    from engine.teaching import forward_trace
+
+    spec = _image_spec([Conv2D(2, 3), Flatten()])
+    model = build(spec, seed=0)
+    X, _ = _images(n=2)
+    for call in (lambda: export_model(model, tmp_path / "m.onnx"),
+                 lambda: export_model(model, tmp_path / "m.keras"),
+                 lambda: forward_trace(model, X[0].ravel()),
+                 lambda: RunConfig(dataset="xor").with_spec(spec)):
+        with pytest.raises(FitError, match="image layers"):
+            call()
