@@ -90,31 +90,37 @@ def conv_backward(dz: np.ndarray, kernel: np.ndarray, windows: Windows, layer: C
 class Pooled:
     """Where each window's maximum was (its index in the window, row-major)."""
 
-    argmax: np.ndarray     # (n, oh, ow, c)
+    argmax: np.ndarray     # (n, oh, ow, c): the index in the window, row-major
     shape: tuple[int, int, int, int]
 
 
 def pool_forward(x: np.ndarray, layer: MaxPooling2D) -> tuple[np.ndarray, Pooled]:
-    """The maximum of each window per channel: ``(n, oh, ow, c)``."""
+    """The maximum of each window per channel: ``(n, oh, ow, c)``. One elementwise
+    pass per window offset (``ph * pw`` of them), keeping the first maximum."""
     (ph, pw), (sh, sw) = layer.pool_size, layer.step
-    oh, ow, c = layer.output_shape(x.shape[1:])
-    win = sliding_window_view(x, (ph, pw), axis=(1, 2))[:, ::sh, ::sw][:, :oh, :ow]
-    flat = win.reshape(x.shape[0], oh, ow, c, ph * pw)
-    arg = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    oh, ow, _ = layer.output_shape(x.shape[1:])
+    out = arg = None
+    for k in range(ph * pw):
+        i, j = divmod(k, pw)
+        values = x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :]
+        if out is None:
+            out = values.copy()
+            arg = np.zeros(values.shape, dtype=np.uint8 if ph * pw <= 256 else np.intp)
+            continue
+        larger = values > out
+        np.copyto(out, values, where=larger)
+        arg[larger] = k
     return out, Pooled(arg, x.shape)
 
 
 def pool_backward(grad: np.ndarray, pooled: Pooled, layer: MaxPooling2D) -> np.ndarray:
     """d loss / d input: each window's gradient goes to its maximum (the first, on a
     tie), summed where windows overlap."""
-    n, h, w, c = pooled.shape
-    pw = layer.pool_size[1]
-    sh, sw = layer.step
+    (ph, pw), (sh, sw) = layer.pool_size, layer.step
     _, oh, ow, _ = grad.shape
-    di, dj = np.divmod(pooled.argmax, pw)
-    rows = np.arange(oh)[None, :, None, None] * sh + di
-    cols = np.arange(ow)[None, None, :, None] * sw + dj
-    index = ((np.arange(n)[:, None, None, None] * h + rows) * w + cols) * c + np.arange(c)
-    dx = np.bincount(index.ravel(), weights=grad.ravel(), minlength=n * h * w * c)
-    return dx.astype(grad.dtype, copy=False).reshape(pooled.shape)
+    dx = np.zeros(pooled.shape, dtype=grad.dtype)
+    for k in range(ph * pw):
+        i, j = divmod(k, pw)
+        dx[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += \
+            np.where(pooled.argmax == k, grad, 0)
+    return dx
