@@ -272,3 +272,19 @@ def test_export_traces_and_run_configs_refuse_an_image_network(tmp_path):
                  lambda: RunConfig(dataset="xor").with_spec(spec)):
         with pytest.raises(FitError, match="image layers"):
             call()
+
+
+def test_a_run_store_keeps_an_image_spec_and_its_weights(tmp_path):
+    from engine import train
+    from engine.predict import model_of_run
+    from engine.store import RunStore
+
+    spec = _image_spec([Conv2D(2, 3, activation="relu"), MaxPooling2D(2), Flatten()],
+                       dtype="float32")
+    X, y = _images(n=10)
+    store = RunStore(tmp_path / "runs.db")
+    run = train(spec, (X.reshape(10, -1), y), store=store, epochs=2, save_weights=True)
+    stored = store.get(run.id, weights=True)
+    assert stored.spec == spec and stored.epochs_done == 2
+    assert [w.shape for w in stored.weights] == [(3, 3, 2, 2), (2,), (8, 3), (3,)]
+    np.testing.assert_array_equal(model_of_run(stored).predict(X), run.model.predict(X))
