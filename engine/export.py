@@ -82,11 +82,23 @@ def keras_sequential(model: Any):
     refuse_images(model)
     _, keras = _import_tf()
     spec = model.spec
+    from .spec import Dropout
+
     layers = [keras.Input(shape=(spec.input_dim,), dtype=spec.dtype, name="input")]
-    for i, layer in enumerate(spec.layers):
-        layers.append(keras.layers.Dense(layer.units, activation=layer.activation,
-                                         use_bias=layer.use_bias, dtype=spec.dtype,
-                                         name=f"dense_{i}"))
+    dense = dropout = 0
+    for layer in spec.layers:
+        if isinstance(layer, Dropout):     # as the model trains; nothing when it predicts
+            layers.append(keras.layers.Dropout(layer.rate, dtype=spec.dtype,
+                                               name=f"dropout_{dropout}"))
+            dropout += 1
+            continue
+        reg = layer.kernel_regularizer
+        layers.append(keras.layers.Dense(
+            layer.units, activation=layer.activation, use_bias=layer.use_bias, dtype=spec.dtype,
+            kernel_regularizer=None if reg is None else keras.regularizers.L1L2(l1=reg.l1,
+                                                                                l2=reg.l2),
+            name=f"dense_{dense}"))
+        dense += 1
     out = keras.Sequential(layers, name="sequential")
     out.set_weights([w.astype(spec.dtype) for w in model.get_weights()])
     optimizer = _keras_optimizer(keras, spec)
@@ -142,10 +154,11 @@ def onnx_model(model: Any):
     weights = iter(model.get_weights())
     nodes, initializers = [], []
     current = "input"
-    for i, layer in enumerate(spec.layers):
+    dense_layers = spec.dense_layers     # a Dropout passes its values through when predicting
+    for i, layer in enumerate(dense_layers):
         kernel = np.asarray(next(weights), dtype=dtype)
         initializers.append(numpy_helper.from_array(kernel, f"dense_{i}/kernel"))
-        last = i == len(spec.layers) - 1
+        last = i == len(dense_layers) - 1
         linear = layer.activation == "linear"
         z = "output" if last and linear else f"dense_{i}/z"
         if layer.use_bias:
@@ -171,7 +184,7 @@ def onnx_model(model: Any):
     proto = helper.make_model(graph, producer_name="deepterm",
                               opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
                               doc_string=f"{spec.input_dim}-"
-                                         f"{'-'.join(str(layer.units) for layer in spec.layers)} "
+                                         f"{'-'.join(str(layer.units) for layer in dense_layers)} "
                                          f"network trained by deepterm; loss {spec.loss}")
     proto.ir_version = ONNX_IR_VERSION
     for key, value in exported_metadata(model).items():

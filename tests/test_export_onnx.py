@@ -18,6 +18,7 @@ onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed (pip 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
 from engine import BackendUnavailable, Layer, ModelSpec, RunStore, build, runner  # noqa: E402
+from engine.spec import L2, Dropout  # noqa: E402
 from engine.export import export_model, onnx_model  # noqa: E402
 from engine.predict import rows_for  # noqa: E402
 from engine.recipe import RunConfig  # noqa: E402
@@ -32,6 +33,10 @@ NETWORKS = {
     "relu-sigmoid-no-bias": ([Layer(6, "relu", use_bias=False), Layer(1, "sigmoid")],
                              "binary_crossentropy"),
     "linear-only": ([Layer(2, "linear")], "mae"),
+    # Playground's settings: a Dropout passes values through when predicting, a penalty
+    # changes only the loss (exporting such a model raised AttributeError before)
+    "dropout-l2": ([Layer(8, "relu", kernel_regularizer=L2(0.01)), Dropout(0.3),
+                    Layer(3, "softmax")], "categorical_crossentropy"),
 }
 
 

@@ -53,6 +53,28 @@ def test_plain_keras_load_model_opens_the_export_with_the_same_predictions(tmp_p
         assert json.loads(zf.read(EXPORT_META)) == {"target": model.metadata["target"]}
 
 
+def test_a_model_with_dropout_and_a_penalty_exports_them_to_keras(tmp_path):
+    """Playground's settings reach the .keras file: plain Keras predicts the same (a
+    Dropout passes values through) and its loss includes the same L2 penalty."""
+    from engine.spec import L2, Dropout
+
+    spec = ModelSpec(input_dim=4, layers=[Layer(8, "relu", kernel_regularizer=L2(0.01)),
+                                          Dropout(0.25), Layer(3, "softmax")],
+                     loss="categorical_crossentropy", optimizer="adam", learning_rate=0.01)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 60)]
+    model = build(spec, seed=2)
+    model.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    export_model(model, tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Dense", "Dropout", "Dense"]
+    assert loaded.layers[1].rate == 0.25
+    assert float(np.abs(loaded.predict(X, verbose=0) - model.predict(X)).max()) <= 1e-6
+    assert float(np.atleast_1d(loaded.evaluate(X, y, verbose=0))[0]) == pytest.approx(
+        model.evaluate(X, y)["loss"], rel=1e-5)
+
+
 def test_cli_exports_a_stored_runs_model_to_keras(tmp_path):
     from click.testing import CliRunner
 
