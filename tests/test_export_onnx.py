@@ -18,10 +18,10 @@ onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed (pip 
 ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 
 from engine import BackendUnavailable, Layer, ModelSpec, RunStore, build, runner  # noqa: E402
-from engine.spec import L2, Dropout  # noqa: E402
 from engine.export import export_model, onnx_model  # noqa: E402
 from engine.predict import rows_for  # noqa: E402
 from engine.recipe import RunConfig  # noqa: E402
+from engine.spec import L2, Dropout  # noqa: E402
 from engine.store import ENV_VAR  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
