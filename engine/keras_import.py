@@ -37,7 +37,7 @@ import numpy as np
 from .errors import BackendUnavailable, ModelFileError, SpecError
 from .export import EXPORT_META, META_KEYS
 from .numpy_backend import MAX_JSON_BYTES, check_model_path, weight_layout
-from .spec import ACTIVATIONS, DTYPES, Layer, ModelSpec
+from .spec import ACTIVATIONS, DTYPES, L1L2, Dropout, Layer, ModelSpec, Regularizer
 
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -119,7 +119,7 @@ def read_keras(path: str | os.PathLike) -> KerasFile:
 
 def _refused(path: str, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: deepterm cannot represent this model: {what}; it imports "
-                          f"Keras Sequential models of Dense layers")
+                          f"Keras Sequential models of Dense layers (and Dropout between them)")
 
 
 def _json_entry(zf: zipfile.ZipFile, name: str, path: str) -> Any:
@@ -149,6 +149,7 @@ def _spec(config: Any, refuse) -> tuple[ModelSpec, list[str]]:
         raise refuse("it has no layers")
     input_dim = None
     dense: list[Layer] = []
+    stack: list[Layer | Dropout] = []    # the Dense layers and the Dropouts between them
     dtypes = set()
     for k, entry in enumerate(layers, 1):
         kind = entry.get("class_name") if isinstance(entry, dict) else None
@@ -157,6 +158,17 @@ def _spec(config: Any, refuse) -> tuple[ModelSpec, list[str]]:
         if kind == "InputLayer":
             shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
             input_dim = _input_dim(shape, refuse)
+            continue
+        if kind == "Dropout":      # deepterm's own export writes them (Playground's dropout)
+            rate = cfg.get("rate")
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or \
+                    not 0 <= rate < 1 or cfg.get("noise_shape") not in (None, []):
+                raise refuse(f"layer {k} ({name!r}) is a Dropout with rate {rate!r} and noise "
+                             f"shape {cfg.get('noise_shape')!r} (deepterm: 0 <= rate < 1, no "
+                             f"noise shape)")
+            if not dense:
+                raise refuse(f"layer {k} ({name!r}) is a Dropout before any Dense layer")
+            stack.append(Dropout(float(rate)))
             continue
         if kind != "Dense":
             raise refuse(f"layer {k} ({name!r}) is a {kind} layer")
@@ -170,7 +182,8 @@ def _spec(config: Any, refuse) -> tuple[ModelSpec, list[str]]:
                 (activation or {}).get("class_name", activation)
             raise refuse(f"layer {k} ({name!r}) has the activation {shown!r} (deepterm has "
                          f"{', '.join(ACTIVATIONS)})")
-        for setting in ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+        penalty = _penalty(cfg.get("kernel_regularizer"), refuse, k, name)
+        for setting in ("bias_regularizer", "activity_regularizer",
                         "kernel_constraint", "bias_constraint", "lora_rank",
                         "quantization_config"):
             if cfg.get(setting) not in (None, 0, False):
@@ -179,9 +192,13 @@ def _spec(config: Any, refuse) -> tuple[ModelSpec, list[str]]:
         units = cfg.get("units")
         if isinstance(units, bool) or not isinstance(units, int) or units < 1:
             raise refuse(f"layer {k} ({name!r}) has {units!r} units")
-        dense.append(Layer(units, activation, use_bias=bool(cfg.get("use_bias", True))))
+        dense.append(Layer(units, activation, use_bias=bool(cfg.get("use_bias", True)),
+                           kernel_regularizer=penalty))
+        stack.append(dense[-1])
     if not dense:
         raise refuse("it has no Dense layer")
+    if not isinstance(stack[-1], Layer):
+        raise refuse("its last layer is a Dropout, not the Dense output layer")
     if len(dtypes) != 1 or next(iter(dtypes)) not in DTYPES:
         raise refuse(f"its layers compute in {', '.join(sorted(dtypes))} (deepterm: one of "
                      f"{', '.join(DTYPES)})")
@@ -191,12 +208,28 @@ def _spec(config: Any, refuse) -> tuple[ModelSpec, list[str]]:
     loss, optimizer, learning_rate, extra, metrics = _compiled(config.get("compile_config"),
                                                               dense[-1], refuse, notes)
     try:
-        spec = ModelSpec(input_dim=input_dim, layers=dense, loss=loss, optimizer=optimizer,
+        spec = ModelSpec(input_dim=input_dim, layers=stack, loss=loss, optimizer=optimizer,
                          learning_rate=learning_rate, metrics=metrics, dtype=next(iter(dtypes)),
                          **extra)
     except SpecError as exc:
         raise refuse(str(exc)) from None
     return spec, notes
+
+
+def _penalty(value: Any, refuse, k: int, name: str) -> Regularizer | None:
+    """A Dense layer's kernel regularizer: Keras' L1, L2 or L1L2 (as deepterm's export
+    writes them), else refused by name."""
+    if value in (None, 0, False):
+        return None
+    kind = value.get("class_name") if isinstance(value, dict) else value
+    cfg = (value.get("config") or {}) if isinstance(value, dict) else {}
+    rates = {key: cfg.get(key, 0.0) for key in ("l1", "l2")}
+    if kind not in ("L1", "L2", "L1L2") or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf")
+            for v in rates.values()):
+        raise refuse(f"layer {k} ({name!r}) has the kernel regularizer {kind!r} {cfg!r} "
+                     f"(deepterm: L1, L2 or L1L2)")
+    return L1L2(float(rates["l1"]), float(rates["l2"]))
 
 
 def _input_dim(shape: Any, refuse) -> int:

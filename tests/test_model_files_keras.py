@@ -73,6 +73,12 @@ def test_a_model_with_dropout_and_a_penalty_exports_them_to_keras(tmp_path):
     assert float(np.abs(loaded.predict(X, verbose=0) - model.predict(X)).max()) <= 1e-6
     assert float(np.atleast_1d(loaded.evaluate(X, y, verbose=0))[0]) == pytest.approx(
         model.evaluate(X, y)["loss"], rel=1e-5)
+    # and deepterm imports its own export back: the same layers, penalty and predictions
+    from engine import from_keras
+
+    back = from_keras(tmp_path / "m.keras")
+    assert back.spec.layers == spec.layers
+    assert float(np.abs(back.predict(X) - model.predict(X)).max()) <= 1e-6
 
 
 def test_cli_exports_a_stored_runs_model_to_keras(tmp_path):
@@ -175,14 +181,14 @@ def _refused_models():
     L = keras.layers
     inp = keras.Input(shape=(4,))
     return {
-        "dropout": (keras.Sequential([keras.Input(shape=(4,)), L.Dense(3, "relu"), L.Dropout(0.5),
-                                      L.Dense(1)]), "layer 3 ('dropout') is a Dropout layer"),
+        "dropout": (keras.Sequential([keras.Input(shape=(4,)), L.Dense(3, "relu"), L.Dense(1),
+                                      L.Dropout(0.5)]), "its last layer is a Dropout"),
         "functional": (keras.Model(inp, L.Dense(1)(inp)), "it is a 'Functional' model"),
         "elu": (keras.Sequential([keras.Input(shape=(4,)), L.Dense(3, "elu"), L.Dense(1)]),
                 "has the activation 'elu'"),
         "regularizer": (keras.Sequential([keras.Input(shape=(4,)),
-                                          L.Dense(3, kernel_regularizer="l2")]),
-                        "has a kernel regularizer"),
+                                          L.Dense(3, bias_regularizer="l2")]),
+                        "has a bias regularizer"),
         "images": (keras.Sequential([keras.Input(shape=(28, 28)), L.Flatten(), L.Dense(10)]),
                    "its input has the shape [None, 28, 28]"),
     }
@@ -214,7 +220,8 @@ def test_what_deepterm_cannot_represent_is_refused_by_name(tmp_path, case):
     message = str(info.value)
     assert message.startswith(f"{path}: deepterm cannot represent this model: ")
     assert words in message
-    assert message.endswith("it imports Keras Sequential models of Dense layers")
+    assert message.endswith("it imports Keras Sequential models of Dense layers (and Dropout "
+                            "between them)")
 
 
 def test_a_file_that_is_not_a_keras_model_is_one_error(tmp_path):
