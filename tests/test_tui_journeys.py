@@ -270,6 +270,24 @@ def _footer(screen) -> dict[str, str]:
 
 
 @run_async
+async def test_the_arrow_keys_choose_a_dataset_as_soon_as_the_app_opens():
+    """The dataset list has the focus at start (the pane around it took the arrows and
+    scrolled): down, down moves from titanic to customers; the presets' digits and the
+    screen's letters still work from there."""
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.setup_screen.dataset_key == "titanic"
+        await pilot.press("down", "down")
+        await wait_until(pilot, lambda: app.setup_screen.dataset_key == "customers",
+                         what="customers")
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.setup_screen.dataset_key == "mnist", what="the preset")
+        await pilot.press("w")
+        await wait_until(pilot, lambda: app.screen.id == "sweep", what="the sweep screen")
+
+
+@run_async
 async def test_letter_keys_belong_to_a_focused_field_and_esc_leaves_it():
     """Typing 1/2/3 into Epochs types digits (and the footer says so: the presets are
     greyed and esc 'Leave field' shows); esc leaves the field and 3 is the preset."""

@@ -275,7 +275,8 @@ async def test_the_training_footer_keeps_its_keys_at_every_size(size):
         await ready(pilot)
         screen = TrainingScreen(config, data, autostart=False)
         await app.push_screen(screen)
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: "Pause" in " ".join(
+            str(key.render()) for key in screen.query("FooterKey")), what="the footer")
         footer = " ".join(str(key.render()) for key in screen.query("FooterKey"))
         for key in ("Pause", "Stop", "Step", "Pace", "View", "Back", "Help", "Lessons", "Runs"):
             assert key in footer

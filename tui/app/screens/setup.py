@@ -123,6 +123,7 @@ def _lr_label(value: float) -> str:
 class SetupScreen(Screen):
     """Dataset, architecture and training settings for one run."""
 
+    AUTO_FOCUS = "#datasets"   # ↑/↓ choose a dataset at once (not the pane around it)
     BINDINGS = [
         Binding("ctrl+s", "start", "Start", priority=True, id="start"),
         # the footer shows the three presets as one entry, "1/2/3 Presets"
