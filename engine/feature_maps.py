@@ -28,21 +28,21 @@ import numpy as np
 
 from .spec import Conv2D, Flatten, Layer, MaxPooling2D, SpecError
 
-#: Keras' automatic layer names (the first "conv2d", then "conv2d_1", ...).
-_KERAS_NAMES = {Conv2D: "conv2d", MaxPooling2D: "max_pooling2d", Flatten: "flatten",
-                Layer: "dense"}
+#: The layers' names: kind, then its count from 0 (``conv2d_0``, ``conv2d_1``, ...).
+_KINDS = {Conv2D: "conv2d", MaxPooling2D: "max_pooling2d", Flatten: "flatten", Layer: "dense"}
 
 
 def layer_names(spec: Any) -> list[str]:
-    """Each spec layer's name as Keras names a fresh model's layers: ``conv2d``,
-    ``conv2d_1``, ``max_pooling2d``, ``flatten``, ``dense``, ``dropout``..."""
+    """Each spec layer's name as the model's summary and the Keras backend's layers
+    name it: ``conv2d_0``, ``conv2d_1``, ``max_pooling2d_0``, ``flatten_0``,
+    ``dense_0``, ``dropout_0``..."""
     seen: dict[str, int] = {}
     names = []
     for layer in spec.layers:
-        base = _KERAS_NAMES.get(type(layer), type(layer).__name__.lower())
+        base = _KINDS.get(type(layer), type(layer).__name__.lower())
         n = seen.get(base, 0)
         seen[base] = n + 1
-        names.append(base if n == 0 else f"{base}_{n}")
+        names.append(f"{base}_{n}")
     return names
 
 
@@ -51,7 +51,7 @@ class LayerFilters:
     """One Conv2D layer's learned filters."""
 
     index: int              # the layer's index in spec.layers
-    name: str               # Keras' name: conv2d, conv2d_1, ...
+    name: str               # conv2d_0, conv2d_1, ... (layer_names)
     layer: Conv2D
     kernel: np.ndarray      # (kh, kw, in_channels, filters), as the model holds it
     bias: np.ndarray | None  # (filters,)

@@ -57,7 +57,7 @@ def test_feature_maps_equal_a_direct_computation_and_feed_the_dense_part():
     pooled = _max_pool(conv1, 2)
     conv2 = _correlate(pooled, kernel2, bias2)
     assert [(m.name, m.index, m.shape) for m in maps] == [
-        ("conv2d", 0, (5, 5, 3)), ("max_pooling2d", 1, (2, 2, 3)), ("conv2d_1", 2, (1, 1, 2))]
+        ("conv2d_0", 0, (5, 5, 3)), ("max_pooling2d_0", 1, (2, 2, 3)), ("conv2d_1", 2, (1, 1, 2))]
     for got, want in zip(maps, (conv1, pooled, conv2)):
         np.testing.assert_allclose(got.values, want, rtol=1e-12, atol=1e-12)
 
@@ -78,7 +78,7 @@ def test_filters_are_the_kernels_per_output_channel_and_the_mean_over_inputs():
     kernel1, bias1, kernel2, _, _ = model.get_weights()
     first, second = filters(model)
     assert (first.name, first.index, first.in_channels, second.name, second.index) == \
-        ("conv2d", 0, 2, "conv2d_1", 1)
+        ("conv2d_0", 0, 2, "conv2d_1", 1)
     assert first.pictures.shape == (4, 3, 2) and second.pictures.shape == (2, 2, 2)
     for f in range(4):
         np.testing.assert_allclose(first.pictures[f], kernel1[:, :, :, f].mean(axis=2))
@@ -108,8 +108,10 @@ def test_a_batch_of_several_images_is_refused():
         feature_maps(model, np.zeros((2, 7, 7, 1)))
 
 
-def test_keras_names_and_the_symmetric_scale():
+def test_the_summary_s_names_and_the_symmetric_scale():
     spec = _spec([Conv2D(2, 2), Conv2D(2, 2), MaxPooling2D(2)])
-    assert layer_names(spec) == ["conv2d", "conv2d_1", "max_pooling2d", "flatten", "dense"]
+    assert layer_names(spec) == ["conv2d_0", "conv2d_1", "max_pooling2d_0", "flatten_0", "dense_0"]
+    assert [line.split()[0] for line in build(spec).summary().splitlines()[4:9]] == \
+        layer_names(spec)
     np.testing.assert_allclose(symmetric([[-2.0, 1.0], [0.0, np.nan]]), [[-1, 0.5], [0, 0]])
     assert not symmetric(np.zeros((2, 2))).any()

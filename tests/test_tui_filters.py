@@ -74,9 +74,9 @@ async def test_the_filters_tab_draws_each_filter_and_browses_the_maps():
         assert app.focused is view
         assert view.filter_count == FILTERS
         text = _rendered(view)
-        assert "Filters of conv2d: 3 of 3x3" in text
+        assert "Filters of conv2d_0: 3 of 3x3" in text
         assert all(f"#{k}" in text for k in range(1, FILTERS + 1))
-        assert "conv2d (26, 26, 3) relu" in text and "max_pooling2d (13, 13, 3)" in text
+        assert "conv2d_0 (26, 26, 3) relu" in text and "max_pooling2d_0 (13, 13, 3)" in text
         before = [m.values.copy() for m in view.maps()]
         _, data, model, _ = _conv_run()
         np.testing.assert_array_equal(before[0], feature_maps(model, data.X[data.split_at])[0]
@@ -131,11 +131,11 @@ def test_results_conv_filters_and_feature_maps(snap_compare):
     """The Filters tab of a seeded 1-epoch conv run on 300 MNIST images (3 filters 3x3,
     relu, max pooling 2): on the left the first validation image (a white digit on
     black), beside it "Image 1 of 90" with its row, actual and predicted label and the
-    hint "←/→ browse"; "Filters of conv2d: 3 of 3x3 · largest |weight| ..." and three
+    hint "←/→ browse"; "Filters of conv2d_0: 3 of 3x3 · largest |weight| ..." and three
     small square pictures #1-#3 in orange (negative) and blue (positive) blocks; the
-    legend; below, "conv2d (26, 26, 3) relu" with three 26x13-cell maps (the digit's
+    legend; below, "conv2d_0 (26, 26, 3) relu" with three 26x13-cell maps (the digit's
     strokes picked out in blue, dark elsewhere, nothing orange after relu), then
-    "max_pooling2d (13, 13, 3)" with three smaller, blockier maps (scrolled to below)."""
+    "max_pooling2d_0 (13, 13, 3)" with three smaller, blockier maps (scrolled to below)."""
     async def run_before(pilot) -> None:
         await _results(pilot, wait_for_setup=True)
 
