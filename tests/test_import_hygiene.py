@@ -25,6 +25,7 @@ def _loaded_after(code: str) -> list[str]:
 
 def test_import_engine_and_datasets_loads_no_ui_and_no_tensorflow():
     assert _loaded_after("import engine, datasets") == []
+    assert _loaded_after("import engine.feature_maps, engine.plane") == []
 
 
 def test_building_and_training_a_numpy_model_loads_no_tensorflow():

@@ -101,6 +101,9 @@ class ResultsScreen(Screen):
                     images = np.asarray(ds.X)[p.rows].reshape((len(p.rows), *ds.image_shape))
                     yield DigitBrowser(images, p.y_true, p.probs,
                                        [printable(n) for n in p.class_names], p.rows, id="digits")
+            if getattr(getattr(self.model, "spec", None), "is_image", False):
+                with TabPane("Filters", id="tab-filters"):
+                    yield VerticalScroll(self._filters_view(), id="filters-scroll")
             with TabPane("Predictions", id="tab-predictions"):
                 shown = f", first {MAX_TABLE_ROWS} shown" if len(p.rows) > MAX_TABLE_ROWS else ""
                 yield Static(f"Predictions on the {p.label} ({len(p.rows)}{shown})",
@@ -138,9 +141,50 @@ class ResultsScreen(Screen):
         for browser in self.query("#digits"):
             browser.focus()
 
+    def _filters_view(self):
+        """The Filters tab's view: the first Conv2D layer's filters and the feature maps
+        of the images the Digits tab browses (the model's inputs for them)."""
+        from ..widgets.filters import FiltersView
+
+        p = self.predictions
+        ds = self.data.dataset
+        shape = getattr(ds, "image_shape", None)
+        images = None
+        if shape and len(shape) == 2:
+            images = np.asarray(ds.X)[p.rows].reshape((len(p.rows), *shape))
+        names = [printable(n) for n in p.class_names]
+
+        def said(k: int) -> str:
+            return names[k] if 0 <= k < len(names) else str(k)
+
+        if p.task == "regression":
+            labels = [f"(row {int(r)})" for r in p.rows]
+        else:
+            labels = [f"(row {int(r)}) · actual {said(int(t))} · predicted {said(int(q))}"
+                      for r, t, q in zip(p.rows, p.y_true, p.y_pred)]
+        return FiltersView(self.model, np.asarray(self.data.X)[p.rows], images, labels,
+                           id="filters")
+
+    def _focus_filters(self) -> None:
+        """The filters view takes ←/→ while its tab shows, starting at the image the
+        Digits tab shows."""
+        from ..widgets.digit_browser import DigitBrowser
+
+        for view in self.query("#filters"):
+            for browser in self.query("#digits").results(DigitBrowser):
+                view.index = browser.index
+            view.focus()
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "tab-digits":
+            from ..widgets.filters import FiltersView
+
+            for view in self.query("#filters").results(FiltersView):   # back where it was
+                for browser in self.query("#digits"):
+                    browser.index = view.index
             self.call_after_refresh(self._focus_digits)
+        elif event.pane.id == "tab-filters":
+            self.call_after_refresh(self._focus_filters)
         elif event.pane.id == "tab-boundary":     # the arrows select a neuron there
             self.call_after_refresh(lambda: self.query_one("#pg-network").focus())
 
