@@ -32,7 +32,7 @@ from typing import Any
 from .callbacks import Callback, EarlyStopping
 from .errors import FitError
 from .features import check_features
-from .spec import Dropout, Layer, ModelSpec, Regularizer
+from .spec import Conv2D, Dropout, Flatten, Layer, MaxPooling2D, ModelSpec, Regularizer
 from .split import split_index
 
 CLASSIFICATION_LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy",
@@ -79,6 +79,12 @@ class RunConfig:
     (``Dataset.standardize_by_default``). ``label`` and ``group`` name the run
     and the sweep it belongs to in the run store; ``device`` is Keras' (GPU:0).
 
+    ``conv`` lists the image layers that come before ``hidden`` (empty: a dense
+    network), each ``("conv", filters, kernel_size, strides, padding, activation)`` for
+    a square ``Conv2D`` or ``("pool", pool_size)`` for a square ``MaxPooling2D``; a
+    ``Flatten`` follows them. They need image data (a dataset with ``image_shape``,
+    e.g. mnist: 28x28 images, one channel); see ``conv_layer`` and ``pool_layer``.
+
     ``l1`` and ``l2`` put Keras' kernel regularizer ``L1L2(l1, l2)`` on every layer's
     kernel (as Playground regularizes every weight); ``dropout`` puts a
     ``Dropout(dropout)`` layer after each hidden layer. ``features`` names the inputs
@@ -116,6 +122,7 @@ class RunConfig:
     l2: float = 0.0
     dropout: float = 0.0
     features: tuple[str, ...] | None = None
+    conv: tuple[tuple[Any, ...], ...] = ()
 
     # -- naming -------------------------------------------------------------------
 
@@ -135,15 +142,24 @@ class RunConfig:
     def describe(self) -> str:
         """One line: dataset, layers, optimizer, learning rate, loss, epochs, batch (and
         the regularizers, dropout and feature crosses when there are any)."""
-        sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
-        return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g}, "
+        return (f"{self.dataset_shown}: hidden {self._sizes()}, {self.optimizer} "
+                f"lr={self.learning_rate:g}, "
                 f"{self.loss}, {self.epochs} epochs, batch {self.batch_size}{self._extras()}")
 
     def brief(self) -> str:
         """``describe`` without the loss."""
-        sizes = "-".join(str(u) for u, _ in self.hidden) or "none"
-        return (f"{self.dataset_shown}: hidden {sizes}, {self.optimizer} lr={self.learning_rate:g},"
+        return (f"{self.dataset_shown}: hidden {self._sizes()}, {self.optimizer} "
+                f"lr={self.learning_rate:g},"
                 f" {self.epochs} epochs, batch {self.batch_size}{self._extras()}")
+
+    def _sizes(self) -> str:
+        """The hidden layers as the --layers grammar writes them, joined by '-':
+        ``conv8x3-pool2-flatten-64``, ``50-32``, ``none``."""
+        words = [conv_word(entry) for entry in self.conv]
+        if self.conv:
+            words.append("flatten")
+        words += [str(u) for u, _ in self.hidden]
+        return "-".join(words) or "none"
 
     def _extras(self) -> str:
         from .features import labels
@@ -171,24 +187,56 @@ class RunConfig:
         either count gives the same answer)."""
         return len(self.features) if self.features is not None else n_features
 
-    def spec(self, input_dim: int) -> ModelSpec:
+    def spec(self, input_dim: int, image_shape: tuple[int, ...] | None = None) -> ModelSpec:
         """The ModelSpec for data of ``input_dim`` features (see ``input_dim``; raises
-        SpecError when invalid): the hidden layers, each followed by Dropout when
-        ``dropout`` is set, then the output layer; every kernel regularized by
-        ``l1``/``l2``."""
+        SpecError when invalid): the image layers (``conv``) then Flatten, when there
+        are any; the hidden layers, each followed by Dropout when ``dropout`` is set;
+        then the output layer; every Dense kernel regularized by ``l1``/``l2``.
+
+        Image layers take the data's ``image_shape`` (``(28, 28)`` for mnist: one
+        channel is added; ``(h, w, c)`` as it is): given, or else that of the dataset
+        this config names (loaded to learn it). Data without an image shape is a
+        FitError."""
         reg = Regularizer(self.l1, self.l2) or None
-        layers: list[Layer | Dropout] = []
+        layers: list[Any] = []
+        extra_shape: dict[str, Any] = {}
+        if self.conv:
+            shape = self._image_shape(input_dim, image_shape)
+            layers += [image_layer(entry) for entry in self.conv]
+            layers.append(Flatten())
+            extra_shape = {"input_shape": shape}
         for units, activation in self.hidden:
             layers.append(Layer(units, activation, kernel_regularizer=reg))
             if self.dropout:
                 layers.append(Dropout(self.dropout))
         layers.append(Layer(self.output_units, self.output_activation, kernel_regularizer=reg))
-        input_dim = self.input_dim(input_dim)
         extra = {"momentum": self.momentum, "nesterov": self.nesterov} \
             if self.optimizer == "sgd" and (self.momentum or self.nesterov) else {}
-        return ModelSpec(input_dim=input_dim, layers=layers, loss=self.loss,
+        if not extra_shape:
+            extra_shape = {"input_dim": self.input_dim(input_dim)}
+        return ModelSpec(layers=layers, loss=self.loss,
                          optimizer=self.optimizer, learning_rate=self.learning_rate,
-                         metrics=list(self.metrics), **extra)
+                         metrics=list(self.metrics), **extra_shape, **extra)
+
+    def _image_shape(self, input_dim: int, image_shape: tuple[int, ...] | None
+                     ) -> tuple[int, int, int]:
+        """(height, width, channels) of the images the conv layers take; FitError for
+        data that holds no images."""
+        if self.features is not None:
+            raise FitError("conv layers take images; feature crosses (features) are for "
+                           "two-feature data: drop one or the other")
+        if image_shape is None and self.dataset is not None:
+            image_shape = getattr(self.load_dataset(), "image_shape", None)
+        if not image_shape:
+            raise FitError(f"conv layers (conv, pool) need image data; dataset "
+                           f"{self.dataset_shown!r} has no image shape (mnist has: 28x28)")
+        shape = tuple(int(v) for v in image_shape)
+        if len(shape) == 2:
+            shape = (*shape, 1)
+        if len(shape) != 3 or shape[0] * shape[1] * shape[2] != int(input_dim):
+            raise FitError(f"conv layers need images of {input_dim} values; dataset "
+                           f"{self.dataset_shown!r} has image shape {shape}")
+        return shape  # type: ignore[return-value]
 
     def fit_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``model.fit``."""
@@ -210,10 +258,13 @@ class RunConfig:
         regularizers and dropout (a sweep's variant, a course experiment's network).
         A RunConfig describes dense layers with biases and the default initializers,
         one regularizer on every kernel (or none), and one Dropout after each hidden
-        layer (or none); another spec is a FitError."""
-        if spec.is_image:
-            raise FitError("a RunConfig describes Dense networks; this spec has image layers "
-                           "(Conv2D, MaxPooling2D, Flatten)")
+        layer (or none); an image spec, square Conv2D (biases, default initializers) and
+        MaxPooling2D (strides = pool_size) layers, then one Flatten, then those dense
+        layers; another spec is a FitError."""
+        conv = _conv_entries(spec)
+        if conv:
+            spec = spec.replace(input_dim=spec.input_dim,
+                                layers=spec.layers[len(conv) + 1:])
         dense = spec.dense_layers
         *hidden, out = dense
         for layer in dense:
@@ -237,7 +288,8 @@ class RunConfig:
                        output_units=out.units, output_activation=out.activation, loss=spec.loss,
                        metrics=tuple(spec.metrics), optimizer=spec.optimizer,
                        learning_rate=spec.effective_learning_rate, momentum=spec.momentum,
-                       nesterov=spec.nesterov, l1=reg.l1, l2=reg.l2, dropout=dropout)
+                       nesterov=spec.nesterov, l1=reg.l1, l2=reg.l2, dropout=dropout,
+                       conv=conv)
 
     def for_dataset(self, dataset: Any, loss: str | None = None) -> RunConfig:
         """This config with the output layer, loss and metrics the dataset's task
@@ -272,6 +324,7 @@ class RunConfig:
         data["hidden"] = [list(layer) for layer in self.hidden]
         data["metrics"] = list(self.metrics)
         data["features"] = None if self.features is None else list(self.features)
+        data["conv"] = [list(entry) for entry in self.conv]
         return data
 
     @classmethod
@@ -286,7 +339,90 @@ class RunConfig:
             values["dataset_options"] = dict(values["dataset_options"] or {})
         if values.get("features") is not None:
             values["features"] = check_features(values["features"])
+        if "conv" in values:
+            values["conv"] = tuple(check_conv_entry(entry) for entry in values["conv"] or ())
         return cls(**values)
+
+
+# -- image layers in a recipe ------------------------------------------------------------------
+
+
+def conv_layer(filters: int, kernel_size: int, activation: str = "relu", strides: int = 1,
+               padding: str = "valid") -> tuple[Any, ...]:
+    """A recipe's square Conv2D entry: ``("conv", filters, kernel_size, strides, padding,
+    activation)``."""
+    return check_conv_entry(("conv", filters, kernel_size, strides, padding, activation))
+
+
+def pool_layer(pool_size: int = 2) -> tuple[Any, ...]:
+    """A recipe's square MaxPooling2D entry: ``("pool", pool_size)``."""
+    return check_conv_entry(("pool", pool_size))
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def check_conv_entry(entry: Any) -> tuple[Any, ...]:
+    """One entry of ``RunConfig.conv`` as a tuple (a JSON list is read); FitError naming
+    the entry and the accepted forms otherwise."""
+    items = tuple(entry) if isinstance(entry, (list, tuple)) else ()
+    if len(items) == 6 and items[0] == "conv" and all(_whole(v) for v in items[1:4]) \
+            and items[4] in ("valid", "same") and isinstance(items[5], str):
+        image_layer(items)            # the activation is checked by Conv2D
+        return items
+    if len(items) == 2 and items[0] == "pool" and _whole(items[1]):
+        return items
+    raise FitError(f"conv entries are ('conv', filters, kernel_size, strides, padding, "
+                   f"activation) or ('pool', pool_size), whole numbers >= 1 and padding "
+                   f"'valid' or 'same'; got {entry!r}")
+
+
+def image_layer(entry: tuple[Any, ...]) -> Conv2D | MaxPooling2D:
+    """The spec layer of one ``RunConfig.conv`` entry."""
+    if entry[0] == "pool":
+        return MaxPooling2D(entry[1])
+    _, filters, kernel, strides, padding, activation = entry
+    return Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation)
+
+
+def conv_word(entry: tuple[Any, ...]) -> str:
+    """An entry as the --layers grammar writes it: conv8x3, conv8x3s2same, pool2."""
+    if entry[0] == "pool":
+        return f"pool{entry[1]}"
+    _, filters, kernel, strides, padding, _ = entry
+    return (f"conv{filters}x{kernel}" + (f"s{strides}" if strides != 1 else "")
+            + ("same" if padding == "same" else ""))
+
+
+def _conv_entries(spec: ModelSpec) -> tuple[tuple[Any, ...], ...]:
+    """The ``conv`` entries of an image spec's layers before its Flatten (() for a dense
+    spec); FitError for an image spec a RunConfig cannot describe."""
+    if not spec.is_image:
+        return ()
+    entries = []
+    rest = list(spec.layers)
+    while rest and isinstance(rest[0], (Conv2D, MaxPooling2D)):
+        layer = rest.pop(0)
+        if isinstance(layer, MaxPooling2D):
+            (ph, pw), (sh, sw) = layer.pool_size, layer.step
+            if ph != pw or (sh, sw) != (ph, pw):
+                raise FitError(f"a RunConfig describes square MaxPooling2D layers whose strides "
+                               f"are their pool_size; {layer!r} is not one")
+            entries.append(("pool", ph))
+            continue
+        (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+        if kh != kw or sh != sw or not layer.use_bias \
+                or layer.kernel_initializer != "glorot_uniform" \
+                or layer.bias_initializer != "zeros":
+            raise FitError(f"a RunConfig describes square Conv2D layers with biases and the "
+                           f"default initializers; {layer!r} is not one")
+        entries.append(("conv", layer.filters, kh, sh, layer.padding, layer.activation))
+    if not rest or not isinstance(rest[0], Flatten) or not entries or any(
+            isinstance(layer, (Conv2D, MaxPooling2D, Flatten)) for layer in rest[1:]):
+        raise FitError("a RunConfig describes image networks as Conv2D/MaxPooling2D layers, "
+                       "one Flatten, then Dense layers; this spec places them otherwise")
+    return tuple(entries)
 
 
 class RecipeError(FitError):
@@ -415,7 +551,7 @@ def prepare(config: RunConfig, dataset: Any = None) -> PreparedData:
 
         X = cross(X, features)          # before the cut: every row gets the same inputs
         names = labels(features)
-    spec = config.spec(X.shape[1])
+    spec = config.spec(X.shape[1], image_shape_of(dataset))
     y = dataset.targets_for(config.loss) if hasattr(dataset, "targets_for") else dataset.y
     split_at = split_index(len(X), config.validation_split)
     if config.validation_split > 0 and (split_at == 0 or split_at == len(X)):
@@ -433,12 +569,19 @@ def prepare(config: RunConfig, dataset: Any = None) -> PreparedData:
                         features=features)
 
 
+def image_shape_of(dataset: Any) -> tuple[int, ...] | None:
+    """A dataset's image shape ((28, 28) for mnist), or None for data without images."""
+    shape = getattr(dataset, "image_shape", None)
+    return tuple(shape) if shape else None
+
+
 def validation_rows(n: int, validation_split: float) -> int:
     """How many of ``n`` rows validate under ``validation_split``."""
     return n - split_index(n, validation_split) if validation_split > 0 else 0
 
 
 __all__ = ["CLASSIFICATION_LOSSES", "REGRESSION_LOSSES", "PreparedData", "RecipeError",
-           "RunConfig", "check_repeatable", "config_of",
+           "RunConfig", "check_conv_entry", "check_repeatable", "config_of", "conv_layer",
+           "conv_word", "image_layer", "pool_layer",
            "losses_for", "output_layer", "prepare", "split_index", "standardize_for",
            "validation_rows"]

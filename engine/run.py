@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .history import History
-from .spec import ModelSpec
+from .spec import Dropout, Layer, ModelSpec
 
 #: What a run's status can be. ``running`` while its process trains it;
 #: ``interrupted`` when that process died without finishing it.
@@ -136,11 +136,26 @@ class Run:
         values = self.history.history.get(key, [])
         return [e + 1 for e in self.history.epoch[:len(values)]], list(values)
 
+    def layers_text(self) -> str:
+        """The layer sizes and the first Dense layer's activation: ``10-32-2 relu``; an
+        image network's input shape and image layers first, as --layers writes them:
+        ``28x28x1-conv8x3-pool2-flatten-32-10 relu``."""
+        from .recipe import _conv_entries, conv_word
+
+        head = [str(self.spec.input_dim)]
+        if self.spec.is_image:
+            head = ["x".join(map(str, self.spec.input_shape))]
+            try:
+                head += [conv_word(entry) for entry in _conv_entries(self.spec)] + ["flatten"]
+            except ValueError:   # image layers a recipe cannot write: named by type
+                head += [type(layer).__name__ for layer in self.spec.layers
+                         if not isinstance(layer, Layer | Dropout)]
+        sizes = [*head, *map(str, self.hidden_units), str(self.spec.output_dim)]
+        return f"{'-'.join(sizes)} {self.spec.dense_layers[0].activation}"
+
     def describe(self) -> str:
         """One line: layers, optimizer, learning rate, batch size."""
-        layers = "-".join(str(u) for u in [self.spec.input_dim, *self.hidden_units,
-                                             self.spec.output_dim])
-        return (f"{layers} {self.spec.dense_layers[0].activation} {self.spec.optimizer} "
+        return (f"{self.layers_text()} {self.spec.optimizer} "
                 f"lr={self.spec.effective_learning_rate:g} batch={self.fit.get('batch_size')}")
 
     # -- persistence -------------------------------------------------------------

@@ -13,7 +13,8 @@ gets that width), ``depth`` (that many hidden layers, each a copy of the
 first, with its Dropout), ``optimizer`` (sgd, adam, rmsprop, adagrad), ``batch_size``,
 ``l1`` and ``l2`` (the rate of that kernel regularizer on every layer, from 0 to 10: the
 regularization rate) and ``dropout`` (the rate of a Dropout after each hidden layer,
-from 0 to below 1).
+from 0 to below 1); for an image network, ``filters`` and ``kernel_size`` (the number
+of filters, and the square kernel's side, of its first Conv2D layer).
 Nothing here imports a UI toolkit or TensorFlow.
 """
 
@@ -32,6 +33,7 @@ from .spec import (
     MAX_LEARNING_RATE,
     MAX_REGULARIZATION,
     OPTIMIZERS,
+    Conv2D,
     Dropout,
     Layer,
     ModelSpec,
@@ -39,13 +41,16 @@ from .spec import (
     weight_shapes,
 )
 
-SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size", "l1", "l2", "dropout")
+SETTINGS = ("learning_rate", "units", "depth", "optimizer", "batch_size", "l1", "l2", "dropout",
+            "filters", "kernel_size")
 #: The most values one sweep takes (each is a full training run).
 MAX_VALUES = 12
 #: Limits of the integer settings.
 MAX_UNITS = 4096
 MAX_DEPTH = 16
 MAX_BATCH_SIZE = 1 << 16
+MAX_FILTERS = 1024
+MAX_KERNEL_SIZE = 64
 #: Settings of run_experiment that override an experiment's fit settings.
 FIT_KEYS = ("epochs", "batch_size", "validation_split", "patience", "shuffle")
 
@@ -123,6 +128,10 @@ def coerce_value(setting: str, value: Any) -> Any:
         return _integer(setting, value, 1, MAX_DEPTH)
     if setting == "batch_size":
         return _integer(setting, value, 1, MAX_BATCH_SIZE)
+    if setting == "filters":
+        return _integer(setting, value, 1, MAX_FILTERS)
+    if setting == "kernel_size":
+        return _integer(setting, value, 1, MAX_KERNEL_SIZE)
     name = value.strip().lower() if isinstance(value, str) else value
     if name not in OPTIMIZERS:
         raise SweepError(f"optimizer values must be {choices(OPTIMIZERS)}, got {value!r}")
@@ -166,7 +175,7 @@ def _blocks(spec: ModelSpec, setting: str) -> list[list[Any]]:
     (the Dropout layers before the first Dense layer, on the inputs, stay put)."""
     blocks: list[list[Any]] = []
     for layer in spec.layers[:-1]:
-        if isinstance(layer, Dropout) and not blocks:
+        if not isinstance(layer, Layer) and not blocks:   # the head: see _head
             continue
         if isinstance(layer, Layer):
             blocks.append([layer])
@@ -178,7 +187,8 @@ def _blocks(spec: ModelSpec, setting: str) -> list[list[Any]]:
 
 
 def _head(spec: ModelSpec) -> list[Any]:
-    """The Dropout layers on the inputs, before the first Dense layer."""
+    """The layers before the first Dense layer: Dropout on the inputs, an image
+    network's Conv2D, MaxPooling2D and Flatten layers."""
     head = []
     for layer in spec.layers:
         if isinstance(layer, Layer):
@@ -205,7 +215,7 @@ def _with_dropout(spec: ModelSpec, rate: float) -> ModelSpec:
     """``spec`` with one Dropout(rate) after each hidden layer (none for 0) instead of its
     own Dropout layers."""
     *hidden, out = spec.dense_layers
-    layers: list[Any] = []
+    layers: list[Any] = [layer for layer in _head(spec) if not isinstance(layer, Dropout)]
     for layer in hidden:
         layers.append(layer)
         if rate:
@@ -213,11 +223,29 @@ def _with_dropout(spec: ModelSpec, rate: float) -> ModelSpec:
     return spec.replace(layers=[*layers, out])
 
 
+def _first_conv(spec: ModelSpec, setting: str, **changes: Any) -> ModelSpec:
+    """``spec`` with ``changes`` (filters, kernel_size) made to its first Conv2D layer."""
+    from dataclasses import replace
+
+    for i, layer in enumerate(spec.layers):
+        if isinstance(layer, Conv2D):
+            try:
+                return spec.replace(layers=[*spec.layers[:i], replace(layer, **changes),
+                                            *spec.layers[i + 1:]])
+            except ValueError as exc:   # a kernel larger than its input
+                value = next(iter(changes.values()))
+                raise SweepError(f"{setting} value {value}: {exc}") from None
+    raise SweepError(f"a sweep over {setting} needs an image network with a Conv2D layer "
+                     f"(e.g. --layers conv8x3,pool2,flatten,32 on mnist)")
+
+
 def variants(spec: ModelSpec, setting: str, values: Iterable[Any] | str) -> list[Variant]:
     """One Variant per value. ``units``: every hidden layer gets that width;
     ``depth``: that many hidden layers, each a copy of the first hidden layer;
     ``learning_rate`` and ``optimizer`` change the spec; ``batch_size`` goes
-    to ``fit``. Raises SweepError for a bad setting or value."""
+    to ``fit``; ``filters`` and ``kernel_size`` change the first Conv2D layer (the kernel
+    stays square). Raises SweepError for a bad setting or value (SpecError for a kernel
+    larger than its input)."""
     from . import _as_spec
 
     spec = _as_spec(spec)
@@ -241,6 +269,10 @@ def variants(spec: ModelSpec, setting: str, values: Iterable[Any] | str) -> list
             new = _regularized(spec, **{setting: value})
         elif setting == "dropout":
             new = _with_dropout(spec, value)
+        elif setting == "filters":
+            new = _first_conv(spec, setting, filters=value)
+        elif setting == "kernel_size":
+            new = _first_conv(spec, setting, kernel_size=value)
         elif setting == "optimizer":
             sgd = value == "sgd"
             new = spec.replace(optimizer=value, momentum=spec.momentum if sgd else 0.0,

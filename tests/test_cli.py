@@ -164,7 +164,9 @@ def test_layers_refuses_0_and_negatives_with_a_one_line_reason(layers):
     assert proc.returncode == 2
     assert one_line_error(proc) == (
         f"Error: --layers takes hidden layer sizes, whole numbers >= 1 separated by commas "
-        f"(e.g. 50,32), or 'none' for no hidden layer; got {layers!r}")
+        f"(e.g. 50,32), or 'none' for no hidden layer; image layers go first: "
+        f"conv{{filters}}x{{kernel}}[s{{stride}}][same], pool{{size}}, then flatten "
+        f"(e.g. conv8x3,pool2,flatten,64); got {layers!r}")
     assert proc.stdout == ""     # refused before anything trained
 
 

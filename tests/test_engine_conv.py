@@ -258,7 +258,7 @@ def test_an_image_model_saves_loads_and_trains_on_the_same(tmp_path):
 # -- what does not take image networks yet says so --------------------------------------------
 
 
-def test_export_traces_and_run_configs_refuse_an_image_network(tmp_path):
+def test_export_and_traces_refuse_an_image_network_that_a_run_config_describes(tmp_path):
     from engine.export import export_model
     from engine.recipe import RunConfig
     from engine.teaching import forward_trace
@@ -268,10 +268,14 @@ def test_export_traces_and_run_configs_refuse_an_image_network(tmp_path):
     X, _ = _images(n=2)
     for call in (lambda: export_model(model, tmp_path / "m.onnx"),
                  lambda: export_model(model, tmp_path / "m.keras"),
-                 lambda: forward_trace(model, X[0].ravel()),
-                 lambda: RunConfig(dataset="xor").with_spec(spec)):
+                 lambda: forward_trace(model, X[0].ravel())):
         with pytest.raises(FitError, match="image layers"):
             call()
+    # a RunConfig describes Conv2D/MaxPooling2D layers, one Flatten, then Dense layers
+    assert RunConfig(dataset="xor").with_spec(spec).conv == (("conv", 2, 3, 1, "valid",
+                                                              "linear"),)
+    with pytest.raises(FitError, match="a RunConfig describes image networks as"):
+        RunConfig(dataset="xor").with_spec(_image_spec([Flatten()]))
 
 
 def test_a_run_store_keeps_an_image_spec_and_its_weights(tmp_path):

@@ -164,7 +164,8 @@ def test_parse_values_reads_text():
     assert parse_values("Batch-Size", "16,32") == (16, 32)
     assert parse_values("optimizer", " sgd , ADAM") == ("sgd", "adam")
     assert set(SETTINGS) == {"learning_rate", "units", "depth", "optimizer", "batch_size", "l1", "l2",
-                             "dropout"}
+                             "dropout", "filters", "kernel_size"}
+    assert parse_values("kernel_size", "3, 5") == (3, 5)
 
 
 # -- the course's experiments -------------------------------------------------------------------

@@ -173,7 +173,7 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
     stops every run (each kept as stopped) and is raised again at the end, carrying a
     stopped run as ``exc.run``.
     """
-    from ..recipe import prepare
+    from ..recipe import image_shape_of, prepare
     from ..spec import weight_shapes
 
     configs = list(configs)
@@ -193,7 +193,7 @@ def sweep(configs: Sequence[Any], *, data: Any = None, dataset: Any = None,
         elif key not in prepared:
             prepared[key] = prepare(config, dataset)
         run_data = prepared[key]
-        spec = config.spec(run_data.X.shape[1])
+        spec = config.spec(run_data.X.shape[1], image_shape_of(run_data.dataset))
         if spec != run_data.spec:
             from dataclasses import replace
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -100,6 +101,7 @@ CLI_WORDING = (
     ("patience must be an integer >= 0 or None", "--patience must be a whole number >= 0"),
     ("seed must be an integer >= 0 or None", "--seed must be a whole number >= 0"),
     ("layers: this network has", "--layers: this network has"),
+    ("layers[", "--layers: layers["),
 )
 
 
@@ -267,20 +269,56 @@ def _store_path(path: Path | None) -> Path | None:
     return path
 
 
-def _layers(ctx, param, value: str) -> list[int]:
-    """Hidden layer sizes: whole numbers >= 1, comma-separated, or 'none'. A 0
-    is refused, not read as 'no hidden layer' (the app refuses 0 units too)."""
+#: One image layer of --layers: conv{filters}x{kernel}[s{stride}][same], pool{size}.
+_CONV_WORD = re.compile(r"conv(\d+)x(\d+)(?:s(\d+))?(same)?")
+_POOL_WORD = re.compile(r"pool(\d+)")
+LAYERS_GRAMMAR = ("hidden layer sizes, whole numbers >= 1 separated by commas (e.g. 50,32), "
+                  "or 'none' for no hidden layer; image layers go first: "
+                  "conv{filters}x{kernel}[s{stride}][same], pool{size}, then flatten "
+                  "(e.g. conv8x3,pool2,flatten,64)")
+
+
+def _layers(ctx, param, value: str) -> list[Any]:
+    """--layers as a list: dense sizes (int) after the image layers, each
+    ``("conv", filters, kernel, stride, padding)`` or ``("pool", size)``; ``flatten``
+    between them is optional (it is implied before the first dense size). Whole numbers
+    >= 1 or 'none'; a 0 is refused, not read as 'no hidden layer' (the app refuses 0
+    units too)."""
     text = value.strip().lower()
     if text == "none":
         return []
-    try:
-        units = [int(part) for part in text.split(",")]
-    except ValueError:
-        units = None
-    if units is None or any(u < 1 for u in units):
-        raise BadInput(f"--layers takes hidden layer sizes, whole numbers >= 1 separated by "
-                       f"commas (e.g. 50,32), or 'none' for no hidden layer; got {value!r}")
-    return units
+    items: list[Any] = []
+    flat = False       # flatten given, or a dense size seen: no more image layers
+    for part in (p.strip() for p in text.split(",")):
+        conv, pool = _CONV_WORD.fullmatch(part), _POOL_WORD.fullmatch(part)
+        if conv or pool or part == "flatten":
+            if flat and part == "flatten":
+                raise BadInput(f"--layers: flatten goes once, between the image layers and "
+                               f"the dense sizes; got {value!r}")
+            if flat:
+                raise BadInput(f"--layers: {part} comes after flatten or a dense size; image "
+                               f"layers (conv, pool) go first; got {value!r}")
+            if part == "flatten":
+                if not items:
+                    raise BadInput(f"--layers: flatten comes after conv or pool layers; "
+                                   f"got {value!r}")
+                flat = True
+                continue
+            numbers = [int(g) for g in (conv.groups()[:3] if conv else pool.groups()) if g]
+            if any(n < 1 for n in numbers):
+                raise BadInput(f"--layers: {part}: filters, kernel, stride and pool sizes "
+                               f"must be whole numbers >= 1; got {value!r}")
+            if conv:
+                items.append(("conv", numbers[0], numbers[1], numbers[2] if conv.group(3)
+                              else 1, "same" if conv.group(4) else "valid"))
+            else:
+                items.append(("pool", numbers[0]))
+            continue
+        if not part.isdigit() or int(part) < 1:
+            raise BadInput(f"--layers takes {LAYERS_GRAMMAR}; got {value!r}")
+        flat = True
+        items.append(int(part))
+    return items
 
 
 def _dataset_options(ctx, param, values: tuple[str, ...]) -> dict[str, Any]:
@@ -317,9 +355,12 @@ def train_options(func):
                      callback=_dataset_options,
                      help="an option of a catalog dataset, e.g. n=100 or noise=0.1 (repeatable)"),
         click.option("--layers", default="50,32", show_default=True, callback=_layers,
-                     help="hidden layer sizes, comma-separated ('none': no hidden layer)"),
+                     help="hidden layer sizes, comma-separated ('none': no hidden layer); "
+                          "image data (mnist) takes image layers first: conv{filters}x{kernel}"
+                          "[s{stride}][same], pool{size}, flatten, e.g. conv8x3,pool2,flatten,64"),
         click.option("--activation", default="relu", show_default=True,
-                     help=f"hidden activation ({', '.join(ACTIVATIONS)}), or one per layer: relu,tanh"),
+                     help=f"hidden activation ({', '.join(ACTIVATIONS)}), or one per conv and "
+                          f"dense layer: relu,tanh"),
         click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True),
         click.option("--lr", "--learning-rate", "lr", type=float, default=0.01, show_default=True,
                      help="learning rate"),
@@ -410,20 +451,35 @@ def output_for(ds, loss: str | None) -> tuple[int, str, str, list[str]]:
 
 
 def run_config(ds, dataset: str, target: str | None, dataset_options: dict[str, Any],
-               layers: list[int], activation: str, optimizer: str, lr: float, loss: str | None,
+               layers: list[Any], activation: str, optimizer: str, lr: float, loss: str | None,
                **settings: Any):
     """The RunConfig the options describe (the one description of a run the app and
     sweeps use too): the output layer and loss from the dataset's task unless
-    ``--loss`` says otherwise; ``settings`` are the RunConfig's other fields."""
+    ``--loss`` says otherwise; ``settings`` are the RunConfig's other fields.
+    ``layers`` is what ``--layers`` reads: dense sizes after image layers (``("conv",
+    filters, kernel, stride, padding)``, ``("pool", size)``); the activations go to the
+    conv and dense layers in order."""
     import datasets
     from engine.recipe import RunConfig
 
+    units_list = [item for item in layers if isinstance(item, int)]
+    images = [item for item in layers if not isinstance(item, int)]
+    n_conv = sum(1 for item in images if item[0] == "conv")
+    n_active = n_conv + len(units_list)
     acts = [a.strip() for a in activation.split(",")]
     if len(acts) == 1:
-        acts *= len(layers)
-    elif len(acts) != len(layers):
-        raise BadInput(f"--activation gives {len(acts)} activations for {len(layers)} hidden "
-                       f"layers; give one, or one per layer")
+        acts *= n_active
+    elif len(acts) != n_active:
+        what = "conv and dense layers" if n_conv else "hidden layers"
+        raise BadInput(f"--activation gives {len(acts)} activations for {n_active} {what}; "
+                       f"give one, or one per layer")
+    conv_acts, acts = acts[:n_conv], acts[n_conv:]
+    conv = []
+    for item in images:
+        conv.append((*item, conv_acts.pop(0)) if item[0] == "conv" else item)
+    if conv and getattr(ds, "image_shape", None) is None:
+        raise BadInput(f"--layers: conv and pool layers need image data; {ds.name} has no "
+                       f"image shape (mnist has: 28x28)")
     units, out_act, loss, metrics = output_for(ds, loss)
     patience = settings.get("patience")
     if patience is not None and patience < 0:
@@ -441,11 +497,11 @@ def run_config(ds, dataset: str, target: str | None, dataset_options: dict[str, 
     config = RunConfig(dataset=None if is_file else dataset,
                        dataset_options={} if is_file else dict(dataset_options),
                        csv_path=dataset if is_file else None, csv_target=target,
-                       hidden=tuple(zip(layers, acts)), output_units=units,
+                       hidden=tuple(zip(units_list, acts)), conv=tuple(conv), output_units=units,
                        output_activation=out_act, loss=loss, metrics=tuple(metrics),
                        optimizer=optimizer, learning_rate=lr, **settings)
-    config.spec(int(ds.X.shape[1]))      # a bad layer or activation is one line here
-    return config
+    config.spec(int(ds.X.shape[1]), getattr(ds, "image_shape", None))   # a bad layer or
+    return config                                                        # activation: one line
 
 
 # -- numbers and tables ----------------------------------------------------------------------------
@@ -493,9 +549,7 @@ def best_text(run, at: str = " @") -> str:
 
 
 def model_text(run) -> str:
-    sizes = [run.spec.input_dim, *run.hidden_units, run.spec.output_dim]
-    return (f"{'-'.join(map(str, sizes))} {run.spec.dense_layers[0].activation} {run.spec.optimizer} "
-            f"lr={run.spec.effective_learning_rate:g}")
+    return f"{run.layers_text()} {run.spec.optimizer} lr={run.spec.effective_learning_rate:g}"
 
 
 # -- progress -------------------------------------------------------------------------------------
@@ -629,6 +683,7 @@ def train_command(dataset, target, dataset_options, layers, activation, optimize
       deepterm train --dataset wages --layers 50,32 --epochs 30
       deepterm train --dataset circle --dataset-option n=200 --layers 8,8 --activation tanh
       deepterm train --dataset spiral --features x1,x2,sin_x1,sin_x2 --l2 0.001 --dropout 0.1
+      deepterm train --dataset mnist --layers conv8x3,pool2,flatten,32 --epochs 5
       deepterm train --dataset my.csv --target price --no-store
     """
     from engine import runner
@@ -717,17 +772,30 @@ def _kept(store, run) -> bool:
 
 
 def _layer_words(spec) -> list[str]:
-    from engine.spec import Dropout
+    from engine.spec import Conv2D, Dropout, Flatten, MaxPooling2D
 
     def words(layer) -> str:
         if isinstance(layer, Dropout):
             return f"dropout {layer.rate:g}"
+        if isinstance(layer, Flatten):
+            return "flatten"
+        if isinstance(layer, MaxPooling2D):
+            (ph, pw), step = layer.pool_size, layer.step
+            return f"pool{ph}" if ph == pw and step == layer.pool_size else \
+                f"pool {ph}x{pw} strides {step[0]}x{step[1]}"
+        if isinstance(layer, Conv2D):
+            (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+            kernel = f"{kh}" if kh == kw else f"{kh}x{kw}"
+            stride = "" if (sh, sw) == (1, 1) else f"s{sh}" if sh == sw else f" strides {sh}x{sw}"
+            same = "same" if layer.padding == "same" else ""
+            return f"conv{layer.filters}x{kernel}{stride}{same} {layer.activation}"
         reg = layer.kernel_regularizer
         penalty = "" if reg is None else " " + " ".join(
             f"{k.upper()}={v:g}" for k, v in reg.to_dict().items() if v)
         return f"{layer.units} {layer.activation}{penalty}"
 
-    return [str(spec.input_dim), *[words(layer) for layer in spec.layers]]
+    first = "x".join(map(str, spec.input_shape)) if spec.is_image else str(spec.input_dim)
+    return [first, *[words(layer) for layer in spec.layers]]
 
 
 def _summary(run, store) -> None:
@@ -1136,7 +1204,8 @@ def _given(ctx: click.Context, name: str) -> bool:
                    "(they fix the dataset, the model and the values)")
 @click.option("--setting", "-s", metavar="SETTING",
               help="the setting to vary: learning_rate, units, depth, optimizer, batch_size, "
-                   "l1, l2 (the regularization rate) or dropout")
+                   "l1, l2 (the regularization rate), dropout, or for image layers filters "
+                   "and kernel_size (of the first conv layer)")
 @click.option("--values", "-v", "values", metavar="V1,V2,...",
               help="its values, e.g. 0.000001,0.01,1 or, for l2, 0,0.001,0.01 (2 to 12 of them)")
 @train_options
@@ -1167,6 +1236,7 @@ def sweep_command(ctx, experiment, setting, values, dataset, target, dataset_opt
       deepterm sweep --dataset wages --setting units --values 10,100 --epochs 20
       deepterm sweep --dataset titanic --setting optimizer --values sgd,adam --layers 32
       deepterm sweep --dataset spiral --layers 8,8 --setting l2 --values 0,0.001,0.01
+      deepterm sweep --dataset mnist --layers conv8x3,pool2,flatten,32 --setting filters --values 4,8
       deepterm sweep --experiment learning-rates --cluster tcp://10.0.0.5:8786
 
     A diverged run is a result, not an error: the sweep exits 0 when every run
