@@ -90,7 +90,9 @@ def conv_backward(dz: np.ndarray, kernel: np.ndarray, windows: Windows, layer: C
     """(d kernel, d bias, d input or None) from ``dz: (n, oh, ow, filters)``."""
     dz2 = dz.reshape(-1, layer.filters)
     dkernel = (windows.cols.T @ dz2).reshape(kernel.shape)
-    dbias = dz2.sum(axis=0)
+    # a product with ones, not dz2.sum(axis=0): a sum down a column of only ``filters``
+    # values per row ran 15-30x slower (0.4 ms against 0.02 on 32 MNIST images)
+    dbias = np.ones(len(dz2), dtype=dz2.dtype) @ dz2
     dx = col2im(dz2 @ kernel.reshape(-1, layer.filters).T, windows, layer) \
         if need_input_grad else None
     return dkernel, dbias, dx
