@@ -5,15 +5,21 @@ side by side in one run.
     python bench/run.py --quick    # under a minute: fewer repeats, smaller large workload
     python bench/run.py --json out.json
     python bench/run.py --scaling  # ms/epoch at 1x/4x/16x rows and 2x/4x width
+    python bench/run.py --cnn      # the MNIST CNN workloads (batch 32 and 128) only
 
 Each figure is the median over several timed epochs after a warm-up epoch
 (Keras' first epoch also traces its graph). GFLOP/s counts the issue's
 definition: 2*m*n*k per matrix product, three products per layer per batch
-(forward, weight gradient, input gradient). The matmul rate is this
+(forward, weight gradient, input gradient). A Conv2D layer counts as the
+product it is (im2col): forward 2*out_h*out_w*kh*kw*in*filters per sample, the
+same again for each of its two gradients; pooling, activations and the
+optimizer count nothing. The matmul rate is this
 machine's float32 ``A @ B`` rate (2048x2048 operands) measured in the same run:
 once at the start for the header, and right after every timed epoch of the large
-workload, whose share is the median over its epochs of (epoch GFLOP/s / the rate
-measured next to it). Peak RSS is
+workload and of the CNN workloads, whose share is the median over its epochs of
+(epoch GFLOP/s / the rate measured next to it). The CNN workloads interleave
+NumPy (each round in a fresh process) and Keras round by round, and their
+speedup is the median of the rounds' ratios. Peak RSS is
 measured in a fresh subprocess that trains on NumPy with TensorFlow never
 imported.
 """
@@ -34,7 +40,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import Callback, Layer, ModelSpec, build  # noqa: E402
+from engine import Callback, Conv2D, Flatten, Layer, MaxPooling2D, ModelSpec, build  # noqa: E402
+
+#: the MNIST CNN (Keras' small example network, narrowed): 28x28x1 -> conv 3x3x8 relu
+#: (26x26x8) -> max pool 2x2 (13x13x8) -> flatten (1352) -> 64 relu -> 10 softmax
+MNIST_CNN = ModelSpec(input_shape=(28, 28, 1),
+                      layers=[Conv2D(8, 3, activation="relu"), MaxPooling2D(2), Flatten(),
+                              Layer(64, "relu"), Layer(10, "softmax")],
+                      loss="categorical_crossentropy", optimizer="adam")
 
 
 class EpochTimer(Callback):
@@ -78,6 +91,14 @@ def course_data(name: str, rows: int | None = None):
         return X, y, "synthetic"
 
 
+def cnn_workloads():
+    """The MNIST CNN on every shipped image (5000; 3500 train after the 0.3 split), flat
+    rows as the catalog gives them (the engine reshapes them to 28x28x1), batch 32 and 128."""
+    Xc, yc, src_c = course_data("mnist", 5000)
+    return [(f"mnist cnn c8-p2-64-10 5k b{bs}", src_c, MNIST_CNN, Xc, yc, bs, 0.3)
+            for bs in (32, 128)]
+
+
 def workloads(quick: bool):
     rng = np.random.default_rng(1)
     large_rows = 5000 if quick else 20000
@@ -116,7 +137,23 @@ class RateProbe(EpochTimer):
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
-        self.rates.append(matmul_rate(repeats=3))
+        # on every BLAS thread, as the header's rate: a small batch trains on one
+        # (NumpyModel._blas_threads) and this runs inside that limit
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            self.rates.append(matmul_rate(repeats=3))
+
+
+def blas_threads() -> int:
+    """How many threads BLAS uses when nothing limits it (at import, before any fit)."""
+    from threadpoolctl import threadpool_info
+
+    return max([pool["num_threads"] for pool in threadpool_info()
+                if pool.get("user_api") == "blas"] or [1])
+
+
+BLAS_THREADS = blas_threads()
 
 
 def time_epochs(spec, backend, X, y, batch_size, split, epochs, timer: EpochTimer | None = None
@@ -131,9 +168,10 @@ def time_epochs(spec, backend, X, y, batch_size, split, epochs, timer: EpochTime
 
 
 def flops_per_epoch(spec, rows: int) -> float:
-    sizes = [spec.input_dim] + [layer.units for layer in spec.dense_layers]
-    per_row = sum(2 * a * b * 3 for a, b in zip(sizes, sizes[1:]))
-    return per_row * rows
+    """2 FLOPs per multiply-add, three products (forward and two gradients) per
+    weighted layer: a Dense layer's n_in*n_out and a Conv2D layer's
+    out_h*out_w*kh*kw*in*filters multiply-adds per row (``ModelSpec.multiply_adds``)."""
+    return 2 * 3 * spec.multiply_adds() * rows
 
 
 def matmul_rate(repeats: int = 5) -> float:
@@ -151,7 +189,7 @@ def matmul_rate(repeats: int = 5) -> float:
 
 
 RSS_PROBE = r"""
-import sys, numpy as np
+import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 from engine import Layer, ModelSpec, build
 try:
@@ -161,8 +199,9 @@ try:
 except Exception:
     rng = np.random.default_rng(0)
     X = rng.random((5000, 784), dtype=np.float32); y = rng.integers(0, 10, 5000)
-spec = ModelSpec(input_dim=784, layers=[Layer(50, "relu"), Layer(50, "relu"), Layer(10, "softmax")],
-                 loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+spec = ModelSpec.from_dict(json.loads({spec!r}))
+if spec.loss == "categorical_crossentropy":
+    y = np.eye(10, dtype=np.float32)[y]
 build(spec, seed=0).fit(X, y, epochs=3, batch_size=32, validation_split=0.3)
 assert "tensorflow" not in sys.modules
 # VmHWM is this process's own peak; ru_maxrss would carry the parent's peak across exec
@@ -171,9 +210,77 @@ print(len(X), int(hwm.split()[1]) / 1024)
 """
 
 
-def peak_rss_mnist() -> tuple[int, float]:
+#: the MNIST network of the peak RSS row (sparse labels: the probe passes digits)
+MNIST_DENSE = ModelSpec(input_dim=784, layers=[Layer(50, "relu"), Layer(50, "relu"),
+                                               Layer(10, "softmax")],
+                        loss="sparse_categorical_crossentropy", optimizer="adam",
+                        metrics=["accuracy"])
+
+
+CNN_ROUND = r"""
+import json, sys
+sys.path.insert(0, {bench!r})
+import run
+print(json.dumps(run.cnn_numpy_round({batch_size}, {epochs})))
+"""
+
+
+def cnn_numpy_round(batch_size: int, epochs: int) -> dict[str, list[float]]:
+    """In a fresh process (TensorFlow never imported): the MNIST CNN on NumPy, the
+    seconds of each of ``epochs`` epochs after a warm-up one and the matmul rate
+    measured right after each."""
+    (_, _, spec, X, y, bs, split), = [w for w in cnn_workloads() if w[5] == batch_size]
+    probe = RateProbe()
+    time_epochs(spec, "numpy", X, y, bs, split, epochs, probe)
+    assert "tensorflow" not in sys.modules
+    return {"times": probe.times[1:], "rates": probe.rates[1:]}
+
+
+def cnn_rows(quick: bool, use_keras: bool) -> list[dict]:
+    """The CNN workloads, NumPy and Keras interleaved: ``rounds`` rounds of (NumPy in
+    a fresh process, then Keras in this one), each a fresh model timed over a few
+    epochs after its warm-up, so that both see the machine as it was within seconds
+    of each other (run one after the other, the ratio moved from 1.0x to 2.7x between
+    runs on a busy machine). The speedup is the median of the rounds' ratios."""
+    rounds, epochs = (2, 2) if quick else (3, 3)
+    bench = str(Path(__file__).resolve().parent)
+    rows = []
+    for name, source, spec, X, y, bs, split in cnn_workloads():
+        np_times, rates, k_times, ratios = [], [], [], []
+        for _ in range(rounds):
+            out = subprocess.run([sys.executable, "-c", CNN_ROUND.format(
+                bench=bench, batch_size=bs, epochs=epochs)], capture_output=True, text=True,
+                check=True)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            np_times += got["times"]
+            rates += got["rates"]
+            if use_keras:
+                timer = EpochTimer()
+                time_epochs(spec, "keras", X, y, bs, split, epochs, timer)
+                k_times += timer.times[1:]
+                ratios.append(statistics.median(timer.times[1:]) / statistics.median(got["times"]))
+        train_rows = int(np.floor(len(X) * (1 - split)))
+        flops = flops_per_epoch(spec, train_rows)
+        np_s = statistics.median(np_times)
+        share = statistics.median(flops / t / 1e9 / r for t, r in zip(np_times, rates))
+        print(f"  matmul rate next to each NumPy epoch of {name}: "
+              f"{', '.join(f'{r:.0f}' for r in rates)} GFLOP/s")
+        if ratios:
+            print(f"  keras/numpy per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+        rows.append({"workload": name, "numpy_ms": round(np_s * 1000, 2),
+                     "keras_ms": round(statistics.median(k_times) * 1000, 2) if k_times else None,
+                     "speedup": round(statistics.median(ratios), 2) if ratios else None,
+                     "gflops": round(flops / np_s / 1e9, 2), "matmul_share": round(share, 3),
+                     "peak_rss_mb": None, "data": source})
+    return rows
+
+
+def peak_rss_mnist(spec: ModelSpec = MNIST_DENSE) -> tuple[int, float]:
+    """(rows, peak RSS in MB) of a fresh process training ``spec`` on NumPy on the
+    5000 shipped images: 3 epochs, batch 32, validation split 0.3."""
     root = str(Path(__file__).resolve().parent.parent)
-    out = subprocess.run([sys.executable, "-c", RSS_PROBE.format(root=root)], capture_output=True,
+    probe = RSS_PROBE.format(root=root, spec=json.dumps(spec.to_dict()))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True,
                          text=True, check=True)
     rows, mb = out.stdout.split()
     return int(rows), float(mb)
@@ -194,6 +301,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--scaling", action="store_true", help="ms/epoch against rows and width")
     parser.add_argument("--no-keras", action="store_true", help="NumPy only")
+    parser.add_argument("--cnn", action="store_true",
+                        help="only the MNIST CNN workloads (batch 32 and 128) and their peak RSS")
     args = parser.parse_args(argv)
     epochs = 3 if args.quick else 7
 
@@ -218,7 +327,7 @@ def main(argv=None) -> int:
     # NumPy after TensorFlow had run was up to 30% slower on the large workload
     # (NumPy-only users never have it loaded)
     timed = []
-    for name, source, spec, X, y, bs, split in workloads(args.quick):
+    for name, source, spec, X, y, bs, split in ([] if args.cnn else workloads(args.quick)):
         large = name.startswith("large")
         probe = RateProbe() if large else None
         np_s = time_epochs(spec, "numpy", X, y, bs, split, epochs, probe)
@@ -251,12 +360,16 @@ def main(argv=None) -> int:
                "peak_rss_mb": None, "data": source}
         rows_out.append(row)
         print_row(row)
-    n, mb = peak_rss_mnist()
-    row = {"workload": f"mnist {n} rows, numpy, peak RSS", "numpy_ms": None, "keras_ms": None,
-           "speedup": None, "gflops": None, "matmul_share": None, "peak_rss_mb": round(mb, 1),
-           "data": "catalog" if n == 5000 else "synthetic"}
-    rows_out.append(row)
-    print_row(row)
+    for row in cnn_rows(args.quick, use_keras):
+        rows_out.append(row)
+        print_row(row)
+    for label, spec in ([] if args.cnn else [("mnist", MNIST_DENSE)]) + [("cnn", MNIST_CNN)]:
+        n, mb = peak_rss_mnist(spec)
+        row = {"workload": f"{label} {n} rows, numpy, peak RSS", "numpy_ms": None,
+               "keras_ms": None, "speedup": None, "gflops": None, "matmul_share": None,
+               "peak_rss_mb": round(mb, 1), "data": "catalog" if n == 5000 else "synthetic"}
+        rows_out.append(row)
+        print_row(row)
     if args.json:
         Path(args.json).write_text(json.dumps(
             [{k: r[k] for k in ("workload", "numpy_ms", "keras_ms", "speedup", "gflops",
@@ -265,7 +378,8 @@ def main(argv=None) -> int:
 
 
 def fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+    """``value`` formatted, or "-" right-aligned to the same width when missing."""
+    return format("-", f">{spec.split('.')[0]}") if value is None else format(value, spec)
 
 
 def print_row(r):

@@ -445,7 +445,13 @@ class NumpyModel(Model):
         return np.concatenate(
             [self.forward(X[i:i + batch_size]).a[-1] for i in range(0, len(X), batch_size)])
 
-    def _evaluate_arrays(self, X: np.ndarray, y: np.ndarray, chunk: int = 4096) -> dict[str, float]:
+    #: rows per forward pass when evaluating: an image network's passes hold several
+    #: arrays per image the size of its conv outputs (windows, sums, values, pooling)
+    EVAL_CHUNK, EVAL_CHUNK_IMAGES = 4096, 256
+
+    def _evaluate_arrays(self, X: np.ndarray, y: np.ndarray, chunk: int | None = None
+                         ) -> dict[str, float]:
+        chunk = chunk or (self.EVAL_CHUNK_IMAGES if self._image else self.EVAL_CHUNK)
         out = self.spec.layers[-1].activation
         sums = {"loss": 0.0, **{m: 0.0 for m in self.spec.metrics}}
         for i in range(0, len(X), chunk):
