@@ -455,6 +455,9 @@ async def test_sweep_dialog_validates_as_you_type():
         assert values.value == "0.000001, 0.01, 1" and screen.plan is not None
         assert [v.spec.count_params() for v in screen.plan.variants] == [418, 418, 418]
         assert _error(screen) == "" and not start.disabled
+        # a dense setup is not offered the image layers' settings
+        offered = [value for _, value in screen.query_one("#sweep-setting", Select)._options]
+        assert "l2" in offered and "filters" not in offered and "kernel_size" not in offered
         values.focus()
         values.value = ""
         await pilot.press(*"0.01, -1")
@@ -743,3 +746,17 @@ def test_the_settings_table_shows_penalties_dropout_and_crosses_where_a_run_has_
     assert rows["dropout"] == ["–", "0.25"]
     assert rows["inputs"] == ["–", "x₁ x₁x₂"]
     assert names.index("penalty") == names.index("learning rate") + 1
+
+
+@run_async
+async def test_a_setup_with_image_layers_is_offered_the_filters_and_kernel_size():
+    config = RunConfig(dataset="mnist", conv=(("conv", 4, 3, 1, "valid", "relu"), ("pool", 2)),
+                       hidden=((16, "relu"),), output_units=10)
+    app = DeeptermApp(store=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = SweepScreen(config)
+        await app.push_screen(screen)
+        await pilot.pause()
+        offered = [value for _, value in screen.query_one("#sweep-setting", Select)._options]
+        assert "filters" in offered and "kernel_size" in offered

@@ -157,7 +157,10 @@ class SweepScreen(Screen):
                                  disabled=True)
             with Horizontal(classes="sweep-row"):
                 yield Label(" over", classes="sweep-label")
-                yield Select([(s, s) for s in SETTINGS], value="learning_rate",
+                # the image layers' settings only for a setup that has image layers
+                settings = [s for s in SETTINGS
+                            if self.config.conv or s not in ("filters", "kernel_size")]
+                yield Select([(s, s) for s in settings], value="learning_rate",
                              allow_blank=False, id="sweep-setting", compact=True)
                 yield Label("values", classes="sweep-label")
                 yield Input(DEFAULT_VALUES["learning_rate"], id="sweep-values",
