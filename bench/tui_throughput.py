@@ -63,14 +63,14 @@ class BenchScreen(TrainingScreen):
             self.done.set()
 
 
-async def in_app(config, data, runs: int) -> float:
-    """``runs`` preset runs in one app, one training screen after another."""
+async def in_app(config, data, runs: int, screen_class=BenchScreen) -> float:
+    """``runs`` runs in one app, one training screen (a ``screen_class``) after another."""
     app = DeeptermApp(store=False)
     histories = []
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         for _ in range(runs):
-            screen = BenchScreen(config, data)
+            screen = screen_class(config, data)
             await app.push_screen(screen)
             await screen.done.wait()
             if screen.state == "failed":
