@@ -32,6 +32,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -641,9 +642,27 @@ class RunStore:
         if version < SCHEMA_VERSION:
             self._migrate(conn)
             version = SCHEMA_VERSION
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(conn)
         self._checked = True
         return version
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (once; it stays so). Switching needs the file to
+        itself, and SQLite answers "locked" at once, without waiting, while another
+        connection is in a transaction (two runs of a sweep creating a new store), so
+        the switch is tried again until the store's timeout has passed."""
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            return
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF) in (5, 6)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]

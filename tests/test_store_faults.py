@@ -4,6 +4,7 @@ StoreError, and nothing already written is lost or overwritten."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import numpy as np
 import pytest
@@ -175,6 +176,30 @@ def test_a_locked_store_times_out_with_a_clear_message_and_loses_nothing(tmp_pat
         holder.execute("ROLLBACK")
         holder.close()
     second = _train(RunStore(path))
+    assert {r.id for r in RunStore(path).list()} == {first.id, second.id}
+
+
+def test_a_store_still_in_rollback_mode_switches_to_wal_once_a_writer_lets_go(tmp_path):
+    """Two runs of a sweep creating a new store: one switches the file to WAL while
+    the other is mid-transaction. SQLite answers that switch "locked" at once,
+    without waiting; it must wait like any other write (CI lost a sweep run to it)."""
+    path = tmp_path / "runs.db"
+    first = _train(RunStore(path))
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    conn.close()
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")                 # the other run, mid-write
+    timer = threading.Timer(0.3, writer.execute, ("COMMIT",))
+    timer.start()
+    try:
+        second = _train(RunStore(path, timeout=5))
+    finally:
+        timer.join()
+        writer.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
     assert {r.id for r in RunStore(path).list()} == {first.id, second.id}
 
 

@@ -132,6 +132,7 @@ async def test_a_sweep_over_l2_rates_on_spiral(tmp_path):
         await pilot.pause(0.3)
         table = screen.query_one("#sweep-table", DataTable)
         assert table.row_count == 3
+        assert [row["status"] for row in screen.rows.values()] == ["completed"] * 3, screen.rows
         stored = RunStore(tmp_path / "runs.db").list()
         rates = sorted(config_of(RunStore(tmp_path / "runs.db").get(r.id)).l2 for r in stored)
         assert rates == [0.0, 0.01, 0.1]
