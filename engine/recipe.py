@@ -26,6 +26,7 @@ package is imported when a dataset is loaded.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -393,6 +394,33 @@ def conv_word(entry: tuple[Any, ...]) -> str:
     _, filters, kernel, strides, padding, _ = entry
     return (f"conv{filters}x{kernel}" + (f"s{strides}" if strides != 1 else "")
             + ("same" if padding == "same" else ""))
+
+
+#: One image layer as the --layers grammar and the app's editor write it.
+_CONV_WORD = re.compile(r"conv(\d+)x(\d+)(?:s(\d+))?(same)?")
+_POOL_WORD = re.compile(r"pool(\d+)")
+#: How the words are written, for messages.
+CONV_WORDS = "conv{filters}x{kernel}[s{stride}][same] or pool{size} (e.g. conv16x3, pool2)"
+
+
+def conv_entry(word: str, activation: str = "relu") -> tuple[Any, ...] | None:
+    """The ``RunConfig.conv`` entry a word of the layer grammar names: ``conv16x3``
+    (16 filters of 3x3), ``conv16x3s2`` (stride 2), ``conv16x3same`` ('same'
+    padding), ``pool2`` (2x2 max pooling); the conv layer gets ``activation``.
+    None when the word is not an image layer; FitError for a size below 1."""
+    text = word.strip().lower()
+    conv, pool = _CONV_WORD.fullmatch(text), _POOL_WORD.fullmatch(text)
+    if not conv and not pool:
+        return None
+    numbers = [int(g) for g in (conv.groups()[:3] if conv else pool.groups()) if g]
+    if any(n < 1 for n in numbers):
+        raise FitError(f"{text}: filters, kernel, stride and pool sizes are whole numbers "
+                       f">= 1")
+    if pool:
+        return pool_layer(numbers[0])
+    return conv_layer(numbers[0], numbers[1], activation,
+                      strides=numbers[2] if conv.group(3) else 1,
+                      padding="same" if conv.group(4) else "valid")
 
 
 def _conv_entries(spec: ModelSpec) -> tuple[tuple[Any, ...], ...]:

@@ -17,7 +17,15 @@ import pytest
 
 import datasets
 from engine import Conv2D, FitError, Flatten, Layer, MaxPooling2D, ModelSpec, runner
-from engine.recipe import RunConfig, config_of, conv_layer, pool_layer, prepare
+from engine.recipe import (
+    RunConfig,
+    config_of,
+    conv_entry,
+    conv_layer,
+    conv_word,
+    pool_layer,
+    prepare,
+)
 from engine.store import RunStore
 from engine.sweeps import SweepError, configs_for, variants
 from tui.cli.commands import _layers
@@ -84,10 +92,11 @@ def test_conv_layers_on_data_without_images_are_one_value_error():
 
 
 def test_the_layers_grammar():
-    assert _layers(None, None, "conv8x3,pool2,flatten,64") == [("conv", 8, 3, 1, "valid"),
-                                                               ("pool", 2), 64]
+    assert _layers(None, None, "conv8x3,pool2,flatten,64") == [
+        ("conv", 8, 3, 1, "valid", "relu"), ("pool", 2), 64]
     assert _layers(None, None, "conv16x5s2same, conv4x3 ,pool3,32,16") == [
-        ("conv", 16, 5, 2, "same"), ("conv", 4, 3, 1, "valid"), ("pool", 3), 32, 16]
+        ("conv", 16, 5, 2, "same", "relu"), ("conv", 4, 3, 1, "valid", "relu"), ("pool", 3),
+        32, 16]
     assert _layers(None, None, "50,32") == [50, 32]
     assert _layers(None, None, "none") == []
     for bad, words in (("conv8x3,64,pool2", "pool2 comes after flatten or a dense size"),
@@ -99,6 +108,19 @@ def test_the_layers_grammar():
         with pytest.raises(click.ClickException, match=words) as caught:
             _layers(None, None, bad)
         assert caught.value.exit_code == 2 and "\n" not in caught.value.format_message()
+
+
+def test_the_grammar_words_are_read_in_one_place_for_the_cli_and_the_app():
+    assert conv_entry("conv16x3") == conv_layer(16, 3)
+    assert conv_entry(" CONV8x5s2same ", "tanh") == conv_layer(8, 5, "tanh", strides=2,
+                                                               padding="same")
+    assert conv_entry("pool3") == pool_layer(3)
+    assert conv_entry("64") is None and conv_entry("conv8") is None
+    assert all(conv_entry(conv_word(entry)) == entry
+               for entry in (conv_layer(4, 3), conv_layer(8, 5, strides=2, padding="same"),
+                             pool_layer(2)))
+    with pytest.raises(ValueError, match="conv0x3: filters, kernel, stride and pool sizes"):
+        conv_entry("conv0x3")
 
 
 def test_a_cli_cnn_run_is_stored_and_rerun_number_for_number(tmp_path):

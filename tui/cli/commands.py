@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import signal
 import sys
 import threading
@@ -45,6 +44,7 @@ import click
 
 from engine import ACTIVATIONS, BACKENDS, LOSSES, OPTIMIZERS
 from engine.formatting import format_metric
+from engine.recipe import conv_entry
 from engine.spec import MAX_REGULARIZATION
 from engine.text import printable
 
@@ -269,9 +269,6 @@ def _store_path(path: Path | None) -> Path | None:
     return path
 
 
-#: One image layer of --layers: conv{filters}x{kernel}[s{stride}][same], pool{size}.
-_CONV_WORD = re.compile(r"conv(\d+)x(\d+)(?:s(\d+))?(same)?")
-_POOL_WORD = re.compile(r"pool(\d+)")
 LAYERS_GRAMMAR = ("hidden layer sizes, whole numbers >= 1 separated by commas (e.g. 50,32), "
                   "or 'none' for no hidden layer; image layers go first: "
                   "conv{filters}x{kernel}[s{stride}][same], pool{size}, then flatten "
@@ -279,8 +276,8 @@ LAYERS_GRAMMAR = ("hidden layer sizes, whole numbers >= 1 separated by commas (e
 
 
 def _layers(ctx, param, value: str) -> list[Any]:
-    """--layers as a list: dense sizes (int) after the image layers, each
-    ``("conv", filters, kernel, stride, padding)`` or ``("pool", size)``; ``flatten``
+    """--layers as a list: dense sizes (int) after the image layers (``RunConfig.conv``
+    entries, engine.recipe.conv_entry: relu until --activation says); ``flatten``
     between them is optional (it is implied before the first dense size). Whole numbers
     >= 1 or 'none'; a 0 is refused, not read as 'no hidden layer' (the app refuses 0
     units too)."""
@@ -290,8 +287,11 @@ def _layers(ctx, param, value: str) -> list[Any]:
     items: list[Any] = []
     flat = False       # flatten given, or a dense size seen: no more image layers
     for part in (p.strip() for p in text.split(",")):
-        conv, pool = _CONV_WORD.fullmatch(part), _POOL_WORD.fullmatch(part)
-        if conv or pool or part == "flatten":
+        try:
+            image = None if part == "flatten" else conv_entry(part)   # the grammar's one home
+        except ValueError as exc:
+            raise BadInput(f"--layers: {exc}; got {value!r}") from None
+        if image or part == "flatten":
             if flat and part == "flatten":
                 raise BadInput(f"--layers: flatten goes once, between the image layers and "
                                f"the dense sizes; got {value!r}")
@@ -304,15 +304,7 @@ def _layers(ctx, param, value: str) -> list[Any]:
                                    f"got {value!r}")
                 flat = True
                 continue
-            numbers = [int(g) for g in (conv.groups()[:3] if conv else pool.groups()) if g]
-            if any(n < 1 for n in numbers):
-                raise BadInput(f"--layers: {part}: filters, kernel, stride and pool sizes "
-                               f"must be whole numbers >= 1; got {value!r}")
-            if conv:
-                items.append(("conv", numbers[0], numbers[1], numbers[2] if conv.group(3)
-                              else 1, "same" if conv.group(4) else "valid"))
-            else:
-                items.append(("pool", numbers[0]))
+            items.append(image)
             continue
         if not part.isdigit() or int(part) < 1:
             raise BadInput(f"--layers takes {LAYERS_GRAMMAR}; got {value!r}")
@@ -456,9 +448,8 @@ def run_config(ds, dataset: str, target: str | None, dataset_options: dict[str, 
     """The RunConfig the options describe (the one description of a run the app and
     sweeps use too): the output layer and loss from the dataset's task unless
     ``--loss`` says otherwise; ``settings`` are the RunConfig's other fields.
-    ``layers`` is what ``--layers`` reads: dense sizes after image layers (``("conv",
-    filters, kernel, stride, padding)``, ``("pool", size)``); the activations go to the
-    conv and dense layers in order."""
+    ``layers`` is what ``--layers`` reads: dense sizes after image layers (``RunConfig.conv``
+    entries); the activations go to the conv and dense layers in order."""
     import datasets
     from engine.recipe import RunConfig
 
@@ -476,7 +467,7 @@ def run_config(ds, dataset: str, target: str | None, dataset_options: dict[str, 
     conv_acts, acts = acts[:n_conv], acts[n_conv:]
     conv = []
     for item in images:
-        conv.append((*item, conv_acts.pop(0)) if item[0] == "conv" else item)
+        conv.append((*item[:5], conv_acts.pop(0)) if item[0] == "conv" else item)
     if conv and getattr(ds, "image_shape", None) is None:
         raise BadInput(f"--layers: conv and pool layers need image data; {ds.name} has no "
                        f"image shape (mnist has: 28x28)")
