@@ -46,7 +46,7 @@ def _preset(key: str):
     return run_before
 
 
-@pytest.mark.parametrize("key", ["1", "2", "3"], ids=["wages", "titanic", "mnist"])
+@pytest.mark.parametrize("key", ["1", "2", "3", "4"], ids=["wages", "titanic", "mnist", "mnist-cnn"])
 def test_setup_screen_for_each_course_preset(snap_compare, key):
     """The setup screen after pressing the preset's key. Wages: dataset wages
     (534x9, regression) highlighted with its first rows, hidden layers 50 relu
@@ -54,7 +54,10 @@ def test_setup_screen_for_each_course_preset(snap_compare, key):
     parameters. Titanic: 32 relu, Dense(2, softmax), categorical
     crossentropy, sgd 0.01, 418 parameters, class balance died/survived.
     MNIST: 2500 images, 50 relu and 50 relu, Dense(10, softmax), adam,
-    validation split 0.3, Standardize unticked. "Ready" above Start in green. Under the
+    validation split 0.3, Standardize unticked. MNIST CNN: as MNIST, and under "Image
+    layers, then flatten" conv16x3 relu 26×26×16, pool2 13×13×16, conv32x3 relu 11×11×32,
+    pool2 5×5×32 (pool rows without an activation), then hidden 64 relu; the layer table
+    (scroll) lists them with flatten (800,). "Ready" above Start in green. Under the
     hidden layers Regularize none (its rate greyed) and Dropout 0; under the optimizer
     Momentum and Nesterov (greyed but for Titanic's sgd)."""
     assert snap_compare(DeeptermApp(store=False), terminal_size=SIZE, run_before=_preset(key))

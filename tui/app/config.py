@@ -75,6 +75,16 @@ PRESETS: tuple[Preset, ...] = (
                        output_activation="softmax", loss="categorical_crossentropy",
                        metrics=("accuracy",), optimizer="adam", learning_rate=0.001, epochs=10,
                        batch_size=32, validation_split=0.3, standardize=False)),
+    Preset("4", "mnist-cnn", "MNIST CNN",
+           "The course's next step: a small convolutional network on the same 2500 digits; "
+           "see its filters and feature maps in the results.",
+           RunConfig(dataset="mnist",
+                     conv=(("conv", 16, 3, 1, "valid", "relu"), ("pool", 2),
+                           ("conv", 32, 3, 1, "valid", "relu"), ("pool", 2)),
+                     hidden=((64, "relu"),), output_units=10, output_activation="softmax",
+                     loss="categorical_crossentropy", metrics=("accuracy",), optimizer="adam",
+                     learning_rate=0.001, epochs=10, batch_size=32, validation_split=0.3,
+                     standardize=False)),
 )
 
 PRESETS_BY_KEY = {p.key: p for p in PRESETS}

@@ -2,7 +2,12 @@
 
 Every field validates as it changes and says what is wrong beside itself;
 Start stays disabled while anything is wrong. The course's exercises are
-presets on keys 1, 2 and 3.
+presets on keys 1 to 4 (4: the course's next step, a convolutional network).
+
+For image data (mnist) the model pane takes image layers before the dense ones,
+each written as the CLI writes it (conv16x3, conv16x3same, conv16x3s2, pool2), with
+the shape each layer outputs beside it, the parameters per layer in the table below,
+and a message naming the layer whose window no longer fits its input.
 
 For two-feature data the dataset pane shows TensorFlow Playground's controls: a
 synthetic set's noise, rows and seed, the feature crosses to train on, and a scatter
@@ -37,7 +42,15 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from engine import ACTIVATIONS, OPTIMIZERS, SpecError
-from engine.recipe import CLASSIFICATION_LOSSES, RunConfig, losses_for
+from engine.recipe import (
+    CLASSIFICATION_LOSSES,
+    CONV_WORDS,
+    RunConfig,
+    conv_entry,
+    image_layer,
+    image_shape_of,
+    losses_for,
+)
 from engine.recipe import output_layer as output_for
 from engine.spec import MAX_LEARNING_RATE, MAX_REGULARIZATION
 from engine.text import markup, printable
@@ -45,6 +58,7 @@ from engine.text import markup, printable
 from ..config import LEARNING_RATE_PICKS, PRESETS, PRESETS_BY_KEY
 from ..widgets.data_controls import FeatureCrosses, ScatterPreview, SyntheticControls
 from ..widgets.footer import AppFooter
+from ..widgets.image_layers import ImageLayerRow
 from ..widgets.layers import LayerRow
 
 #: Below this many columns the three panes narrow; below TINY_WIDTH the model and
@@ -52,11 +66,13 @@ from ..widgets.layers import LayerRow
 NARROW_WIDTH = 110
 TINY_WIDTH = 96
 #: Actions on plain letter and digit keys, which a focused text field types instead.
-SINGLE_KEY_ACTIONS = ("preset", "open_csv", "add_layer", "sweep")
+SINGLE_KEY_ACTIONS = ("preset", "open_csv", "add_layer", "add_image_layer", "sweep")
 #: Short task names for the dataset list.
 TASK_SHORT = {"regression": "regr", "binary": "bin", "multiclass": "multi"}
 MAX_UNITS = 4096
 MAX_LAYERS = 12
+MAX_IMAGE_LAYERS = 8
+MAX_FILTERS = 512
 PREVIEW_ROWS = 8
 PREVIEW_COLUMNS = 12
 
@@ -126,15 +142,19 @@ class SetupScreen(Screen):
     AUTO_FOCUS = "#datasets"   # ↑/↓ choose a dataset at once (not the pane around it)
     BINDINGS = [
         Binding("ctrl+s", "start", "Start", priority=True, id="start"),
-        # the footer shows the three presets as one entry, "1/2/3 Presets"
-        Binding("1", "preset('1')", "Presets", key_display="1/2/3",
+        # the footer shows the four presets as one entry, "1-4 Presets"
+        Binding("1", "preset('1')", "Presets", key_display="1-4",
                 tooltip="preset: wages regression (course chapter 3)", id="preset-wages"),
         Binding("2", "preset('2')", "Titanic", show=False,
                 tooltip="preset: Titanic classification (course chapter 3)", id="preset-titanic"),
         Binding("3", "preset('3')", "MNIST", show=False,
                 tooltip="preset: MNIST digits (course chapter 4)", id="preset-mnist"),
+        Binding("4", "preset('4')", "MNIST CNN", show=False,
+                tooltip="preset: MNIST with a convolutional network (the next step)",
+                id="preset-mnist-cnn"),
         Binding("o", "open_csv", "Open CSV", id="open-csv"),
         Binding("a", "add_layer", "Add layer", show=False, id="add-layer"),
+        Binding("c", "add_image_layer", "Add image layer", show=False, id="add-image-layer"),
         Binding("w", "sweep", "Sweep", id="sweep"),
     ]
 
@@ -142,6 +162,8 @@ class SetupScreen(Screen):
         """Single-key shortcuts are greyed out in the footer while a text field has
         the focus (the field takes the keys; esc leaves it)."""
         if action in SINGLE_KEY_ACTIONS and isinstance(self.focused, Input):
+            return None
+        if action == "add_image_layer" and not self.image_data:
             return None
         return True
 
@@ -188,6 +210,13 @@ class SetupScreen(Screen):
                             yield Button(f"{preset.key} {preset.title}",
                                          id=f"preset-{preset.name}", compact=True,
                                          tooltip=preset.blurb)
+                    with Vertical(id="image-section"):
+                        yield Static("Image layers, then flatten", classes="pane-title")
+                        yield Vertical(id="image-layers")
+                        yield Static("", id="image-error", classes="error")
+                        yield Button("+ Image layer (c)", id="add-image-layer", compact=True,
+                                     tooltip="conv16x3: 16 filters of 3x3; pool2: 2x2 max "
+                                             "pooling")
                     yield Static("Hidden layers (units · activation)", classes="pane-title")
                     yield Vertical(id="layers")
                     yield Static("", id="layers-error", classes="error")
@@ -567,7 +596,114 @@ class SetupScreen(Screen):
     def _renumber(self) -> None:
         for i, row in enumerate(self._rows(), start=1):
             row.set_index(i)
+        for i, row in enumerate(self._image_rows(), start=1):
+            row.set_index(i)
         self.validate()
+
+    # -- image layers (image data only) --------------------------------------------------------
+
+    @property
+    def image_data(self) -> bool:
+        """Whether the chosen dataset holds images (its rows can go through conv layers)."""
+        return self.dataset is not None and image_shape_of(self.dataset) is not None
+
+    def _image_rows(self) -> list[ImageLayerRow]:
+        return [row for row in self.query_one("#image-layers", Vertical).query(ImageLayerRow)
+                if not row.removed]
+
+    def set_image_layers(self, entries) -> None:
+        box = self.query_one("#image-layers", Vertical)
+        for row in self._image_rows():
+            row.removed = True
+        box.remove_children()
+        rows = [ImageLayerRow(tuple(entry)) for entry in entries]
+        for i, row in enumerate(rows, start=1):
+            row.set_index(i)
+        box.mount_all(rows)
+        self.call_after_refresh(self._renumber)
+
+    def action_add_image_layer(self) -> None:
+        """A new image layer: pool2 after a conv layer, else a conv layer with twice the
+        filters of the last one (16 for the first)."""
+        if not self.image_data:
+            return
+        rows = self._image_rows()
+        if len(rows) >= MAX_IMAGE_LAYERS:
+            self.notify(f"At most {MAX_IMAGE_LAYERS} image layers.", severity="warning")
+            return
+        entries = [self._entry_of(row) for row in rows]
+        convs = [e for e in entries if e and e[0] == "conv"]
+        if entries and entries[-1] and entries[-1][0] == "conv":
+            entry = ("pool", 2)
+        else:
+            filters = min(MAX_FILTERS, 2 * convs[-1][1]) if convs else 16
+            entry = ("conv", filters, 3, 1, "valid", "relu")
+        self.query_one("#image-layers", Vertical).mount(ImageLayerRow(entry))
+        self.call_after_refresh(self._renumber)
+
+    @on(Button.Pressed, "#add-image-layer")
+    def _add_image_layer_button(self) -> None:
+        self.action_add_image_layer()
+
+    @on(ImageLayerRow.Removed)
+    def _image_layer_removed(self, event: ImageLayerRow.Removed) -> None:
+        event.row.removed = True
+        event.row.remove()
+        self.call_after_refresh(self._renumber)
+
+    @on(Select.Changed, ".image-activation")
+    def _image_activation_changed(self) -> None:
+        self.validate()
+
+    @staticmethod
+    def _entry_of(row: ImageLayerRow) -> tuple | None:
+        try:
+            return conv_entry(row.word, row.activation)
+        except ValueError:
+            return None
+
+    def _read_image_layers(self, errors: dict[str, str]) -> tuple[tuple, ...]:
+        """The image layers the rows describe, each row showing the shape it outputs; a
+        word that is not a layer, or a window larger than what reaches it, is put in
+        ``errors["image"]`` naming the layer (its row marked)."""
+        rows = self._image_rows()
+        if not self.image_data:
+            return ()
+        shape = tuple(int(v) for v in image_shape_of(self.dataset))
+        if len(shape) == 2:
+            shape = (*shape, 1)
+        entries = []
+        for i, row in enumerate(rows, start=1):
+            word = row.word.strip()
+            try:
+                entry = conv_entry(word, row.activation)
+            except ValueError as exc:
+                entry, problem = None, f"image layer {i}: {exc}"
+            else:
+                problem = None if entry else (
+                    f"image layer {i}: {word or 'an empty field'!r} is not an image layer; "
+                    f"write {CONV_WORDS}")
+            if entry is not None and entry[0] == "conv" and entry[1] > MAX_FILTERS:
+                entry, problem = None, (f"image layer {i}: at most {MAX_FILTERS} filters, "
+                                        f"got {entry[1]}")
+            if entry is not None and shape is not None:
+                out = image_layer(entry).output_shape(shape)
+                if out[0] < 1 or out[1] < 1:
+                    window = entry[2] if entry[0] == "conv" else entry[1]
+                    what = "its kernel" if entry[0] == "conv" else "its pool"
+                    problem = (f"image layer {i} ({word}): {what} {window}x{window} is larger "
+                               f"than the {shape[0]}x{shape[1]} that reaches it; remove a "
+                               f"layer or use a smaller window (conv: 'same' keeps the size)")
+                    entry = None
+                else:
+                    shape = out
+            if problem is not None:
+                errors.setdefault("image", problem)
+                shape = None
+            row.show(shape if entry is not None else None, invalid=problem is not None)
+            if entry is not None:
+                entries.append(entry)
+        return tuple(entries)
 
     def action_add_layer(self) -> None:
         rows = self._rows()
@@ -621,6 +757,7 @@ class SetupScreen(Screen):
             self.query_one("#dropout", Input).value = f"{config.dropout:g}"
         self.query_one("#crosses", FeatureCrosses).show(config.features)
         self.set_layers(config.hidden)
+        self.set_image_layers(config.conv)
         if config.dataset is not None:
             self.dataset_key = None
             self.select_dataset(config.dataset, config.dataset_options or None, loss=config.loss,
@@ -735,6 +872,7 @@ class SetupScreen(Screen):
                 row.query(".units").add_class("-invalid")
                 continue
             hidden.append((units, row.activation))
+        conv = self._read_image_layers(errors)
         if self.dataset is None:
             errors["dataset"] = ("loading the dataset catalog…" if not self.catalog_ready
                                  and self.dataset_key is None else
@@ -767,9 +905,9 @@ class SetupScreen(Screen):
             nesterov=optimizer == "sgd" and self.query_one("#nesterov", Checkbox).value,
             l1=values.get("reg-rate", 0.0) if kind == "l1" else 0.0,
             l2=values.get("reg-rate", 0.0) if kind == "l2" else 0.0,
-            dropout=values["dropout"], features=features)
+            dropout=values["dropout"], features=features, conv=conv)
         try:
-            config.spec(self.dataset.X.shape[1])
+            config.spec(self.dataset.X.shape[1], image_shape_of(self.dataset))
         except SpecError as exc:
             errors["output"] = str(exc)
         if errors:
@@ -789,9 +927,11 @@ class SetupScreen(Screen):
             error.update(message)
             error.set_class(bool(message), "-shown")
             self.query_one(f"#{field_id}", Input).set_class(bool(message), "-invalid")
-        layers_error = self.query_one("#layers-error", Static)
-        layers_error.update(errors.get("layers", ""))
-        layers_error.set_class("layers" in errors, "-shown")
+        for key in ("layers", "image"):
+            error = self.query_one(f"#{key}-error", Static)
+            error.update(markup(errors.get(key, "")))
+            error.set_class(key in errors, "-shown")
+        self.query_one("#image-section").display = self.image_data
         early = self.query_one("#early", Checkbox).value
         self.query_one("#restore", Checkbox).disabled = not early
         self.query_one("#patience", Input).disabled = not early
@@ -802,7 +942,7 @@ class SetupScreen(Screen):
             self.query_one("#reg-kind", Select).value not in ("l1", "l2")
         params = self.query_one("#params", Static)
         if config is not None and self.dataset is not None:
-            spec = config.spec(self.dataset.X.shape[1])
+            spec = config.spec(self.dataset.X.shape[1], image_shape_of(self.dataset))
             table = layer_table(spec)
             if self.initial_weights is not None:
                 table += f"\n[i]{self._weights_note(spec)}[/]"
@@ -908,24 +1048,40 @@ def layer_table(spec) -> str:
     """The network layer by layer, as Keras' ``model.summary()`` lists it: each
     layer's output shape and parameter count, then the total (text with markup,
     one row per layer, aligned)."""
-    from engine.spec import Dropout
+    from engine.recipe import conv_word
+    from engine.spec import Conv2D, Dropout, Flatten, MaxPooling2D
 
-    rows = [("input", f"({spec.input_dim},)", "")]
-    n_in = spec.input_dim
+    def shape_text(shape) -> str:
+        return "(" + ",".join(str(v) for v in shape) + ("," if len(shape) == 1 else "") + ")"
+
+    rows = [("input", shape_text(spec.input_shape or (spec.input_dim,)), "")]
+    kernels = iter(spec.kernel_shapes())
     out = spec.layers[-1]
     i = 0
-    for layer in spec.layers:
+    for layer, shape in zip(spec.layers, spec.layer_output_shapes()):
         if isinstance(layer, Dropout):
-            rows.append((f"dropout {layer.rate:g}", f"({n_in},)", "0"))
+            rows.append((f"dropout {layer.rate:g}", shape_text(shape), "0"))
+            continue
+        if isinstance(layer, MaxPooling2D):
+            rows.append((f"pool{layer.pool_size[0]}", shape_text(shape), "0"))
+            continue
+        if isinstance(layer, Flatten):
+            rows.append(("flatten", shape_text(shape), "0"))
+            continue
+        kernel = next(kernels)
+        count = math.prod(kernel) + (kernel[-1] if layer.use_bias else 0)
+        if isinstance(layer, Conv2D):
+            word = conv_word(("conv", layer.filters, layer.kernel_size[0], layer.strides[0],
+                              layer.padding, layer.activation))
+            rows.append((f"{word} {layer.activation}", shape_text(shape), f"{count:,}"))
             continue
         i += 1
         name = f"output {layer.activation}" if layer is out else f"dense {i} {layer.activation}"
-        count = n_in * layer.units + (layer.units if layer.use_bias else 0)
-        rows.append((name, f"({layer.units},)", f"{count:,}"))
-        n_in = layer.units
+        rows.append((name, shape_text(shape), f"{count:,}"))
     reg = spec.dense_layers[0].kernel_regularizer
     penalty = "" if reg is None else "\n" + " ".join(
-        f"{k.upper()} {v:g}" for k, v in reg.to_dict().items() if v) + " on every kernel"
+        f"{k.upper()} {v:g}" for k, v in reg.to_dict().items() if v) + (
+        " on every dense kernel" if spec.is_image else " on every kernel")
     total = f"{spec.count_params():,}"
     name_w = max(len("layer"), *(len(r[0]) for r in rows))
     out_w = max(len("output"), *(len(r[1]) for r in rows))
