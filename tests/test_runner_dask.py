@@ -269,6 +269,7 @@ def test_pause_holds_a_run_on_a_worker_and_resume_goes_on(cluster):
 def test_the_command_line_says_in_one_line_that_the_scheduler_cannot_be_reached(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DEEPTERM_STORE", "DEEPTERM_CLUSTER")}
+    env["DEEPTERM_CLUSTER_TIMEOUT"] = "2"        # not the 10 s default
     proc = subprocess.run(
         [sys.executable, "-m", "tui", "sweep", "--dataset", "xor", "--setting", "units",
          "--values", "2,4", "--epochs", "2", "--cluster", f"tcp://127.0.0.1:{port}",
@@ -278,3 +279,12 @@ def test_the_command_line_says_in_one_line_that_the_scheduler_cannot_be_reached(
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith(f"Error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}")
     assert "epoch 1/" not in proc.stdout and "units=2:" not in proc.stdout   # no run began
+    env["DEEPTERM_CLUSTER_TIMEOUT"] = "soon"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui", "sweep", "--dataset", "xor", "--setting", "units",
+         "--values", "2,4", "--cluster", f"tcp://127.0.0.1:{port}", "--store",
+         str(tmp_path / "runs.db")], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("Error: $DEEPTERM_CLUSTER_TIMEOUT must be a number of "
+                                   "seconds > 0 (e.g. 30), got 'soon'")

@@ -23,6 +23,7 @@ client and on every worker, with deepterm installed on the workers too.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -32,8 +33,10 @@ from typing import Any
 
 from .control import command_for
 
-#: Seconds the client waits for a scheduler before giving up.
+#: Seconds the client waits for a scheduler before giving up ($DEEPTERM_CLUSTER_TIMEOUT
+#: sets another: a far or busy scheduler may need longer).
 CONNECT_TIMEOUT_S = 10
+TIMEOUT_ENV = "DEEPTERM_CLUSTER_TIMEOUT"
 #: Seconds between the worker's looks at the control variable.
 CHECK_S = 0.2
 #: The environment variable that names a default scheduler.
@@ -53,7 +56,7 @@ def connect(address: str, timeout_s: float | None = None):
     ClusterError with one line saying why not (after ``timeout_s``, by default
     CONNECT_TIMEOUT_S: distributed retries a refused connection until then)."""
     if timeout_s is None:
-        timeout_s = CONNECT_TIMEOUT_S
+        timeout_s = connect_timeout()
     try:
         from distributed import Client
     except ImportError as exc:
@@ -64,6 +67,22 @@ def connect(address: str, timeout_s: float | None = None):
     except (OSError, TimeoutError, ValueError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: "
                            f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+
+
+def connect_timeout() -> float:
+    """$DEEPTERM_CLUSTER_TIMEOUT (seconds > 0) when set, else CONNECT_TIMEOUT_S;
+    ClusterError for a value that is not a number of seconds."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return CONNECT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ClusterError(f"${TIMEOUT_ENV} must be a number of seconds > 0 (e.g. 30), "
+                           f"got {text!r}")
+    return value
 
 
 class DaskExecutor:
