@@ -102,6 +102,12 @@ async def test_the_cnn_preset_fills_the_image_layers_with_their_shapes_and_param
         assert not setup.query_one("#image-section").display and setup.config.conv == ()
         await _to_dataset(pilot, "mnist")
         assert setup.query_one("#image-section").display and len(setup.config.conv) == 6
+        assert not setup.query_one("#image-none").display
+        await pilot.press("3")                      # the dense MNIST preset: none
+        await pilot.pause(0.3)
+        assert setup._image_rows() == [] and setup.config.conv == ()
+        assert _text(setup.query_one("#image-none", Static)) == (
+            "none: the 28×28 images go flat (784 values) into the hidden layers")
 
 
 @run_async
