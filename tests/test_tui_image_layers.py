@@ -134,13 +134,13 @@ async def test_the_cnn_preset_trains_shows_its_filters_and_trains_again():
         setup = app.screen
         await pilot.press("4")
         await pilot.pause(0.3)
-        await _type_into(pilot, "#epochs", "2")
+        await _type_into(pilot, "#epochs", "1")
         await pilot.press("escape", "ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, TrainingScreen), what="training")
         first = app.screen
         await wait_until(pilot, lambda: first.state == "finished", 90, "the run")
         assert first.model.spec.is_image and first.config.conv == setup.config.conv
-        assert first.history.history["val_accuracy"][-1] > 0.8      # 1750 digits, 2 epochs
+        assert first.history.history["val_accuracy"][-1] > 0.75     # 1750 digits, 1 epoch
         await pilot.press("r")
         await pilot.pause(0.5)
         results = app.screen
