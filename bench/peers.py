@@ -9,14 +9,20 @@ validation) on every system, side by side:
   shuffle permutation is an argument), jitted once and reused across epochs;
   optax ``adam(lr, b1=0.9, b2=0.999, eps=1e-7)`` / ``sgd(lr)`` (Keras' settings);
 - ``jax-step``: JAX with one jitted step per batch, the loop in Python;
-- ``torch``: a plain per-step PyTorch loop (``torch.set_num_threads`` = NumPy's BLAS
-  threads);
+- ``torch``: a plain per-step PyTorch loop;
 - ``sklearn``: MLPRegressor / MLPClassifier, one ``partial_fit`` per epoch (no L2,
   no momentum, constant learning rate; a two-class classifier has one logistic
   output unit, sklearn's own form).
 
-Each system lives in ONE long-lived process (``python bench/peers.py serve SYSTEM
-WORKLOADS.json``) that imports its framework once, warms every workload up (the
+Threads: PyTorch (``torch.set_num_threads``) and scikit-learn (NumPy's BLAS, through
+threadpoolctl) get the threads deepterm's NumPy backend gives the workload's products:
+one below ``NumpyModel.SMALL_BATCH_WORK`` multiply-adds per batch (the course
+workloads), else every BLAS thread (the large one). On a busy shared machine two
+threads made PyTorch's small-batch epochs 5-10x slower than one. XLA (JAX) keeps its
+own thread pool.
+
+Each system lives in ONE long-lived process (``python bench/peers.py serve SYSTEM``)
+that imports its framework once, warms every workload up (the
 compile included) and then answers requests on a pipe: "train workload W for N
 epochs, report ms per epoch" (the model goes on training across requests). The
 parent runs interleaved rounds: in round r each system runs each workload once, the
@@ -92,9 +98,21 @@ WORKLOADS = (
              0.001, 256, 0.0, 2),
 )
 
-#: for tests: a few rows of wages, a small network
+#: for tests: wages on a small network
 TINY = Workload("tiny wages 9-8-1 adam b32", "wages", {}, ((8, "relu"),), (1, "linear"), "mse",
                 "adam", 0.01, 32, 0.3, 1)
+
+
+def workloads_named(keys: list[str]) -> list[Workload]:
+    """The workloads whose names begin with one of ``keys`` (wages, titanic, mnist,
+    large, tiny); ValueError naming the accepted keys for one that matches none."""
+    chosen = []
+    for key in keys:
+        found = [w for w in (*WORKLOADS, TINY) if w.name.startswith(key)]
+        if not found:
+            raise ValueError(f"no workload {key!r}: wages, titanic, mnist, large or tiny")
+        chosen += [w for w in found if w not in chosen]
+    return chosen
 
 
 # -- shared by every system ------------------------------------------------------------
@@ -129,6 +147,7 @@ class Trainer:
 
     def __init__(self, w: dict, X: np.ndarray, y: np.ndarray, seed: int = 0):
         self.w, self.X, self.y = w, X, y
+        self.threads = w.get("threads", 1)
         self.sizes = [X.shape[1]] + [h[0] for h in w["hidden"]] + [w["output"][0]]
         self.acts = [h[1] for h in w["hidden"]] + [w["output"][1]]
         self.rng = np.random.default_rng(seed)
@@ -139,7 +158,8 @@ class DeeptermTrainer(Trainer):
         super().__init__(w, X, y, seed)
         from engine import build
 
-        spec = Workload(**w).config().spec(X.shape[1])
+        spec = Workload(**{k: w[k] for k in Workload.__dataclass_fields__}).config().spec(
+            X.shape[1])
         self.model = build(spec, backend="numpy", seed=seed)
         self.model.set_weights(initial_weights(self.sizes, seed))
 
@@ -291,6 +311,7 @@ class TorchTrainer(Trainer):
 
     def run(self, epochs):
         torch, bs, n = self.torch, self.w["batch_size"], len(self.X)
+        torch.set_num_threads(self.threads)
         for _ in range(epochs):
             perm = torch.randperm(n, generator=self.gen)
             for i in range(0, n, bs):
@@ -330,11 +351,14 @@ class SklearnTrainer(Trainer):
             self.classes = np.arange(y.shape[1])
 
     def run(self, epochs):
-        for _ in range(epochs):
-            if self.classes is None:
-                self.model.partial_fit(self.X, self.target)
-            else:
-                self.model.partial_fit(self.X, self.target, classes=self.classes)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self.threads, user_api="blas"):
+            for _ in range(epochs):
+                if self.classes is None:
+                    self.model.partial_fit(self.X, self.target)
+                else:
+                    self.model.partial_fit(self.X, self.target, classes=self.classes)
 
     def predict(self, X):
         if self.classes is None:
@@ -360,12 +384,8 @@ def system_info(system: str) -> str:
         return f"jax {jax.__version__}, optax {optax.__version__}"
     if system == "torch":
         import torch
-        from threadpoolctl import threadpool_info
 
-        threads = max([p["num_threads"] for p in threadpool_info()
-                       if p.get("user_api") == "blas"] or [1])
-        torch.set_num_threads(threads)
-        return f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        return f"torch {torch.__version__}"
     if system == "sklearn":
         import sklearn
 
@@ -373,9 +393,10 @@ def system_info(system: str) -> str:
     raise ImportError(f"unknown system {system!r}")
 
 
-def serve(system: str, workloads_file: str) -> int:
-    """The child: import the framework, warm every workload up, answer requests (one JSON
-    object a line on stdin; one answer a line on the protocol pipe, stdout)."""
+def serve(system: str) -> int:
+    """The child: import the framework, read the workloads file's path (the first line
+    on stdin), warm every workload up, answer requests (one JSON object a line on stdin;
+    one answer a line on the protocol pipe, stdout)."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)     # whatever a framework prints goes to stderr, not into the protocol
     try:
@@ -383,7 +404,7 @@ def serve(system: str, workloads_file: str) -> int:
     except Exception as exc:  # noqa: BLE001 - any failure to load is "skipped"
         proto.write(json.dumps({"skipped": f"{type(exc).__name__}: {exc}"}) + "\n")
         return 0
-    works = json.loads(Path(workloads_file).read_text())
+    works = json.loads(Path(json.loads(sys.stdin.readline())["workloads"]).read_text())
     data = {name: np.load(w["data"]) for name, w in works.items()}
     trainers = {}
     for name, w in works.items():
@@ -415,20 +436,23 @@ def serve(system: str, workloads_file: str) -> int:
 class Peer:
     """A system's long-lived process, or why it is skipped."""
 
-    def __init__(self, system: str, workloads_file: str, log_dir: str):
+    def __init__(self, system: str, log_dir: str):
         self.system = system
         self.log = open(Path(log_dir) / f"{system}.log", "w+")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "serve",
-                                      system, workloads_file],
+                                      system],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True, bufsize=1)
         self.skipped: str | None = None
         self.info = ""
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, workloads_file: str) -> None:
+        """Send the workloads and wait for the warm-ups (or learn why it is skipped)."""
         try:
+            if self.proc.poll() is None:
+                self.proc.stdin.write(json.dumps({"workloads": workloads_file}) + "\n")
             got = self._answer()
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:   # it exited (a broken pipe included)
             got = {"skipped": str(exc)}
         if "skipped" in got:
             self.skipped = got["skipped"]
@@ -445,17 +469,24 @@ class Peer:
             raise RuntimeError(f"exited {self.proc.returncode}: {tail[0][:200]}")
         return json.loads(line)
 
-    def ask(self, **req) -> dict:
+    def send(self, **req) -> None:
         self.proc.stdin.write(json.dumps(req) + "\n")
+
+    def ask(self, **req) -> dict:
+        self.send(**req)
         return self._answer()
 
-    def close(self) -> None:
-        if self.proc.poll() is None:
+    def send_quit(self) -> None:
+        if self.proc.poll() is None and not self.proc.stdin.closed:
             try:
-                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.send(op="quit")
                 self.proc.stdin.close()
             except OSError:
                 pass
+
+    def close(self) -> None:
+        self.send_quit()
+        if self.proc.poll() is None:
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -463,9 +494,27 @@ class Peer:
         self.log.close()
 
 
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS uses when nothing limits it."""
+    from threadpoolctl import threadpool_info
+
+    return max([pool["num_threads"] for pool in threadpool_info()
+                if pool.get("user_api") == "blas"] or [1])
+
+
+def threads_for(spec, batch_size: int) -> int:
+    """The BLAS threads deepterm's NumPy backend trains ``spec`` on (its own rule,
+    ``NumpyModel._blas_threads``): one for small batches, else all of them."""
+    from engine.numpy_backend import NumpyModel
+
+    small = batch_size * spec.multiply_adds() < NumpyModel.SMALL_BATCH_WORK
+    return 1 if small else blas_threads()
+
+
 def prepare_workloads(workloads, folder: str) -> str:
     """Prepare each workload once with deepterm's recipe and save its training rows
-    (float32 X (n, d), y (n, k)) for every system; returns the workloads file."""
+    (float32 X (n, d), y (n, k)) for every system; returns the workloads file (each
+    workload with its data file and the threads deepterm trains it on)."""
     from engine.recipe import prepare
 
     works = {}
@@ -476,7 +525,8 @@ def prepare_workloads(workloads, folder: str) -> str:
         y = np.ascontiguousarray(y.reshape(len(y), -1))
         path = str(Path(folder) / f"w{i}.npz")
         np.savez(path, X=X, y=y)
-        works[w.name] = {**asdict(w), "data": path}
+        works[w.name] = {**asdict(w), "data": path,
+                         "threads": threads_for(data.spec, w.batch_size)}
     path = Path(folder) / "workloads.json"
     path.write_text(json.dumps(works))
     return str(path)
@@ -490,12 +540,12 @@ def compare(systems=SYSTEMS, workloads=WORKLOADS, rounds: int = 5, epochs: int |
     if "deepterm" not in systems:
         raise ValueError("the peers comparison needs the 'deepterm' system (the ratios' base)")
     with tempfile.TemporaryDirectory(prefix="deepterm-peers-") as folder:
-        works_file = prepare_workloads(workloads, folder)
-        # started together, each loads and warms up on its own; on 2 cores they overlap
-        peers = [Peer(s, works_file, folder) for s in systems]
+        # started together, each imports its framework while the data is prepared
+        peers = [Peer(s, folder) for s in systems]
         try:
+            works_file = prepare_workloads(workloads, folder)
             for peer in peers:
-                peer.wait_ready()
+                peer.wait_ready(works_file)
                 log(f"  {peer.system}: " + (f"skipped ({peer.skipped})" if peer.skipped
                                             else peer.info))
             live = [p for p in peers if not p.skipped]
@@ -507,10 +557,15 @@ def compare(systems=SYSTEMS, workloads=WORKLOADS, rounds: int = 5, epochs: int |
                         got = peer.ask(op="time", workload=w.name, epochs=epochs or w.epochs)
                         times[w.name, peer.system].append(got["ms_per_epoch"])
                 log(f"  round {r + 1}/{rounds} done")
-            losses = {(w.name, p.system): p.ask(op="loss", workload=w.name,
-                                                epochs=loss_epochs)["loss"]
-                      for w in workloads for p in live}
+            losses = {}
+            for w in workloads:    # not timed: every system at once
+                for peer in live:
+                    peer.send(op="loss", workload=w.name, epochs=loss_epochs)
+                for peer in live:
+                    losses[w.name, peer.system] = peer._answer()["loss"]
         finally:
+            for peer in peers:
+                peer.send_quit()
             for peer in peers:
                 peer.close()
     rows = []
@@ -545,8 +600,8 @@ def print_table(rows: list[dict], loss_epochs: int = LOSS_EPOCHS) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "serve":
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
         sys.path.insert(0, str(ROOT))
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        raise SystemExit(serve(sys.argv[2], sys.argv[3]))
+        raise SystemExit(serve(sys.argv[2]))
     raise SystemExit("run it as: python bench/run.py --peers")

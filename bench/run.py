@@ -312,6 +312,10 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="--peers: interleaved rounds")
     parser.add_argument("--systems", default=",".join(peers.SYSTEMS),
                         help="--peers: comma-separated systems (deepterm is the base)")
+    parser.add_argument("--workloads", default="wages,titanic,mnist,large",
+                        help="--peers: comma-separated workloads (wages, titanic, mnist, large, tiny)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="--peers: epochs per timed request (default: each workload's own)")
     args = parser.parse_args(argv)
     epochs = 3 if args.quick else 7
 
@@ -395,8 +399,13 @@ def run_peers(args) -> int:
     print(f"deepterm's NumPy backend against peers: {args.rounds} interleaved rounds "
           f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')})")
-    rows = peers.compare(systems, rounds=2 if args.quick else args.rounds,
-                         log=lambda line: print(line, file=sys.stderr))
+    try:
+        workloads = peers.workloads_named([w.strip() for w in args.workloads.split(",")])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = peers.compare(systems, workloads, rounds=2 if args.quick else args.rounds,
+                         epochs=args.epochs, log=lambda line: print(line, file=sys.stderr))
     peers.print_table(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
