@@ -476,6 +476,14 @@ class Peer:
         self.send(**req)
         return self._answer()
 
+    def ask_or_skip(self, **req) -> dict | None:
+        """The answer; None, with the system marked skipped, when its process failed."""
+        try:
+            return self.ask(**req)
+        except (RuntimeError, OSError) as exc:
+            self.skipped = f"failed during the run: {exc}"
+            return None
+
     def send_quit(self) -> None:
         if self.proc.poll() is None and not self.proc.stdin.closed:
             try:
@@ -535,7 +543,8 @@ def prepare_workloads(workloads, folder: str) -> str:
 def compare(systems=SYSTEMS, workloads=WORKLOADS, rounds: int = 5, epochs: int | None = None,
             loss_epochs: int = LOSS_EPOCHS, log=print) -> list[dict]:
     """Run the comparison; rows (workload, system, ms_per_epoch, ratio_to_deepterm,
-    loss_after_N, skipped, info), deepterm's rows first. ``epochs`` overrides each
+    loss_after_N, skipped, info; and, when it ran, round_ms and round_ratios: each
+    round's figures), deepterm's rows first. ``epochs`` overrides each
     workload's epochs per timed request."""
     if "deepterm" not in systems:
         raise ValueError("the peers comparison needs the 'deepterm' system (the ratios' base)")
@@ -554,23 +563,28 @@ def compare(systems=SYSTEMS, workloads=WORKLOADS, rounds: int = 5, epochs: int |
                 order = live[r % len(live):] + live[:r % len(live)]
                 for w in workloads:
                     for peer in order:
-                        got = peer.ask(op="time", workload=w.name, epochs=epochs or w.epochs)
-                        times[w.name, peer.system].append(got["ms_per_epoch"])
+                        got = peer.ask_or_skip(op="time", workload=w.name,
+                                               epochs=epochs or w.epochs)
+                        if got:
+                            times[w.name, peer.system].append(got["ms_per_epoch"])
+                live = [p for p in live if not p.skipped]
                 log(f"  round {r + 1}/{rounds} done")
+            # one at a time: at once, their threads fought over the cores for minutes
             losses = {}
-            for w in workloads:    # not timed: every system at once
+            for w in workloads:
                 for peer in live:
-                    peer.send(op="loss", workload=w.name, epochs=loss_epochs)
-                for peer in live:
-                    losses[w.name, peer.system] = peer._answer()["loss"]
+                    got = peer.ask_or_skip(op="loss", workload=w.name, epochs=loss_epochs)
+                    if got:
+                        losses[w.name, peer.system] = got["loss"]
         finally:
             for peer in peers:
                 peer.send_quit()
             for peer in peers:
                 peer.close()
     rows = []
+    deepterm = next(p for p in peers if p.system == "deepterm")
     for w in workloads:
-        base = times[w.name, "deepterm"]
+        base = None if deepterm.skipped else times[w.name, "deepterm"]
         for peer in peers:
             row = {"workload": w.name, "system": peer.system, "ms_per_epoch": None,
                    "ratio_to_deepterm": None, f"loss_after_{loss_epochs}": None,
@@ -578,8 +592,11 @@ def compare(systems=SYSTEMS, workloads=WORKLOADS, rounds: int = 5, epochs: int |
             if not peer.skipped:
                 mine = times[w.name, peer.system]
                 row["ms_per_epoch"] = round(statistics.median(mine), 3)
-                row["ratio_to_deepterm"] = round(statistics.median(
-                    m / b for m, b in zip(mine, base)), 3)
+                row["round_ms"] = [round(m, 3) for m in mine]
+                if base:
+                    ratios = [m / b for m, b in zip(mine, base)]
+                    row["ratio_to_deepterm"] = round(statistics.median(ratios), 3)
+                    row["round_ratios"] = [round(r, 3) for r in ratios]
                 row[f"loss_after_{loss_epochs}"] = round(losses[w.name, peer.system], 5)
             rows.append(row)
     return rows
@@ -595,8 +612,9 @@ def print_table(rows: list[dict], loss_epochs: int = LOSS_EPOCHS) -> None:
         if r["skipped"]:
             print(f"{r['workload']:34} {r['system']:9} {'skipped':>9}")
             continue
+        ratio = "-" if r["ratio_to_deepterm"] is None else f"{r['ratio_to_deepterm']:.2f}x"
         print(f"{r['workload']:34} {r['system']:9} {r['ms_per_epoch']:9.2f} "
-              f"{r['ratio_to_deepterm']:9.2f}x {r[key]:9.4f}")
+              f"{ratio:>10} {r[key]:9.4f}")
 
 
 if __name__ == "__main__":

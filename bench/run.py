@@ -309,7 +309,7 @@ def main(argv=None) -> int:
     parser.add_argument("--peers", action="store_true",
                         help="the NumPy backend against JAX (scan and per step), PyTorch and "
                              "scikit-learn, where installed (pip install -e '.[bench]')")
-    parser.add_argument("--rounds", type=int, default=5, help="--peers: interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=7, help="--peers: interleaved rounds")
     parser.add_argument("--systems", default=",".join(peers.SYSTEMS),
                         help="--peers: comma-separated systems (deepterm is the base)")
     parser.add_argument("--workloads", default="wages,titanic,mnist,large",
@@ -396,7 +396,8 @@ def main(argv=None) -> int:
 def run_peers(args) -> int:
     """``--peers``: bench/peers.py's comparison, its table and (``--json``) its rows."""
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    print(f"deepterm's NumPy backend against peers: {args.rounds} interleaved rounds "
+    rounds = 2 if args.quick else args.rounds
+    print(f"deepterm's NumPy backend against peers: {rounds} interleaved rounds "
           f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')})")
     try:
@@ -404,7 +405,7 @@ def run_peers(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    rows = peers.compare(systems, workloads, rounds=2 if args.quick else args.rounds,
+    rows = peers.compare(systems, workloads, rounds=rounds,
                          epochs=args.epochs, log=lambda line: print(line, file=sys.stderr))
     peers.print_table(rows)
     if args.json:
