@@ -1,6 +1,7 @@
 """bench/run.py --peers' machinery on a tiny workload: one round of one epoch with
-deepterm (and scikit-learn where installed) and a system that does not exist. It
-checks the rows' keys and that the missing system is skipped; never the times."""
+deepterm and a system that does not exist. It checks the rows' keys and that the
+missing system is skipped; never the times. (No real peer: importing scikit-learn
+alone took 2.5-3 s on the 2-core machine, more when it was busy.)"""
 
 import importlib.util
 import json
@@ -23,8 +24,6 @@ def load_run():
 
 def test_peers_rows_and_a_missing_system(tmp_path, capsys):
     systems = ["deepterm", "no-such-system"]
-    if importlib.util.find_spec("sklearn") is not None:
-        systems.insert(1, "sklearn")
     out = tmp_path / "peers.json"
     code = load_run().main(["--peers", "--systems", ",".join(systems), "--workloads", "tiny",
                             "--rounds", "1", "--epochs", "1", "--json", str(out)])
@@ -37,6 +36,7 @@ def test_peers_rows_and_a_missing_system(tmp_path, capsys):
     by_system = {r["system"]: r for r in rows}
     assert by_system["deepterm"]["ratio_to_deepterm"] == 1.0
     assert by_system["deepterm"]["skipped"] is None
+    assert by_system["deepterm"]["ms_per_epoch"] is not None and by_system["deepterm"]["loss_after_20"] > 0
     missing = by_system["no-such-system"]
     assert missing["skipped"] and missing["ms_per_epoch"] is None
     assert "skipped" in capsys.readouterr().out
