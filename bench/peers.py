@@ -610,7 +610,7 @@ def print_table(rows: list[dict], loss_epochs: int = LOSS_EPOCHS) -> None:
     print("-" * len(header))
     for r in rows:
         if r["skipped"]:
-            print(f"{r['workload']:34} {r['system']:9} {'skipped':>9}")
+            print(f"{r['workload']:34} {r['system']:9} skipped: {r['skipped'][:60]}")
             continue
         ratio = "-" if r["ratio_to_deepterm"] is None else f"{r['ratio_to_deepterm']:.2f}x"
         print(f"{r['workload']:34} {r['system']:9} {r['ms_per_epoch']:9.2f} "

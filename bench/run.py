@@ -397,14 +397,16 @@ def run_peers(args) -> int:
     """``--peers``: bench/peers.py's comparison, its table and (``--json``) its rows."""
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     rounds = 2 if args.quick else args.rounds
-    print(f"deepterm's NumPy backend against peers: {rounds} interleaved rounds "
-          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
-          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')})")
     try:
         workloads = peers.workloads_named([w.strip() for w in args.workloads.split(",")])
+        if "deepterm" not in systems:
+            raise ValueError("--systems needs deepterm: the ratios are to it")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(f"deepterm's NumPy backend against peers: {rounds} interleaved rounds "
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')})")
     rows = peers.compare(systems, workloads, rounds=rounds,
                          epochs=args.epochs, log=lambda line: print(line, file=sys.stderr))
     peers.print_table(rows)
