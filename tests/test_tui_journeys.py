@@ -120,7 +120,7 @@ async def _type_into(pilot, selector: str, text: str) -> None:
     field = pilot.app.screen.query_one(selector, Input)
     field.focus()
     await pilot.pause()
-    await pilot.press("end", *["backspace"] * len(field.value), *text)
+    await pilot.press("end", "ctrl+u", *text)     # ctrl+u: delete everything left of the cursor
     await pilot.pause()
 
 

@@ -53,8 +53,9 @@ async def _type_into(pilot, selector: str, text: str) -> None:
     field = pilot.app.screen.query_one(selector, Input)
     field.focus()
     await pilot.pause()
-    await pilot.press("end", *["backspace"] * len(field.value), *text)
-    await pilot.pause(0.2)
+    await pilot.press("end", "ctrl+u", *text)     # ctrl+u: delete everything left of the cursor
+    await pilot.pause()                             # each key's change has been handled
+    await pilot.pause()
 
 
 # -- what the pictures show ----------------------------------------------------------------
