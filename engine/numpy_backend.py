@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, convolution, initializers, kernels, losses, metrics
+from . import activations, compiled, convolution, initializers, kernels, losses, metrics
 from .callbacks import CallbackList, Divergence
 from .data import check_X, check_y, prepare_fit
 from .errors import ModelFileError, SpecError
@@ -499,6 +499,9 @@ class NumpyModel(Model):
         callbacks = with_progress(callbacks, verbose)
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
+        if not self._image and compiled.supports(self.spec) and compiled.worth(
+                run["epochs"] * math.ceil(len(run["X"]) / run["batch_size"])):
+            compiled.get()   # Numba's BLAS loads before _blas_threads limits the threads
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
         with np.errstate(over="ignore", invalid="ignore"), self._blas_threads(run["batch_size"]):
@@ -542,6 +545,7 @@ class NumpyModel(Model):
         diverged = False
         divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
                                 if Divergence.needs_start_loss(epochs) else None)
+        trainer = self._compiled_trainer(X, y, batch_size, cbs, epochs * steps)
 
         cbs.on_train_begin()
         for epoch in range(epochs):
@@ -553,7 +557,15 @@ class NumpyModel(Model):
             loss_sum = 0.0
             metric_sums = dict.fromkeys(metric_names, 0.0)
             seen = 0
-            for b in range(steps):
+            start = 0
+            if trainer is not None:   # compiled chunks of batches (engine.compiled)
+                start, diverged, sums, failed = self._compiled_epoch(trainer, order, steps, cbs)
+                seen = min(n, start * batch_size)
+                loss_sum = float(sums[0])
+                metric_sums = {m: float(sums[1 + i]) for i, m in enumerate(metric_names)}
+                if failed:    # warned once: the NumPy path goes on from batch ``start``
+                    trainer = None
+            for b in range(start, steps) if trainer is None else ():
                 lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
                 if order is None:
                     xb, yb = X[lo:hi], y[lo:hi]
@@ -611,6 +623,50 @@ class NumpyModel(Model):
         cbs.on_train_end(last_logs)
         history.duration_s = time.perf_counter() - started
         return history
+
+    def _compiled_trainer(self, X: np.ndarray, y: np.ndarray, batch_size: int,
+                          cbs: CallbackList, batches: int) -> compiled.Trainer | None:
+        """The compiled loop for this fit of ``batches`` batches (engine.compiled), or
+        None: the spec is not one it trains, a callback needs every batch, the fit is
+        too short to pay for loading it, or it is off or unavailable."""
+        if self._image or not compiled.supports(self.spec) \
+                or cbs.batch_interval_s() is None or not compiled.worth(batches):
+            return None
+        kernel = compiled.get()
+        if kernel is None:
+            return None
+        return compiled.Trainer(self, kernel, X, y, batch_size)
+
+    def _compiled_epoch(self, trainer: compiled.Trainer, order: np.ndarray | None,
+                        steps: int, cbs: CallbackList):
+        """One epoch's batches in compiled chunks (engine.compiled): after each chunk
+        ``on_batch_end`` of its last batch with the running logs, then a stop is
+        heard. Returns (batches done, diverged, the per-sample sums: loss, then each
+        metric, failed): failed when the loop could not compile or run (warned once;
+        the NumPy path goes on from the batch reached)."""
+        n, batch_size = len(trainer.X), trainer.batch_size
+        if order is None:
+            order = trainer.__dict__.setdefault("in_order", np.arange(n, dtype=np.int64))
+        sums = np.zeros(1 + len(self.spec.metrics))
+        names = ("loss", *self.spec.metrics)
+        b, chunk = 0, 1
+        while b < steps:
+            interval = cbs.batch_interval_s()
+            chunk = trainer.chunk(chunk, compiled.CHUNK_S if interval is None else interval)
+            end = min(steps, b + chunk)
+            try:
+                reached, bad = trainer.run(order, b, end, sums)
+            except Exception as exc:  # noqa: BLE001 - e.g. Numba cannot compile or cache it
+                compiled.fail(exc)
+                return b, False, sums, True
+            b = reached
+            if bad:
+                return b, True, sums, False
+            seen = min(n, b * batch_size)
+            cbs.on_batch_end(b - 1, {k: float(v) / seen for k, v in zip(names, sums)})
+            if self._stop.is_set():
+                break
+        return b, False, sums, False
 
     # -- description -----------------------------------------------------------------
 
