@@ -15,9 +15,6 @@ When it is used (``NumpyModel._fit`` decides, per fit):
 - No callback needs Python after every batch (``engine.callbacks.batch_interval_s``
   states the rule: a callback that overrides ``on_batch_end`` without saying how
   often it wants it gets every batch, on the NumPy path).
-- The loop is loaded in this process already (``warm()``, an earlier fit), or the
-  fit trains at least ``MIN_BATCHES`` batches: loading it costs about a second,
-  which a short fit of a small model would not win back.
 - Numba loads and the function compiles; ``DEEPTERM_NO_COMPILE=1`` (or
   ``DEEPTERM_NO_NUMBA=1``) turns the path off. A failure to compile warns once and
   the run goes on on the NumPy path from the batch it had reached.
@@ -66,17 +63,8 @@ _LOSSES = {"mse": 0, "mae": 1, "binary_crossentropy": 2, "categorical_crossentro
            "sparse_categorical_crossentropy": 4}
 _OPTIMIZERS = {"sgd": 0, "momentum": 1, "adam": 2, "rmsprop": 3, "adagrad": 4}
 
-#: A fit takes the compiled path when the loop is already loaded in this process, or
-#: when it trains at least this many batches (epochs x steps): importing Numba and
-#: SciPy's BLAS and loading the loop from Numba's cache take about a second, which
-#: the Python saved per batch (0.1-0.3 ms on the course's small models) pays back
-#: after a few thousand batches. (Compiling it the first time on a machine takes
-#: about 10 s, once: Numba caches it on disk.)
-MIN_BATCHES = 5000
-
 _lock = threading.Lock()
 _failed: str | None = None     # why the compiled path is off for this process
-_ready = False                 # the loop has run in this process: using it costs nothing
 
 
 def enabled() -> bool:
@@ -101,18 +89,6 @@ def supports(spec: ModelSpec) -> bool:
     if spec.loss == "sparse_categorical_crossentropy" and set(spec.metrics) & {"mae", "mse"}:
         return False
     return all(m in ("accuracy", "mae", "mse") for m in spec.metrics)
-
-
-def worth(batches: int) -> bool:
-    """Whether a fit of ``batches`` batches (epochs x steps) should take the compiled
-    path: it is loaded already (``warm()`` or an earlier fit), or the fit is long
-    enough to pay for loading it (MIN_BATCHES)."""
-    return _ready or batches >= MIN_BATCHES
-
-
-def ready() -> bool:
-    """Whether the compiled loop has run in this process (it costs nothing more)."""
-    return _ready
 
 
 def get() -> ModuleType | None:
@@ -227,30 +203,13 @@ class Trainer:
         was not finite: it was not applied, and the run has diverged)."""
         model = self.model
         opt = model.optimizer
-        state = opt.state
-        name = opt.name
-        if name == "sgd":
-            code = _OPTIMIZERS["momentum" if opt.momentum != 0 else "sgd"]
-            s1 = state["momentum"][0] if opt.momentum != 0 else _EMPTY[model.dtype]
-            s2 = _EMPTY[model.dtype]
-        elif name == "adam":
-            code, s1, s2 = _OPTIMIZERS["adam"], state["m"][0], state["v"][0]
-        else:
-            code = _OPTIMIZERS[name]
-            s1, s2 = state["velocity" if name == "rmsprop" else "accumulator"][0], \
-                _EMPTY[model.dtype]
-        hyper = np.array([opt.learning_rate, getattr(opt, "momentum", 0.0),
-                          float(getattr(opt, "nesterov", False)),
-                          getattr(opt, "beta_1", 0.9), getattr(opt, "beta_2", 0.999),
-                          getattr(opt, "epsilon", 1e-7), getattr(opt, "rho", 0.9)])
+        code, s1, s2, hyper = optimizer_args(opt, model.dtype)
         started = time.perf_counter()
         reached, bad = self.kernel.train_batches(
             self.X, self.Y, self.labels, order, int(b0), int(b1), self.batch_size,
             model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
             self.loss, self.layers, self.work, self.work_table, self.lab, self.metric_codes,
             sums, self.batch_metrics)
-        global _ready
-        _ready = True
         reached = int(reached)
         opt.iterations += reached - b0
         if reached > b0:
@@ -264,6 +223,26 @@ class Trainer:
             return 1
         want = min(interval_s, CHUNK_S) / max(self.batch_s, 1e-9)
         return max(1, min(int(want), previous * CHUNK_GROWTH))
+
+
+def optimizer_args(opt: Any, dtype) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """What ``compiled_kernel`` takes for an engine.optimizers optimizer of one flat
+    variable: (its code, state slot 1, state slot 2 (empty where it has fewer), its
+    hyper-parameters as float64 (compiled_kernel.H_*))."""
+    state, name, empty = opt.state, opt.name, _EMPTY[np.dtype(dtype)]
+    if name == "sgd":
+        code = _OPTIMIZERS["momentum" if opt.momentum != 0 else "sgd"]
+        s1, s2 = (state["momentum"][0] if opt.momentum != 0 else empty), empty
+    elif name == "adam":
+        code, s1, s2 = _OPTIMIZERS["adam"], state["m"][0], state["v"][0]
+    else:
+        code = _OPTIMIZERS[name]
+        s1, s2 = state["velocity" if name == "rmsprop" else "accumulator"][0], empty
+    hyper = np.array([opt.learning_rate, getattr(opt, "momentum", 0.0),
+                      float(getattr(opt, "nesterov", False)),
+                      getattr(opt, "beta_1", 0.9), getattr(opt, "beta_2", 0.999),
+                      getattr(opt, "epsilon", 1e-7), getattr(opt, "rho", 0.9)])
+    return code, s1, s2, hyper
 
 
 _EMPTY = {np.dtype(np.float32): np.zeros(0, dtype=np.float32),

@@ -499,8 +499,7 @@ class NumpyModel(Model):
         callbacks = with_progress(callbacks, verbose)
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
-        if not self._image and compiled.supports(self.spec) and compiled.worth(
-                run["epochs"] * math.ceil(len(run["X"]) / run["batch_size"])):
+        if not self._image and compiled.supports(self.spec):
             compiled.get()   # Numba's BLAS loads before _blas_threads limits the threads
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
@@ -545,7 +544,7 @@ class NumpyModel(Model):
         diverged = False
         divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
                                 if Divergence.needs_start_loss(epochs) else None)
-        trainer = self._compiled_trainer(X, y, batch_size, cbs, epochs * steps)
+        trainer = self._compiled_trainer(X, y, batch_size, cbs)
 
         cbs.on_train_begin()
         for epoch in range(epochs):
@@ -625,12 +624,11 @@ class NumpyModel(Model):
         return history
 
     def _compiled_trainer(self, X: np.ndarray, y: np.ndarray, batch_size: int,
-                          cbs: CallbackList, batches: int) -> compiled.Trainer | None:
-        """The compiled loop for this fit of ``batches`` batches (engine.compiled), or
-        None: the spec is not one it trains, a callback needs every batch, the fit is
-        too short to pay for loading it, or it is off or unavailable."""
+                          cbs: CallbackList) -> compiled.Trainer | None:
+        """The compiled loop for this fit (engine.compiled), or None: the spec is not
+        one it trains, a callback needs every batch, or it is off or unavailable."""
         if self._image or not compiled.supports(self.spec) \
-                or cbs.batch_interval_s() is None or not compiled.worth(batches):
+                or cbs.batch_interval_s() is None:
             return None
         kernel = compiled.get()
         if kernel is None:

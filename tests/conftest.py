@@ -39,8 +39,8 @@ def no_network(monkeypatch):
 def fit_path(request, monkeypatch):
     """Runs a test on both training paths of the NumPy backend: batch by batch in Python
     ("numpy", DEEPTERM_NO_COMPILE=1) and in compiled chunks of batches ("compiled",
-    engine.compiled, for fits of any length; skipped where Numba cannot load). On the
-    compiled path the test fails unless its fits took it: no silent fallback."""
+    engine.compiled; skipped where Numba cannot load). On the compiled path the test
+    fails unless its fits took it: no silent fallback to the NumPy path."""
     if request.param == "numpy":
         monkeypatch.setenv("DEEPTERM_NO_COMPILE", "1")
         yield "numpy"
@@ -51,7 +51,6 @@ def fit_path(request, monkeypatch):
 
     if compiled.get() is None:
         pytest.skip(f"the compiled path is unavailable here ({compiled.failure()})")
-    monkeypatch.setattr(compiled, "MIN_BATCHES", 0)   # short fits too
     runs = []
     real_run = compiled.Trainer.run
 
