@@ -193,8 +193,11 @@ class Trainer:
                                      dtype=np.int64)
         self.batch_metrics = np.zeros(max(1, len(spec.metrics)))
         self.loss = _LOSSES[spec.loss]
-        #: seconds per batch, as last measured (None: not yet)
+        #: seconds per batch, as last measured (None: not yet), and the last chunk's batches
         self.batch_s: float | None = None
+        self.last_chunk = 1
+        #: the rows in order, for a fit without shuffling
+        self.in_order = np.arange(len(self.X), dtype=np.int64)
 
     def run(self, order: np.ndarray, b0: int, b1: int, sums: np.ndarray) -> tuple[int, bool]:
         """Train batches ``b0 .. b1 - 1`` of the epoch whose rows come in ``order``

@@ -643,15 +643,15 @@ class NumpyModel(Model):
         metric, failed): failed when the loop could not compile or run (warned once;
         the NumPy path goes on from the batch reached)."""
         n, batch_size = len(trainer.X), trainer.batch_size
-        if order is None:
-            order = trainer.__dict__.setdefault("in_order", np.arange(n, dtype=np.int64))
+        order = trainer.in_order if order is None else order.astype(np.int64, copy=False)
         sums = np.zeros(1 + len(self.spec.metrics))
         names = ("loss", *self.spec.metrics)
-        b, chunk = 0, 1
+        b = 0
         while b < steps:
             interval = cbs.batch_interval_s()
-            chunk = trainer.chunk(chunk, compiled.CHUNK_S if interval is None else interval)
-            end = min(steps, b + chunk)
+            trainer.last_chunk = trainer.chunk(trainer.last_chunk,
+                                               compiled.CHUNK_S if interval is None else interval)
+            end = min(steps, b + trainer.last_chunk)
             try:
                 reached, bad = trainer.run(order, b, end, sums)
             except Exception as exc:  # noqa: BLE001 - e.g. Numba cannot compile or cache it
