@@ -4,6 +4,7 @@ path, side by side in one process, interleaved round by round.
     python bench/compiled.py                 # wages, titanic, MNIST-1750, 784-512-512-10 b256
     python bench/compiled.py --quick         # fewer rounds, 5k rows for the large workload
     python bench/compiled.py --rounds 7 --epochs 5
+    python bench/compiled.py --only large    # the workloads whose name holds "large"
 
 Each round trains each workload once on each path (``DEEPTERM_NO_COMPILE`` set or
 not, in alternating order), ``--epochs`` timed epochs after a warm-up epoch; the
@@ -48,6 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--only", default="", help="only the workloads whose name holds this")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 5)
     os.environ.pop(compiled.NO_COMPILE_ENV, None)
@@ -59,6 +61,8 @@ def main(argv=None) -> int:
         return 1
     rows = []
     for name, source, spec, X, y, batch_size, split in workloads(args.quick):
+        if args.only not in name:
+            continue
         times: dict[str, list[float]] = {"numpy": [], "compiled": []}
         for r in range(rounds):
             order = ("numpy", "compiled") if r % 2 == 0 else ("compiled", "numpy")
