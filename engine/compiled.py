@@ -180,7 +180,8 @@ class Trainer:
             layers.append((n_in, n_out, offset, bias, _ACTIVATIONS[layer.activation]))
             offset += n_in * n_out + (n_out if layer.use_bias else 0)
         self.layers = np.array(layers, dtype=np.int64)
-        rows, table, size = self.batch_size, [], 0
+        # room for one batch: at most every row (a batch_size beyond them allocates nothing)
+        rows, table, size = max(1, min(self.batch_size, len(self.X))), [], 0
         for _n_in, n_out, *_ in layers:
             table.append((size, size + rows * n_out, size + 2 * rows * n_out))
             size += 3 * rows * n_out

@@ -485,6 +485,13 @@ class NumpyModel(Model):
         shuffling. Training stops after the current batch when
         ``stop_training`` is set (from a callback or another thread).
 
+        A dense model trains on the compiled path (engine.compiled) unless a callback
+        needs Python after every batch (``Callback.batch_interval_s``): chunks of
+        batches in one compiled call each, ``on_batch_end`` at a chunk's last batch,
+        and a stop heard at the chunk's end (within about 0.1 s); the numbers agree
+        with the batch-by-batch path to float rounding. ``DEEPTERM_NO_COMPILE=1``
+        turns it off.
+
         A run that diverges stops with ``stop_reason == "diverged"``: a NaN or
         infinite loss, metric or weight (that epoch is rolled back and not
         recorded), or a training loss above 1000 times its starting loss (the

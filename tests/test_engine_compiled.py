@@ -168,6 +168,23 @@ def test_a_dense_model_without_batch_callbacks_takes_the_compiled_path(monkeypat
     assert compiled.failure() is None
 
 
+def test_a_batch_larger_than_the_data_allocates_for_the_rows_only(monkeypatch):
+    runs = _spy(monkeypatch)
+    spec, X, y = _small()
+    model = build(spec, seed=0)
+    history = model.fit(X, y, epochs=2, batch_size=10**9)
+    assert runs and history.params["steps"] == 1 and model.optimizer.iterations == 2
+
+
+def test_warm_in_background_loads_the_loop_ahead_of_a_run(monkeypatch):
+    thread = compiled.warm_in_background()
+    assert thread is not None
+    thread.join(120)
+    assert not thread.is_alive() and compiled.failure() is None
+    monkeypatch.setenv(compiled.NO_COMPILE_ENV, "1")
+    assert compiled.warm_in_background() is None and compiled.warm() is False
+
+
 def test_deepterm_no_compile_turns_the_compiled_path_off(monkeypatch):
     runs = _spy(monkeypatch)
     spec, X, y = _small()
