@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 from pathlib import Path
@@ -50,7 +51,10 @@ def fit_path(request, monkeypatch):
     from engine import compiled
 
     if compiled.get() is None:
-        pytest.skip(f"the compiled path is unavailable here ({compiled.failure()})")
+        if importlib.util.find_spec("numba") is not None:   # installed: it must work
+            pytest.fail(f"Numba is installed but the compiled path failed: "
+                        f"{compiled.failure()}")
+        pytest.skip("Numba is not installed here")
     runs = []
     real_run = compiled.Trainer.run
 

@@ -4,6 +4,7 @@ failure to compile loses nothing."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import warnings
 
@@ -40,7 +41,10 @@ def numba_here(monkeypatch):
     monkeypatch.delenv(compiled.NO_COMPILE_ENV, raising=False)
     monkeypatch.delenv("DEEPTERM_NO_NUMBA", raising=False)
     if compiled.get() is None:
-        pytest.skip(f"the compiled path is unavailable here ({compiled.failure()})")
+        if importlib.util.find_spec("numba") is not None:   # installed: it must work
+            pytest.fail(f"Numba is installed but the compiled path failed: "
+                        f"{compiled.failure()}")
+        pytest.skip("Numba is not installed here")
 
 
 def _data(loss: str, units: int, n: int, seed: int):
