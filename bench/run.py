@@ -6,6 +6,7 @@ side by side in one run.
     python bench/run.py --json out.json
     python bench/run.py --scaling  # ms/epoch at 1x/4x/16x rows and 2x/4x width
     python bench/run.py --cnn      # the MNIST CNN workloads (batch 32 and 128) only
+    python bench/run.py --peers    # NumPy backend against JAX, PyTorch, scikit-learn (bench/peers.py)
 
 Each figure is the median over several timed epochs after a warm-up epoch
 (Keras' first epoch also traces its graph). GFLOP/s counts the issue's
@@ -39,6 +40,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import peers  # noqa: E402  (bench/peers.py, beside this file)
 
 from engine import Callback, Conv2D, Flatten, Layer, MaxPooling2D, ModelSpec, build  # noqa: E402
 
@@ -303,8 +306,21 @@ def main(argv=None) -> int:
     parser.add_argument("--no-keras", action="store_true", help="NumPy only")
     parser.add_argument("--cnn", action="store_true",
                         help="only the MNIST CNN workloads (batch 32 and 128) and their peak RSS")
+    parser.add_argument("--peers", action="store_true",
+                        help="the NumPy backend against JAX (scan and per step), PyTorch and "
+                             "scikit-learn, where installed (pip install -e '.[bench]')")
+    parser.add_argument("--rounds", type=int, default=7, help="--peers: interleaved rounds")
+    parser.add_argument("--systems", default=",".join(peers.SYSTEMS),
+                        help="--peers: comma-separated systems (deepterm is the base)")
+    parser.add_argument("--workloads", default="wages,titanic,mnist,large",
+                        help="--peers: comma-separated workloads (wages, titanic, mnist, large, tiny)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="--peers: epochs per timed request (default: each workload's own)")
     args = parser.parse_args(argv)
     epochs = 3 if args.quick else 7
+
+    if args.peers:
+        return run_peers(args)
 
     if args.scaling:
         return scaling(epochs)
@@ -374,6 +390,28 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(
             [{k: r[k] for k in ("workload", "numpy_ms", "keras_ms", "speedup", "gflops",
                                  "matmul_share", "peak_rss_mb")} for r in rows_out], indent=2))
+    return 0
+
+
+def run_peers(args) -> int:
+    """``--peers``: bench/peers.py's comparison, its table and (``--json``) its rows."""
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    rounds = 2 if args.quick else args.rounds
+    try:
+        workloads = peers.workloads_named([w.strip() for w in args.workloads.split(",")])
+        if "deepterm" not in systems:
+            raise ValueError("--systems needs deepterm: the ratios are to it")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"deepterm's NumPy backend against peers: {rounds} interleaved rounds "
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', 'unset')})")
+    rows = peers.compare(systems, workloads, rounds=rounds,
+                         epochs=args.epochs, log=lambda line: print(line, file=sys.stderr))
+    peers.print_table(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
 
 

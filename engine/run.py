@@ -136,10 +136,10 @@ class Run:
         values = self.history.history.get(key, [])
         return [e + 1 for e in self.history.epoch[:len(values)]], list(values)
 
-    def layers_text(self) -> str:
-        """The layer sizes and the first Dense layer's activation: ``10-32-2 relu``; an
-        image network's input shape and image layers first, as --layers writes them:
-        ``28x28x1-conv8x3-pool2-flatten-32-10 relu``."""
+    def sizes_text(self) -> str:
+        """The layers as --layers writes them, input and output included: ``10-32-2``;
+        an image network's input shape and image layers first:
+        ``28x28x1-conv8x3-pool2-flatten-32-10``."""
         from .recipe import _conv_entries, conv_word
 
         head = [str(self.spec.input_dim)]
@@ -150,8 +150,11 @@ class Run:
             except ValueError:   # image layers a recipe cannot write: named by type
                 head += [type(layer).__name__ for layer in self.spec.layers
                          if not isinstance(layer, Layer | Dropout)]
-        sizes = [*head, *map(str, self.hidden_units), str(self.spec.output_dim)]
-        return f"{'-'.join(sizes)} {self.spec.dense_layers[0].activation}"
+        return "-".join([*head, *map(str, self.hidden_units), str(self.spec.output_dim)])
+
+    def layers_text(self) -> str:
+        """``sizes_text`` and the first Dense layer's activation: ``10-32-2 relu``."""
+        return f"{self.sizes_text()} {self.spec.dense_layers[0].activation}"
 
     def describe(self) -> str:
         """One line: layers, optimizer, learning rate, batch size."""

@@ -760,3 +760,25 @@ async def test_a_setup_with_image_layers_is_offered_the_filters_and_kernel_size(
         await pilot.pause()
         offered = [value for _, value in screen.query_one("#sweep-setting", Select)._options]
         assert "filters" in offered and "kernel_size" in offered
+
+
+def test_a_cnn_run_reads_in_the_runs_table_and_its_settings():
+    """Its layers as --layers writes them (clipped in the table: whole in the settings,
+    the image layers on a row of their own); a dense run beside it reads as before."""
+    from engine.recipe import RunConfig as Recipe
+    from tui.app.screens.runs import row_cells, settings_rows
+
+    cnn_spec = Recipe(dataset="mnist", conv=(("conv", 16, 3, 1, "valid", "relu"), ("pool", 2),
+                                             ("conv", 32, 3, 1, "valid", "relu"), ("pool", 2)),
+                      hidden=((64, "relu"),), output_units=10).spec(784, (28, 28))
+    cnn = Run(spec=cnn_spec, dataset={"name": "mnist"}, fit={"epochs": 3})
+    dense = Run(spec=ModelSpec(input_dim=10, layers=[Layer(32, "relu"), Layer(2, "softmax")],
+                               loss="categorical_crossentropy"),
+                dataset={"name": "titanic"}, fit={"epochs": 3})
+    assert cnn.sizes_text() == "28x28x1-conv16x3-pool2-conv32x3-pool2-flatten-64-10"
+    assert row_cells(cnn, False)["layers"] == "28x28x1-conv16x3-pool…"
+    assert row_cells(dense, False)["layers"] == "10-32-2"
+    rows = dict(settings_rows([cnn, dense]))
+    assert rows["image layers"] == ["28x28x1 conv16x3 pool2 conv32x3 pool2", "–"]
+    assert rows["layers"] == ["flatten-64-10", "10-32-2"]
+    assert "image layers" not in dict(settings_rows([dense]))

@@ -54,7 +54,8 @@ def test_setup_screen_for_each_course_preset(snap_compare, key):
     parameters. Titanic: 32 relu, Dense(2, softmax), categorical
     crossentropy, sgd 0.01, 418 parameters, class balance died/survived.
     MNIST: 2500 images, 50 relu and 50 relu, Dense(10, softmax), adam,
-    validation split 0.3, Standardize unticked. MNIST CNN: as MNIST, and under "Image
+    validation split 0.3, Standardize unticked, under "Image layers, then flatten" "none:
+    the 28×28 images go flat (784 values) into the hidden layers". MNIST CNN: as MNIST, and under "Image
     layers, then flatten" conv16x3 relu 26×26×16, pool2 13×13×16, conv32x3 relu 11×11×32,
     pool2 5×5×32 (pool rows without an activation), then hidden 64 relu; the layer table
     (scroll) lists them with flatten (800,). "Ready" above Start in green. Under the

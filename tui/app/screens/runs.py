@@ -60,8 +60,14 @@ def app_store(app: Any):
     return RunStore(store if isinstance(store, (str, os.PathLike)) else None)
 
 
+#: The runs table's layers column at most (a CNN's layers run long; they are whole in the
+#: selected runs' settings table).
+LAYERS_WIDTH = 22
+
+
 def layers_text(run) -> str:
-    return "-".join(str(u) for u in [run.spec.input_dim, *run.hidden_units, run.spec.output_dim])
+    """``10-32-2``, ``28x28x1-conv16x3-pool2-flatten-64-10`` (engine's one spelling)."""
+    return run.sizes_text()
 
 
 def time_text(created_at: str) -> str:
@@ -103,7 +109,7 @@ def row_cells(run, selected: bool) -> dict[str, Any]:
         "mark": Text("●", style="bold green") if selected else "",
         # a label and a dataset name are anyone's text: Text (not markup), escapes shown
         "id": run.id, "label": Text(printable(label)), "dataset": Text(printable(run.dataset_name)),
-        "layers": layers_text(run),
+        "layers": _clip(layers_text(run), LAYERS_WIDTH),   # the settings table has it whole
         "optimizer": run.spec.optimizer, "lr": f"{run.spec.effective_learning_rate:g}",
         "epochs": f"{run.epochs_done}/{run.fit.get('epochs', '?')}",
         "stop": Text(status, style=colour) if colour else status,
@@ -173,7 +179,7 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
 
     getters = [
         ("dataset", lambda r: r.dataset_name),
-        ("layers", layers_text),
+        ("layers", dense_sizes_text),
         ("activation", lambda r: ", ".join(sorted({lyr.activation for lyr in r.spec.dense_layers[:-1]}))
          or "–"),
         ("output", lambda r: f"{r.spec.output_dim} {r.spec.layers[-1].activation}"),
@@ -197,6 +203,8 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
         ("created (UTC)", lambda r: r.created_at.replace("T", " ")[:16]),
     ]
     rows = [(name, [get(run) for run in runs]) for name, get in getters]
+    if any(run.spec.is_image for run in runs):   # a CNN: its image layers on a row of their own
+        rows.insert(1, ("image layers", [image_layers_text(run) for run in runs]))
     # Playground's settings, where any of the runs has them
     extra = [("penalty", penalty_text), ("dropout", dropout_text), ("inputs", inputs_text)]
     at = [name for name, _ in rows].index("learning rate") + 1
@@ -205,6 +213,21 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
         if any(v != "–" for v in values):
             rows.insert(at, (name, values))
     return rows
+
+
+def image_layers_text(run) -> str:
+    """An image network's input shape and image layers (``28x28x1 conv16x3 pool2``), or "–"."""
+    if not run.spec.is_image:
+        return "–"
+    words = run.sizes_text().split("-")
+    return " ".join(words[:words.index("flatten")] if "flatten" in words else words[:1])
+
+
+def dense_sizes_text(run) -> str:
+    """The layers' sizes (``10-32-2``); an image network's from its Flatten on
+    (``flatten-64-10``: its image layers are on their own row)."""
+    text = run.sizes_text()
+    return text[text.index("flatten"):] if run.spec.is_image and "flatten" in text else text
 
 
 def penalty_text(run) -> str:

@@ -213,6 +213,7 @@ class SetupScreen(Screen):
                     with Vertical(id="image-section"):
                         yield Static("Image layers, then flatten", classes="pane-title")
                         yield Vertical(id="image-layers")
+                        yield Static("", id="image-none")
                         yield Static("", id="image-error", classes="error")
                         yield Button("+ Image layer (c)", id="add-image-layer", compact=True,
                                      tooltip="conv16x3: 16 filters of 3x3; pool2: 2x2 max "
@@ -672,6 +673,10 @@ class SetupScreen(Screen):
         shape = tuple(int(v) for v in image_shape_of(self.dataset))
         if len(shape) == 2:
             shape = (*shape, 1)
+        none = self.query_one("#image-none", Static)
+        none.display = not rows
+        none.update(f"none: the {shape[0]}×{shape[1]} images go flat ({math.prod(shape)} "
+                    f"values) into the hidden layers")
         entries = []
         for i, row in enumerate(rows, start=1):
             word = row.word.strip()
