@@ -45,7 +45,22 @@ class StopSignal:
 
 class Callback:
     """Base class: override any of the hooks. ``logs`` maps Keras' metric
-    names (loss, val_loss, accuracy, ...) to floats."""
+    names (loss, val_loss, accuracy, ...) to floats.
+
+    ``batch_interval_s`` says how often a callback that overrides ``on_batch_end``
+    needs it. None (the default) means after every batch: the NumPy backend then
+    trains batch by batch in Python. A number of seconds means "at most about this
+    often is enough": the NumPy backend may then train runs of batches in compiled
+    code (engine.compiled) and call ``on_batch_end`` only at the last batch of each
+    run, with the epoch's running logs, about every ``batch_interval_s`` seconds (0:
+    every batch, compiled one batch at a time). The value is read again at every
+    such call, so a callback can ask for single batches for a while (the runner's
+    Reporter does while stepping one batch at a time). A callback that does not
+    override ``on_batch_end`` needs no batches at all. See ``batch_interval_s()``.
+    """
+
+    #: None: ``on_batch_end`` after every batch; seconds: about that often is enough
+    batch_interval_s: float | None = None
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -62,6 +77,22 @@ class Callback:
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
     def on_train_end(self, logs: dict | None = None) -> None: ...
+
+
+def batch_interval_s(callback: Callback) -> float | None:
+    """How often ``callback`` needs ``on_batch_end``: None after every batch (it
+    overrides ``on_batch_end`` and says nothing else), ``math.inf`` never (it does not
+    override it), else its ``batch_interval_s`` in seconds."""
+    if type(callback).on_batch_end is Callback.on_batch_end:
+        return math.inf
+    value = getattr(callback, "batch_interval_s", None)
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value >= 0 else None
 
 
 class CallbackList:
@@ -86,6 +117,18 @@ class CallbackList:
         for cb in callbacks:
             cb.set_model(model)
             cb.set_params(params)
+
+    def batch_interval_s(self) -> float | None:
+        """The shortest ``batch_interval_s`` of the callbacks (engine.callbacks'
+        ``batch_interval_s``): None when one needs every batch, ``math.inf`` when
+        none needs batches."""
+        shortest = math.inf
+        for cb in self.callbacks:
+            value = batch_interval_s(cb)
+            if value is None:
+                return None
+            shortest = min(shortest, value)
+        return shortest
 
     def on_train_begin(self, logs=None):
         for cb in self.callbacks:

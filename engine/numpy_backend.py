@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, convolution, initializers, kernels, losses, metrics
+from . import activations, compiled, convolution, initializers, kernels, losses, metrics
 from .callbacks import CallbackList, Divergence
 from .data import check_X, check_y, prepare_fit
 from .errors import ModelFileError, SpecError
@@ -485,6 +485,13 @@ class NumpyModel(Model):
         shuffling. Training stops after the current batch when
         ``stop_training`` is set (from a callback or another thread).
 
+        A dense model trains on the compiled path (engine.compiled) unless a callback
+        needs Python after every batch (``Callback.batch_interval_s``): chunks of
+        batches in one compiled call each, ``on_batch_end`` at a chunk's last batch,
+        and a stop heard at the chunk's end (within about 0.1 s); the numbers agree
+        with the batch-by-batch path to float rounding. ``DEEPTERM_NO_COMPILE=1``
+        turns it off.
+
         A run that diverges stops with ``stop_reason == "diverged"``: a NaN or
         infinite loss, metric or weight (that epoch is rolled back and not
         recorded), or a training loss above 1000 times its starting loss (the
@@ -499,6 +506,8 @@ class NumpyModel(Model):
         callbacks = with_progress(callbacks, verbose)
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
+        if not self._image and compiled.supports(self.spec):
+            compiled.get()   # Numba's BLAS loads before _blas_threads limits the threads
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
         with np.errstate(over="ignore", invalid="ignore"), self._blas_threads(run["batch_size"]):
@@ -542,6 +551,7 @@ class NumpyModel(Model):
         diverged = False
         divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
                                 if Divergence.needs_start_loss(epochs) else None)
+        trainer = self._compiled_trainer(X, y, batch_size, cbs)
 
         cbs.on_train_begin()
         for epoch in range(epochs):
@@ -553,7 +563,15 @@ class NumpyModel(Model):
             loss_sum = 0.0
             metric_sums = dict.fromkeys(metric_names, 0.0)
             seen = 0
-            for b in range(steps):
+            start = 0
+            if trainer is not None:   # compiled chunks of batches (engine.compiled)
+                start, diverged, sums, failed = self._compiled_epoch(trainer, order, steps, cbs)
+                seen = min(n, start * batch_size)
+                loss_sum = float(sums[0])
+                metric_sums = {m: float(sums[1 + i]) for i, m in enumerate(metric_names)}
+                if failed:    # warned once: the NumPy path goes on from batch ``start``
+                    trainer = None
+            for b in range(start, steps) if trainer is None else ():
                 lo, hi = b * batch_size, min(n, (b + 1) * batch_size)
                 if order is None:
                     xb, yb = X[lo:hi], y[lo:hi]
@@ -611,6 +629,49 @@ class NumpyModel(Model):
         cbs.on_train_end(last_logs)
         history.duration_s = time.perf_counter() - started
         return history
+
+    def _compiled_trainer(self, X: np.ndarray, y: np.ndarray, batch_size: int,
+                          cbs: CallbackList) -> compiled.Trainer | None:
+        """The compiled loop for this fit (engine.compiled), or None: the spec is not
+        one it trains, a callback needs every batch, or it is off or unavailable."""
+        if self._image or not compiled.supports(self.spec) \
+                or cbs.batch_interval_s() is None:
+            return None
+        kernel = compiled.get()
+        if kernel is None:
+            return None
+        return compiled.Trainer(self, kernel, X, y, batch_size)
+
+    def _compiled_epoch(self, trainer: compiled.Trainer, order: np.ndarray | None,
+                        steps: int, cbs: CallbackList):
+        """One epoch's batches in compiled chunks (engine.compiled): after each chunk
+        ``on_batch_end`` of its last batch with the running logs, then a stop is
+        heard. Returns (batches done, diverged, the per-sample sums: loss, then each
+        metric, failed): failed when the loop could not compile or run (warned once;
+        the NumPy path goes on from the batch reached)."""
+        n, batch_size = len(trainer.X), trainer.batch_size
+        order = trainer.in_order if order is None else order.astype(np.int64, copy=False)
+        sums = np.zeros(1 + len(self.spec.metrics))
+        names = ("loss", *self.spec.metrics)
+        b = 0
+        while b < steps:
+            interval = cbs.batch_interval_s()
+            trainer.last_chunk = trainer.chunk(trainer.last_chunk,
+                                               compiled.CHUNK_S if interval is None else interval)
+            end = min(steps, b + trainer.last_chunk)
+            try:
+                reached, bad = trainer.run(order, b, end, sums)
+            except Exception as exc:  # noqa: BLE001 - e.g. Numba cannot compile or cache it
+                compiled.fail(exc)
+                return b, False, sums, True
+            b = reached
+            if bad:
+                return b, True, sums, False
+            seen = min(n, b * batch_size)
+            cbs.on_batch_end(b - 1, {k: float(v) / seen for k, v in zip(names, sums)})
+            if self._stop.is_set():
+                break
+        return b, False, sums, False
 
     # -- description -----------------------------------------------------------------
 

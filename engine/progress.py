@@ -90,6 +90,9 @@ class ProgressLogger(Callback):
         elif self.verbose:
             print(title, file=self._out, flush=True)
 
+    #: a bar redrawn about 10 times a second is enough (engine.callbacks.Callback)
+    batch_interval_s = 0.1
+
     def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(_metrics(logs or {}), refresh=False)

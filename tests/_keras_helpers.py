@@ -42,7 +42,10 @@ def max_diff(a, b) -> float:
 
 
 class Recorder(Callback):
-    """Records (event, index, logs) for every hook, and the weights at each epoch end."""
+    """Records (event, index, logs) for every hook, and the weights at each epoch end
+    (every batch on the NumPy backend's compiled path too: engine.callbacks.Callback)."""
+
+    batch_interval_s = 0.0
 
     def __init__(self) -> None:
         super().__init__()

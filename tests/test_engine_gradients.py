@@ -90,3 +90,29 @@ def test_linear_model_gradient_has_the_closed_form():
     gw, gb = model.gradients(X, y)
     np.testing.assert_allclose(gw[:, 0], 2 / 7 * X.T @ err, rtol=1e-12)
     np.testing.assert_allclose(gb[0], 2 / 7 * err.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("depth", [0, 1, 2, 3])
+@pytest.mark.parametrize("out_act,loss", PAIRS, ids=[f"{a}-{loss}" for a, loss in PAIRS])
+def test_a_training_step_moves_each_weight_by_its_gradient(out_act, loss, depth, use_bias,
+                                                           fit_path):
+    """One full-batch SGD step at learning rate 1 moves each weight by minus its
+    gradient, on both training paths (fit_path): the compiled loop's backward pass is
+    checked against central differences too."""
+    rng = np.random.default_rng(depth * 7 + use_bias)
+    units = 1 if loss in ("mse", "mae") and out_act not in ("softmax",) and depth % 2 else 3
+    hidden = [Layer(4, HIDDEN[(depth + k) % 4], use_bias=use_bias) for k in range(depth)]
+    spec = ModelSpec(input_dim=3, layers=hidden + [Layer(units, out_act, use_bias=use_bias)],
+                     loss=loss, optimizer="sgd", learning_rate=1.0, dtype="float64")
+    model = build(spec, seed=depth)
+    if use_bias:
+        model.set_weights([w + rng.normal(scale=0.3, size=w.shape) if w.ndim == 1 else w
+                           for w in model.get_weights()])
+    X = rng.normal(size=(6, 3))
+    y = _targets(loss, units, 6, rng)
+    numeric = _numeric_gradients(model, X, y)
+    before = model.get_weights()
+    model.fit(X, y, epochs=1, batch_size=len(X), shuffle=False)
+    for b, a, n in zip(before, model.get_weights(), numeric, strict=True):
+        np.testing.assert_allclose(b - a, n, rtol=1e-5, atol=1e-7)

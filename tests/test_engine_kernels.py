@@ -27,6 +27,12 @@ MAKERS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def batch_by_batch(monkeypatch):
+    """These tests are about the NumPy path's batch loop, not the compiled one."""
+    monkeypatch.setenv("DEEPTERM_NO_COMPILE", "1")
+
+
 @pytest.fixture(scope="module")
 def compiled():
     k = kernels.get()

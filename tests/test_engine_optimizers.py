@@ -6,6 +6,7 @@ scalar by scalar, from Keras 3's published update rules and defaults.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
@@ -95,6 +96,32 @@ def test_single_and_multi_step_updates(name, dtype):
     assert opt.iterations == len(GRADS)
 
 
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_compiled_loops_updates_follow_the_same_golden_values(name, dtype, monkeypatch):
+    """The compiled training loop's optimizer step (engine.compiled_kernel), on the same
+    golden values as the NumPy optimizers."""
+    from engine import compiled
+
+    monkeypatch.delenv("DEEPTERM_NO_COMPILE", raising=False)
+    monkeypatch.delenv("DEEPTERM_NO_NUMBA", raising=False)
+    kernel = compiled.get()
+    if kernel is None:
+        if importlib.util.find_spec("numba") is not None:   # installed: it must work
+            pytest.fail(f"Numba is installed but the compiled path failed: "
+                        f"{compiled.failure()}")
+        pytest.skip("Numba is not installed here")
+    make, expected = CASES[name]
+    w = np.array(W0, dtype=dtype)
+    opt = make([w])
+    code, s1, s2, hyper = compiled.optimizer_args(opt, w.dtype)
+    tol = 1e-12 if dtype == "float64" else 2e-6
+    for step, g in enumerate(GRADS):
+        kernel._step(code, w, np.array(g, dtype=dtype), s1, s2, hyper, step)
+        assert w.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(w, expected[step], rtol=tol, atol=tol, err_msg=f"step {step + 1}")
+
+
 def test_first_adam_step_moves_each_weight_by_about_the_learning_rate():
     """A known property of Adam's bias correction: step one is lr * sign(g)."""
     w = np.array(W0)
@@ -111,9 +138,10 @@ def test_defaults_are_keras_defaults(optimizer):
 
 
 @pytest.mark.parametrize("optimizer,ref", [("sgd", ref_sgd), ("adam", ref_adam)])
-def test_full_batch_training_follows_the_update_rule(optimizer, ref):
+def test_full_batch_training_follows_the_update_rule(optimizer, ref, fit_path):
     """Three full-batch epochs of y = X w (no bias, mse) follow the reference
-    rule applied to the closed-form gradient 2/n X^T (X w - y)."""
+    rule applied to the closed-form gradient 2/n X^T (X w - y), on both training
+    paths (fit_path)."""
     rng = np.random.default_rng(4)
     X, y = rng.normal(size=(8, 3)), rng.normal(size=8)
     spec = ModelSpec(input_dim=3, layers=[Layer(1, use_bias=False)], loss="mse",

@@ -25,7 +25,10 @@ def small_spec(**changes):
 
 
 class Recorder(Callback):
-    """Records every event and the weights after each epoch."""
+    """Records every event and the weights after each epoch; it asks for every batch
+    in a way the compiled path honours too (engine.callbacks.Callback)."""
+
+    batch_interval_s = 0.0
 
     def __init__(self):
         super().__init__()
@@ -49,7 +52,7 @@ class Recorder(Callback):
         self.events.append("train_end")
 
 
-def test_history_uses_keras_keys_and_learns():
+def test_history_uses_keras_keys_and_learns(fit_path):
     X, y = regression_data(200)
     model = build(small_spec(), seed=0)
     history = model.fit(X, y, epochs=30, batch_size=16, validation_split=0.25)
@@ -61,7 +64,7 @@ def test_history_uses_keras_keys_and_learns():
     assert model.history is history
 
 
-def test_last_partial_batch_is_included_and_events_are_ordered():
+def test_last_partial_batch_is_included_and_events_are_ordered(fit_path):
     X, y = regression_data(10)
     rec = Recorder()
     model = build(small_spec(), seed=0)
@@ -74,7 +77,7 @@ def test_last_partial_batch_is_included_and_events_are_ordered():
     assert model.optimizer.iterations == 6
 
 
-def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
+def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses(fit_path):
     """Batches of 4, 4 and 2 rows: the epoch loss weights each by its rows, as Keras does."""
     X, y = regression_data(10)
     model = build(small_spec(optimizer="sgd", learning_rate=1e-9), seed=0)  # weights ~fixed
@@ -84,7 +87,7 @@ def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-5)
 
 
-def test_validation_split_takes_the_last_rows_before_shuffling():
+def test_validation_split_takes_the_last_rows_before_shuffling(fit_path):
     X, y = regression_data(10)
     model = build(small_spec(), seed=0)
     history = model.fit(X, y, epochs=3, batch_size=2, validation_split=0.3, shuffle=True)
@@ -92,7 +95,7 @@ def test_validation_split_takes_the_last_rows_before_shuffling():
     assert history.history["val_loss"][-1] == pytest.approx(model.evaluate(X[7:], y[7:])["loss"])
 
 
-def test_validation_data_is_used_as_given():
+def test_validation_data_is_used_as_given(fit_path):
     X, y = regression_data(30)
     Xv, yv = regression_data(9, seed=1)
     model = build(small_spec(), seed=0)
@@ -101,14 +104,14 @@ def test_validation_data_is_used_as_given():
     assert history.history["val_mae"][-1] == pytest.approx(model.evaluate(Xv, yv)["mae"])
 
 
-def test_y_as_vector_or_column_gives_the_same_training():
+def test_y_as_vector_or_column_gives_the_same_training(fit_path):
     X, y = regression_data(20)
     a = build(small_spec(), seed=1).fit(X, y, epochs=3).history
     b = build(small_spec(), seed=1).fit(X, y[:, None], epochs=3).history
     assert a == b
 
 
-def test_same_seed_spec_and_data_give_an_identical_history():
+def test_same_seed_spec_and_data_give_an_identical_history(fit_path):
     X, y = regression_data(50)
     runs = []
     for _ in range(2):
@@ -232,7 +235,7 @@ def test_restore_best_weights_sets_the_best_epochs_weights():
     assert es.best_epoch == 1 and model.weights == 1
 
 
-def test_early_stopping_inside_fit_stops_and_restores():
+def test_early_stopping_inside_fit_stops_and_restores(fit_path):
     X, y = regression_data(40)
     rec = Recorder()
     model = build(small_spec(), seed=0)
@@ -246,7 +249,7 @@ def test_early_stopping_inside_fit_stops_and_restores():
         np.testing.assert_array_equal(got, best)
 
 
-def test_early_stopping_resets_between_fits():
+def test_early_stopping_resets_between_fits(fit_path):
     X, y = regression_data(40)
     model = build(small_spec(), seed=0)
     es = EarlyStopping(patience=1)
@@ -258,8 +261,10 @@ def test_early_stopping_resets_between_fits():
 # -- stopping and divergence ---------------------------------------------------------
 
 
-def test_stop_training_from_a_callback_takes_effect_after_the_current_batch():
+def test_stop_training_from_a_callback_takes_effect_after_the_current_batch(fit_path):
     class StopAt(Callback):
+        batch_interval_s = 0.0
+
         def on_batch_end(self, batch, logs=None):
             if batch == 2:
                 self.model.stop_training = True
@@ -274,12 +279,14 @@ def test_stop_training_from_a_callback_takes_effect_after_the_current_batch():
     assert rec.batch_logs[-1]["loss"] == pytest.approx(history.history["loss"][0])
 
 
-def test_stop_from_another_thread_mid_epoch():
+def test_stop_from_another_thread_mid_epoch(fit_path):
     """A second thread sets stop_training while epoch 1 is at batch 5; training
     ends after that batch, keeping the partial epoch in the history."""
     reached = threading.Event()
 
     class Gate(Callback):
+        batch_interval_s = 0.0
+
         def on_batch_end(self, batch, logs=None):
             if self.params and batch == 5 and len(self.model.history.epoch) == 1:
                 reached.set()
@@ -305,7 +312,7 @@ def test_stop_from_another_thread_mid_epoch():
     assert model.optimizer.iterations == 16 + 6
 
 
-def test_a_huge_learning_rate_diverges_and_keeps_the_last_finite_weights():
+def test_a_huge_learning_rate_diverges_and_keeps_the_last_finite_weights(fit_path):
     X, y = regression_data(40)
     rec = Recorder()
     model = build(small_spec(optimizer="sgd", learning_rate=1e6), seed=0)
@@ -320,7 +327,7 @@ def test_a_huge_learning_rate_diverges_and_keeps_the_last_finite_weights():
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_divergence_later_in_training_keeps_the_previous_epoch():
+def test_divergence_later_in_training_keeps_the_previous_epoch(fit_path):
     class Blow(Callback):
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 2:  # make the next epoch's loss overflow
@@ -340,7 +347,7 @@ def test_divergence_later_in_training_keeps_the_previous_epoch():
 # -- save / load -------------------------------------------------------------------
 
 
-def test_save_load_resumes_exactly(tmp_path):
+def test_save_load_resumes_exactly(tmp_path, fit_path):
     X, y = regression_data(30)
     straight = build(small_spec(), seed=5)
     straight.fit(X, y, epochs=3, batch_size=4)

@@ -1,5 +1,6 @@
 """The Keras backend gives the NumPy backend's numbers: predictions, weights
-after training, histories, gradients and early stopping."""
+after training, histories, gradients and early stopping; the NumPy backend's
+training on both of its paths (fit_path: batch by batch, and compiled)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _pair(spec, seed=3):
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("optimizer,options", OPTIMIZERS,
                          ids=["sgd", "sgd-momentum", "sgd-nesterov", "adam", "rmsprop", "adagrad"])
-def test_full_batch_training_matches_numpy(loss, optimizer, options):
+def test_full_batch_training_matches_numpy(loss, optimizer, options, fit_path):
     spec = spec_for(loss, optimizer, learning_rate=0.05, **options)
     X, y = data(loss)
     numpy_model, keras_model = _pair(spec)
@@ -66,7 +67,7 @@ def test_gradients_without_bias_keep_the_layout():
     assert max_diff(grads, numpy_model.gradients(X, y)) < 1e-6
 
 
-def test_same_seed_same_initial_weights_and_same_shuffled_minibatch_run():
+def test_same_seed_same_initial_weights_and_same_shuffled_minibatch_run(fit_path):
     spec = spec_for("categorical_crossentropy", "sgd", learning_rate=0.1, metrics=["accuracy"])
     X, y = data("categorical_crossentropy", n=40)
     numpy_model = build(spec, backend="numpy", seed=7)
@@ -85,7 +86,7 @@ def test_same_seed_same_initial_weights_and_same_shuffled_minibatch_run():
                                       "validation_samples": 10}
 
 
-def test_evaluate_matches_numpy_with_every_metric():
+def test_evaluate_matches_numpy_with_every_metric(fit_path):
     spec = spec_for("binary_crossentropy", metrics=["accuracy", "mae", "mse"])
     X, y = data("binary_crossentropy", n=30)
     numpy_model, keras_model = _pair(spec)
@@ -98,7 +99,7 @@ def test_evaluate_matches_numpy_with_every_metric():
     assert 0.0 <= ek["accuracy"] <= 1.0
 
 
-def test_callbacks_see_the_same_events_and_logs_on_both_backends():
+def test_callbacks_see_the_same_events_and_logs_on_both_backends(fit_path):
     spec = spec_for("sparse_categorical_crossentropy", "rmsprop", metrics=["accuracy"])
     X, y = data("sparse_categorical_crossentropy", n=20)
     numpy_model, keras_model = _pair(spec)
@@ -136,7 +137,7 @@ def _early_stopping_run(backend, restore):
 
 
 @pytest.mark.parametrize("restore", [False, True])
-def test_early_stopping_stops_at_the_same_epoch(restore):
+def test_early_stopping_stops_at_the_same_epoch(restore, fit_path):
     mn, hn, sn, rn = _early_stopping_run("numpy", restore)
     mk, hk, sk, rk = _early_stopping_run("keras", restore)
     assert hn.stop_reason == hk.stop_reason == "early_stopped"

@@ -218,8 +218,12 @@ def test_a_worker_killed_mid_run_has_its_run_trained_again_on_the_other(cluster,
             pid = client.run(os.getpid, workers=busy)[busy[0]]
             os.kill(pid, signal.SIGKILL)
 
+    # at most 150 epochs a second, so that the run is still on its worker when its
+    # first epoch is heard (the compiled path trains these 300 epochs in about 0.1 s)
+    control = runner.Control(pace=150.0)
     try:
-        (run,) = runner.sweep([config], cluster=address, store=store, listener=hear)
+        (run,) = runner.sweep([config], cluster=address, store=store, listener=hear,
+                              control=control)
     finally:
         client.close()
     assert killed.is_set()

@@ -26,7 +26,9 @@ Both sides speak pickled tuples over two pipes:
   ``("error", exception, traceback_text)``.
 
 Children are kept warm between runs, one per core at most (importing NumPy and the
-engine takes a child about 0.3 s). Where no child can be started (no ``pass_fds`` on Windows, an embedded
+engine takes a child about 0.3 s; a waiting child then loads the NumPy backend's
+compiled training loop on a background thread, about a second more, see
+engine.compiled). Where no child can be started (no ``pass_fds`` on Windows, an embedded
 interpreter, a process limit, or ``DEEPTERM_NO_CHILD=1``) the run trains in the
 calling thread instead; a child that dies mid-run fails that run with its exit code.
 """
@@ -271,6 +273,12 @@ def child_main(commands_fd: int, events_fd: int) -> None:
     commands = Connection(commands_fd, writable=False)
     events = Connection(events_fd, readable=False)
     import engine.numpy_backend  # noqa: F401 - imported while the parent sets up, not on the job's clock
+    from engine import compiled
+
+    # Numba and the compiled training loop load (from Numba's disk cache; compiled the
+    # first time) while the child waits for its first job, so that runs in this child
+    # take the compiled path from the start at no cost (engine.compiled)
+    compiled.warm_in_background()
 
     try:
         while True:

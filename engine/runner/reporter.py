@@ -52,6 +52,7 @@ class Reporter(Callback):
         super().__init__()
         self._send = send
         self.control = control
+        self._stepping: str | None = None    # a step being trained: "epoch" or "batch"
         self.batch_interval_s = batch_interval_s
         #: epochs are reported this often at most (the batch interval unless given: 0
         #: reports each epoch as it ends, as a command line printing one line each does)
@@ -69,9 +70,19 @@ class Reporter(Callback):
         self.epochs_done = 0
         self.batch = None
         self.last_post = -math.inf
-        self._stepping: str | None = None    # a step being trained: "epoch" or "batch"
         self._said_paused = False
         self._epoch_ended_at = time.perf_counter()
+
+    @property
+    def batch_interval_s(self) -> float:
+        """How often batches are reported, at most; what the compiled path of the NumPy
+        backend reads (engine.callbacks.Callback) to size its runs of batches: 0, every
+        batch, while a step of one batch is being trained."""
+        return 0.0 if self._stepping == "batch" else self._batch_interval_s
+
+    @batch_interval_s.setter
+    def batch_interval_s(self, value: float) -> None:
+        self._batch_interval_s = value
 
     def send(self, kind: str, *args: Any) -> None:
         """Report one event (subclasses send it elsewhere: a pipe, a queue)."""
@@ -154,7 +165,7 @@ class Reporter(Callback):
 
     def _report_batch(self, batch, logs, force: bool = False) -> None:
         now = time.perf_counter()
-        if force or now - self.last_post >= self.batch_interval_s:
+        if force or now - self.last_post >= self._batch_interval_s:
             self.last_post = now
             steps = self.params.get("steps", 0)
             batch_size = self.params.get("batch_size", 0)
