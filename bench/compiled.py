@@ -35,8 +35,9 @@ def epochs_on(path: str, spec, X, y, batch_size, split, epochs: int) -> list[flo
     """Seconds of each of ``epochs`` epochs after a warm-up epoch, on ``path``."""
     if path == "numpy":
         os.environ[compiled.NO_COMPILE_ENV] = "1"
-    else:
+    else:       # these fits are a few epochs: below MIN_BATCHES they would not compile
         os.environ.pop(compiled.NO_COMPILE_ENV, None)
+        os.environ[compiled.COMPILE_ENV] = "1"
     timer = EpochTimer()
     model = build(spec, seed=0)
     model.fit(X, y, epochs=epochs + 1, batch_size=batch_size, validation_split=split,

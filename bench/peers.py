@@ -4,7 +4,9 @@ The same workloads (data, network, optimizer, batch size, loss; no metrics, no
 validation) on every system, side by side:
 
 - ``deepterm``: the NumPy backend's ``fit``, whatever it does (fused or compiled
-  paths included);
+  paths included; ``DEEPTERM_COMPILE=1`` is set for it unless the environment says
+  otherwise: each request is a few epochs, and the compiled path is what a long run,
+  ``engine.compiled.MIN_BATCHES`` batches or more, trains on);
 - ``jax-scan``: JAX with the whole epoch one ``jax.lax.scan`` over the batches (the
   shuffle permutation is an argument), jitted once and reused across epochs;
   optax ``adam(lr, b1=0.9, b2=0.999, eps=1e-7)`` / ``sgd(lr)`` (Keras' settings);
@@ -373,6 +375,7 @@ TRAINERS = {"deepterm": DeeptermTrainer, "jax-scan": JaxScanTrainer, "jax-step":
 def system_info(system: str) -> str:
     """The system's version (imports its framework); raises ImportError when missing."""
     if system == "deepterm":
+        os.environ.setdefault("DEEPTERM_COMPILE", "1")     # a long run's path (see above)
         import engine  # noqa: F401
         from engine import kernels
 

@@ -12,6 +12,12 @@ When it is used (``NumpyModel._fit`` decides, per fit):
 - ``supports(spec)``: a dense model (``Layer`` only, with or without biases, no
   Dropout, no kernel regularizer), any loss, activation, optimizer and metric of the
   spec, float32 or float64. Anything else trains as before, batch by batch.
+- The fit is long enough to pay for it: at least ``MIN_BATCHES`` batches (epochs x
+  steps), or ``DEEPTERM_COMPILE=1``. Loading Numba and the compiled loop costs a new
+  process about 1.5 s (10 s the first time on a machine); the loop saves 60-140 us a
+  batch on the course's models, so a course run (Titanic's 20 epochs: 580 batches, 0.05 s
+  of training) would take 4x as long from the command line. The rule looks at the fit
+  only, never at what the process has loaded, so a run and its re-run take one path.
 - No callback needs Python after every batch (``engine.callbacks.batch_interval_s``
   states the rule: a callback that overrides ``on_batch_end`` without saying how
   often it wants it gets every batch, on the NumPy path).
@@ -51,6 +57,10 @@ from .spec import Layer, ModelSpec
 
 #: Set to 1 to train batch by batch in Python (the NumPy path) always.
 NO_COMPILE_ENV = "DEEPTERM_NO_COMPILE"
+#: Set to 1 to take the compiled path for fits of any length (benchmarks, tests).
+COMPILE_ENV = "DEEPTERM_COMPILE"
+#: Fits of fewer batches (epochs x steps) train batch by batch: see the module docstring.
+MIN_BATCHES = 10_000
 #: A chunk of batches lasts about this long at most (seconds), so a stop or a pause
 #: is heard within about this long even when no callback wants batches.
 CHUNK_S = 0.1
@@ -71,6 +81,12 @@ def enabled() -> bool:
     """Whether the environment allows the compiled path (not that it compiles)."""
     return (os.environ.get(NO_COMPILE_ENV, "") in ("", "0")
             and os.environ.get("DEEPTERM_NO_NUMBA", "") in ("", "0"))
+
+
+def worth_it(batches: int) -> bool:
+    """Whether a fit of ``batches`` batches (epochs x steps) takes the compiled path:
+    ``MIN_BATCHES`` or more, or any with ``DEEPTERM_COMPILE=1``."""
+    return batches >= MIN_BATCHES or os.environ.get(COMPILE_ENV, "") not in ("", "0")
 
 
 def supports(spec: ModelSpec) -> bool:

@@ -485,8 +485,10 @@ class NumpyModel(Model):
         shuffling. Training stops after the current batch when
         ``stop_training`` is set (from a callback or another thread).
 
-        A dense model trains on the compiled path (engine.compiled) unless a callback
-        needs Python after every batch (``Callback.batch_interval_s``): chunks of
+        A dense model's fit of at least ``engine.compiled.MIN_BATCHES`` batches
+        (epochs x steps; any with ``DEEPTERM_COMPILE=1``) trains on the compiled path
+        (engine.compiled) unless a callback needs Python after every batch
+        (``Callback.batch_interval_s``): chunks of
         batches in one compiled call each, ``on_batch_end`` at a chunk's last batch,
         and a stop heard at the chunk's end (within about 0.1 s); the numbers agree
         with the batch-by-batch path to float rounding. ``DEEPTERM_NO_COMPILE=1``
@@ -506,7 +508,9 @@ class NumpyModel(Model):
         callbacks = with_progress(callbacks, verbose)
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
-        if not self._image and compiled.supports(self.spec):
+        steps = math.ceil(len(run["X"]) / run["batch_size"]) if len(run["X"]) else 0
+        if not self._image and compiled.supports(self.spec) \
+                and compiled.worth_it(run["epochs"] * steps):
             compiled.get()   # Numba's BLAS loads before _blas_threads limits the threads
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
@@ -551,7 +555,8 @@ class NumpyModel(Model):
         diverged = False
         divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
                                 if Divergence.needs_start_loss(epochs) else None)
-        trainer = self._compiled_trainer(X, y, batch_size, cbs)
+        trainer = self._compiled_trainer(X, y, batch_size, cbs) \
+            if compiled.worth_it(epochs * steps) else None
 
         cbs.on_train_begin()
         for epoch in range(epochs):

@@ -48,6 +48,7 @@ def fit_path(request, monkeypatch):
         return
     monkeypatch.delenv("DEEPTERM_NO_COMPILE", raising=False)
     monkeypatch.delenv("DEEPTERM_NO_NUMBA", raising=False)
+    monkeypatch.setenv("DEEPTERM_COMPILE", "1")       # the tests' fits are short
     from engine import compiled
 
     if compiled.get() is None:

@@ -22,7 +22,8 @@ def load_run():
         sys.path.remove(str(BENCH))
 
 
-def test_peers_rows_and_a_missing_system(tmp_path, capsys):
+def test_peers_rows_and_a_missing_system(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DEEPTERM_NO_COMPILE", "1")   # the machinery, not Numba's 1.5 s load
     systems = ["deepterm", "no-such-system"]
     out = tmp_path / "peers.json"
     code = load_run().main(["--peers", "--systems", ",".join(systems), "--workloads", "tiny",

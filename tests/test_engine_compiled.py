@@ -40,6 +40,7 @@ OPTIMIZERS = {
 def numba_here(monkeypatch):
     monkeypatch.delenv(compiled.NO_COMPILE_ENV, raising=False)
     monkeypatch.delenv("DEEPTERM_NO_NUMBA", raising=False)
+    monkeypatch.setenv(compiled.COMPILE_ENV, "1")     # these fits are short: compile them
     if compiled.get() is None:
         if importlib.util.find_spec("numba") is not None:   # installed: it must work
             pytest.fail(f"Numba is installed but the compiled path failed: "
@@ -341,3 +342,26 @@ def test_a_failure_falls_back_to_the_numpy_path_and_warns_once(monkeypatch, fail
     for key, values in again.history.items():
         np.testing.assert_allclose(history.history[key], values, rtol=1e-10, err_msg=key)
     assert history.stop_reason == "completed" and history.epoch == [0, 1, 2]
+
+
+def test_a_short_fit_trains_batch_by_batch_unless_told_and_a_long_one_compiles(monkeypatch):
+    """Loading Numba costs a new process about 1.5 s: fits under MIN_BATCHES batches
+    (every course run) train batch by batch; the rule looks at the fit only."""
+    monkeypatch.delenv(compiled.COMPILE_ENV)
+    assert not compiled.worth_it(compiled.MIN_BATCHES - 1) and compiled.worth_it(
+        compiled.MIN_BATCHES)
+    runs = _spy(monkeypatch)
+    spec = ModelSpec(input_dim=3, layers=[Layer(4, "relu"), Layer(1)], loss="mse")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    model = build(spec, seed=0)
+    model.fit(X, y, epochs=20, batch_size=4, verbose=0)          # 200 batches
+    assert runs == []
+    monkeypatch.setattr(compiled, "MIN_BATCHES", 200)
+    model.fit(X, y, epochs=20, batch_size=4, verbose=0)
+    assert runs
+    monkeypatch.setattr(compiled, "MIN_BATCHES", 10_000)
+    runs.clear()
+    monkeypatch.setenv(compiled.COMPILE_ENV, "1")
+    model.fit(X, y, epochs=1, batch_size=4, verbose=0)
+    assert runs
