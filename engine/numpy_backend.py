@@ -508,9 +508,7 @@ class NumpyModel(Model):
         callbacks = with_progress(callbacks, verbose)
         run = prepare_fit(self.spec, self.dtype, X, y, epochs, batch_size, validation_split,
                           validation_data, shuffle)
-        steps = math.ceil(len(run["X"]) / run["batch_size"]) if len(run["X"]) else 0
-        if not self._image and compiled.supports(self.spec) \
-                and compiled.worth_it(run["epochs"] * steps):
+        if self._compiles(run["epochs"], math.ceil(len(run["X"]) / run["batch_size"])):
             compiled.get()   # Numba's BLAS loads before _blas_threads limits the threads
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
@@ -556,7 +554,7 @@ class NumpyModel(Model):
         divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
                                 if Divergence.needs_start_loss(epochs) else None)
         trainer = self._compiled_trainer(X, y, batch_size, cbs) \
-            if compiled.worth_it(epochs * steps) else None
+            if self._compiles(epochs, steps) else None
 
         cbs.on_train_begin()
         for epoch in range(epochs):
@@ -635,12 +633,17 @@ class NumpyModel(Model):
         history.duration_s = time.perf_counter() - started
         return history
 
+    def _compiles(self, epochs: int, steps: int) -> bool:
+        """Whether a fit of ``epochs`` x ``steps`` batches may take the compiled path
+        (engine.compiled): a dense spec it trains, and a fit long enough to pay for it."""
+        return not self._image and compiled.supports(self.spec) \
+            and compiled.worth_it(epochs * steps)
+
     def _compiled_trainer(self, X: np.ndarray, y: np.ndarray, batch_size: int,
                           cbs: CallbackList) -> compiled.Trainer | None:
-        """The compiled loop for this fit (engine.compiled), or None: the spec is not
-        one it trains, a callback needs every batch, or it is off or unavailable."""
-        if self._image or not compiled.supports(self.spec) \
-                or cbs.batch_interval_s() is None:
+        """The compiled loop for a fit that ``_compiles``, or None: a callback needs
+        every batch, or the path is off or unavailable."""
+        if cbs.batch_interval_s() is None:
             return None
         kernel = compiled.get()
         if kernel is None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .history import History
-from .spec import Dropout, Layer, ModelSpec
+from .spec import Dropout, Flatten, Layer, ModelSpec
 
 #: What a run's status can be. ``running`` while its process trains it;
 #: ``interrupted`` when that process died without finishing it.
@@ -136,21 +136,31 @@ class Run:
         values = self.history.history.get(key, [])
         return [e + 1 for e in self.history.epoch[:len(values)]], list(values)
 
+    def image_words(self) -> list[str]:
+        """An image network's input shape and image layers as --layers writes them
+        (``["28x28x1", "conv8x3", "pool2"]``); [] for a dense network."""
+        from .recipe import _conv_entries, conv_word
+
+        if not self.spec.is_image:
+            return []
+        head = ["x".join(map(str, self.spec.input_shape))]
+        try:
+            return head + [conv_word(entry) for entry in _conv_entries(self.spec)]
+        except ValueError:   # image layers a recipe cannot write: named by type
+            return head + [type(layer).__name__ for layer in self.spec.layers
+                           if not isinstance(layer, Layer | Dropout | Flatten)]
+
+    def dense_words(self) -> list[str]:
+        """The dense part's sizes, from its input (``flatten`` in an image network)
+        to the output: ``["10", "32", "2"]``, ``["flatten", "32", "10"]``."""
+        first = "flatten" if self.spec.is_image else str(self.spec.input_dim)
+        return [first, *map(str, self.hidden_units), str(self.spec.output_dim)]
+
     def sizes_text(self) -> str:
         """The layers as --layers writes them, input and output included: ``10-32-2``;
         an image network's input shape and image layers first:
         ``28x28x1-conv8x3-pool2-flatten-32-10``."""
-        from .recipe import _conv_entries, conv_word
-
-        head = [str(self.spec.input_dim)]
-        if self.spec.is_image:
-            head = ["x".join(map(str, self.spec.input_shape))]
-            try:
-                head += [conv_word(entry) for entry in _conv_entries(self.spec)] + ["flatten"]
-            except ValueError:   # image layers a recipe cannot write: named by type
-                head += [type(layer).__name__ for layer in self.spec.layers
-                         if not isinstance(layer, Layer | Dropout)]
-        return "-".join([*head, *map(str, self.hidden_units), str(self.spec.output_dim)])
+        return "-".join([*self.image_words(), *self.dense_words()])
 
     def layers_text(self) -> str:
         """``sizes_text`` and the first Dense layer's activation: ``10-32-2 relu``."""

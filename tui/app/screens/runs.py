@@ -217,17 +217,13 @@ def settings_rows(runs) -> list[tuple[str, list[str]]]:
 
 def image_layers_text(run) -> str:
     """An image network's input shape and image layers (``28x28x1 conv16x3 pool2``), or "–"."""
-    if not run.spec.is_image:
-        return "–"
-    words = run.sizes_text().split("-")
-    return " ".join(words[:words.index("flatten")] if "flatten" in words else words[:1])
+    return " ".join(run.image_words()) or "–"
 
 
 def dense_sizes_text(run) -> str:
     """The layers' sizes (``10-32-2``); an image network's from its Flatten on
     (``flatten-64-10``: its image layers are on their own row)."""
-    text = run.sizes_text()
-    return text[text.index("flatten"):] if run.spec.is_image and "flatten" in text else text
+    return "-".join(run.dense_words())
 
 
 def penalty_text(run) -> str:
