@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import time
 import zipfile
 import zlib
@@ -525,9 +526,7 @@ class NumpyModel(Model):
         work = batch_size * self.spec.multiply_adds()
         if work >= self.SMALL_BATCH_WORK:
             return contextlib.nullcontext()
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=1, user_api="blas")
+        return _one_blas_thread()
 
     def _fit(self, run: dict[str, Any], callbacks) -> History:
         X, y, Xv, yv = run["X"], run["y"], run["X_val"], run["y_val"]
@@ -1048,3 +1047,21 @@ def write_model_file(path: str, write: Callable[[str], None]) -> None:
         if tmp:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
+
+
+#: (whether SciPy's BLAS had loaded, threadpoolctl's controller of the BLAS libraries)
+_blas: tuple[bool, Any] | None = None
+
+
+def _one_blas_thread():
+    """threadpoolctl's limit of every BLAS library to one thread. Its controller is
+    found once per process, and again once SciPy's BLAS (which Numba's ``np.dot``
+    calls, engine.compiled) has loaded: finding the libraries walks the process's
+    shared objects, about 1.5 ms, as long as 5-10 of a course model's epochs."""
+    global _blas
+    from threadpoolctl import ThreadpoolController
+
+    scipy_blas = "scipy.linalg.cython_blas" in sys.modules
+    if _blas is None or _blas[0] != scipy_blas:
+        _blas = (scipy_blas, ThreadpoolController())
+    return _blas[1].limit(limits=1, user_api="blas")

@@ -365,3 +365,39 @@ def test_a_short_fit_trains_batch_by_batch_unless_told_and_a_long_one_compiles(m
     monkeypatch.setenv(compiled.COMPILE_ENV, "1")
     model.fit(X, y, epochs=1, batch_size=4, verbose=0)
     assert runs
+
+
+def test_a_small_fit_runs_every_blas_on_one_thread_and_gives_the_threads_back(monkeypatch):
+    """NumPy's BLAS and SciPy's (Numba's np.dot) run a small model's products on one
+    thread during the fit, the compiled path's too, and get their threads back after;
+    the libraries are found once per process, not per fit."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from engine import numpy_backend
+
+    def blas():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas"}
+
+    seen = []
+
+    class Look(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(blas())
+
+    X, y = _data("mse", 1, 64, 0)
+    spec = ModelSpec(input_dim=3, layers=[Layer(4, "relu"), Layer(1)], optimizer="sgd")
+    with threadpool_limits(limits=2, user_api="blas"):   # two threads, even on one core
+        before = blas()
+        assert len(before) >= 2 and set(before.values()) == {2}   # NumPy's and SciPy's
+        for compile_it in ("1", "0"):
+            monkeypatch.setenv(compiled.COMPILE_ENV, compile_it)
+            model = build(spec, seed=0)
+            model.fit(X, y, epochs=2, batch_size=16, callbacks=[Look()])
+            assert model.history.stop_reason == "completed"
+        assert blas() == before
+    assert len(seen) == 4 and all(s.keys() == before.keys() for s in seen)
+    assert all(set(s.values()) == {1} for s in seen)
+    controller = numpy_backend._blas[1]
+    build(spec, seed=0).fit(X, y, epochs=1, batch_size=16)
+    assert numpy_backend._blas[1] is controller
