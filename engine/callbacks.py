@@ -11,7 +11,7 @@ import math
 import struct
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from numbers import Integral, Real
 from typing import Any
 
@@ -303,11 +303,20 @@ class Divergence:
     non-finite value.
     """
 
-    def __init__(self, start_loss: float | None) -> None:
-        self.start_loss = start_loss
-        finite = start_loss is not None and math.isfinite(start_loss)
-        self.limit = max(DIVERGENCE_FACTOR * start_loss, DIVERGENCE_FLOOR) if finite else math.inf
+    def __init__(self, start_loss: float | Callable[[], float] | None) -> None:
+        """``start_loss``: the starting loss, a function that measures it (called
+        the first time a loss is above ``DIVERGENCE_FLOOR``, as a loss at or below
+        it never counts: most runs never pay for it), or None (no explosion rule)."""
+        self._measure = start_loss if callable(start_loss) else None
+        self.start_loss = None if callable(start_loss) else start_loss
+        self.limit = math.inf if self._measure else self._limit_of(self.start_loss)
         self.exploded_epochs = 0
+
+    @staticmethod
+    def _limit_of(start_loss: float | None) -> float:
+        if start_loss is None or not math.isfinite(start_loss):
+            return math.inf
+        return max(DIVERGENCE_FACTOR * start_loss, DIVERGENCE_FLOOR)
 
     @staticmethod
     def needs_start_loss(epochs: int) -> bool:
@@ -316,6 +325,9 @@ class Divergence:
         return epochs >= DIVERGENCE_EPOCHS
 
     def exploded(self, loss: float) -> bool:
+        if self._measure is not None and loss > DIVERGENCE_FLOOR:
+            self.start_loss, self._measure = self._measure(), None
+            self.limit = self._limit_of(self.start_loss)
         return loss > self.limit
 
     def epoch_end(self, loss: float) -> bool:

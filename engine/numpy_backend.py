@@ -550,7 +550,7 @@ class NumpyModel(Model):
         started = time.perf_counter()
         last_logs: dict[str, float] = {}
         diverged = False
-        divergence = Divergence(self._evaluate_arrays(X, y)["loss"]
+        divergence = Divergence(self._start_loss(X, y)
                                 if Divergence.needs_start_loss(epochs) else None)
         trainer = self._compiled_trainer(X, y, batch_size, cbs) \
             if self._compiles(epochs, steps) else None
@@ -631,6 +631,22 @@ class NumpyModel(Model):
         cbs.on_train_end(last_logs)
         history.duration_s = time.perf_counter() - started
         return history
+
+    def _start_loss(self, X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
+        """What measures the starting loss of engine.callbacks.Divergence: the loss
+        on the training rows of the weights the fit begins with, when first asked
+        (an evaluation of every row, as long as a small model's epoch)."""
+        start = self._flat.copy()
+
+        def measure() -> float:
+            now = self._flat.copy()
+            self._flat[...] = start
+            try:
+                return self._evaluate_arrays(X, y)["loss"]
+            finally:
+                self._flat[...] = now
+
+        return measure
 
     def _compiles(self, epochs: int, steps: int) -> bool:
         """Whether a fit of ``epochs`` x ``steps`` batches may take the compiled path

@@ -180,10 +180,15 @@ def test_divergence_is_three_exploded_epochs_in_a_row(start, ratios):
     in a row above max(1000 * starting loss, 1); never before, never otherwise."""
     losses = [max(start, 1e-3) * r for r in ratios]
     limit = max(1000 * start, 1.0)
+    expected = [i >= 2 and all(x > limit for x in losses[i - 2:i + 1])
+                for i in range(len(losses))]
     rule = engine.callbacks.Divergence(start)
-    verdicts = [rule.epoch_end(loss) for loss in losses]
-    assert verdicts == [i >= 2 and all(x > limit for x in losses[i - 2:i + 1])
-                        for i in range(len(losses))]
+    assert [rule.epoch_end(loss) for loss in losses] == expected
+    # measured when first needed: the same verdicts, measured once a loss is past 1
+    measured = []
+    rule = engine.callbacks.Divergence(lambda: measured.append(start) or start)
+    assert [rule.epoch_end(loss) for loss in losses] == expected
+    assert len(measured) == (1 if any(x > 1.0 for x in losses) else 0)
 
 
 def test_divergence_without_a_usable_starting_loss_never_explodes():
