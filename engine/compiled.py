@@ -206,6 +206,7 @@ class Trainer:
         self.work_table = np.array(table, dtype=np.int64)
         self.work = np.zeros(size, dtype=dtype)
         self.lab = np.zeros(rows, dtype=np.int64)
+        self.row_log = np.zeros((rows, 2), dtype=dtype)
         self.metric_codes = np.array([_metric_code(m, spec) for m in spec.metrics],
                                      dtype=np.int64)
         self.batch_metrics = np.zeros(max(1, len(spec.metrics)))
@@ -228,8 +229,8 @@ class Trainer:
         reached, bad = self.kernel.train_batches(
             self.X, self.Y, self.labels, order, int(b0), int(b1), self.batch_size,
             model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
-            self.loss, self.layers, self.work, self.work_table, self.lab, self.metric_codes,
-            sums, self.batch_metrics)
+            self.loss, self.layers, self.work, self.work_table, self.lab, self.row_log,
+            self.metric_codes, sums, self.batch_metrics)
         reached = int(reached)
         opt.iterations += reached - b0
         if reached > b0:

@@ -36,8 +36,10 @@ EPSILON = 1e-7
 
 
 @_jit
-def _activate(act, z, a, tiny):
-    """a = f(z), as engine.activations (sigmoid and softmax flush subnormals)."""
+def _activate(act, z, a, tiny, row_log):
+    """a = f(z), as engine.activations (sigmoid and softmax flush subnormals). For
+    softmax, ``row_log`` (rows, 2) gets each row's max and the log of its sum of
+    exp(z - max), from which the loss takes the log-softmax without a second exp."""
     rows, cols = z.shape
     one = z.dtype.type(1)
     zero = z.dtype.type(0)
@@ -72,6 +74,8 @@ def _activate(act, z, a, tiny):
                 e = np.exp(z[r, c] - top)
                 a[r, c] = e
                 total += e
+            row_log[r, 0] = top
+            row_log[r, 1] = np.log(total)
             for c in range(cols):
                 s = a[r, c] / total
                 a[r, c] = zero if np.abs(s) < tiny else s
@@ -116,9 +120,10 @@ def _clip(v, lo, hi):
 
 
 @_jit
-def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums):
+def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums, row_log):
     """The batch's summed per-sample loss (float64), its metrics added to
-    ``metric_sums``, and d = dL/dz of the batch-mean loss (engine.losses)."""
+    ``metric_sums``, and d = dL/dz of the batch-mean loss (engine.losses);
+    ``row_log``: the softmax's row max and log-sum (``_activate``)."""
     rows, k = a.shape
     eps = a.dtype.type(EPSILON)
     one = a.dtype.type(1)
@@ -149,33 +154,31 @@ def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums):
                     p = _clip(a[r, c], eps, one - eps)
                     s -= y * np.log(p) + (one - y) * np.log(one - p)
             s /= k
-        else:
-            # log-softmax of the logits (the probabilities' logs when not from logits)
+        elif logits:
+            # log-softmax of the logits: (z - max) - log(sum(exp(z - max))), as engine.losses
+            top, log_sum = row_log[r, 0], row_log[r, 1]
+            if loss == SCCE:
+                s = -((z[r, lab[r]] - top) - log_sum)
+            else:
+                for c in range(k):
+                    s -= yb[r, c] * ((z[r, c] - top) - log_sum)
+        elif loss == SCCE:   # not from logits: the log-softmax of the probabilities' logs
             top = -np.inf
             for c in range(k):
-                v = z[r, c] if logits else (np.log(_clip(a[r, c], eps, one - eps))
-                                            if loss == SCCE else 0.0)
+                v = np.log(_clip(a[r, c], eps, one - eps))
                 if v > top:
                     top = v
-            if logits or loss == SCCE:
-                lse = 0.0
-                for c in range(k):
-                    v = z[r, c] if logits else np.log(_clip(a[r, c], eps, one - eps))
-                    lse += np.exp(v - top)
-                lse = np.log(lse)
-                if loss == SCCE:
-                    j = lab[r]
-                    v = z[r, j] if logits else np.log(_clip(a[r, j], eps, one - eps))
-                    s = -(v - top - lse)
-                else:
-                    for c in range(k):
-                        s -= yb[r, c] * (z[r, c] - top - lse)
-            else:   # categorical from probabilities: clip(a / sum(a))
-                row = zero
-                for c in range(k):
-                    row += a[r, c]
-                for c in range(k):
-                    s -= yb[r, c] * np.log(_clip(a[r, c] / row, eps, one - eps))
+            lse = 0.0
+            for c in range(k):
+                lse += np.exp(np.log(_clip(a[r, c], eps, one - eps)) - top)
+            lse = np.log(lse)
+            s = -(np.log(_clip(a[r, lab[r]], eps, one - eps)) - top - lse)
+        else:   # categorical from probabilities: clip(a / sum(a))
+            row = zero
+            for c in range(k):
+                row += a[r, c]
+            for c in range(k):
+                s -= yb[r, c] * np.log(_clip(a[r, c] / row, eps, one - eps))
         total += s
         # -- its metrics
         for i in range(metric_codes.size):
@@ -331,15 +334,16 @@ def _step(opt, flat, grad, s1, s2, hyper, iterations):
 
 @_jit
 def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, hyper,
-                  iterations, opt, loss, layers, work, work_table, lab, metric_codes, sums,
-                  batch_metrics):
+                  iterations, opt, loss, layers, work, work_table, lab, row_log, metric_codes,
+                  sums, batch_metrics):
     """Train batches b0 .. b1 - 1 of the epoch whose row order is ``order``.
 
     X: (n, input_dim); Y: (n, output_units), or (0, units) with ``labels`` (n,) int64
     for the sparse loss (``lab``: (batch_size,) int64 room for a batch's labels);
     flat / grad: every weight and its gradient; s1, s2: the optimizer's state slots
     (empty when it has fewer); hyper: float64 hyper-parameters (H_*); iterations:
-    the optimizer's steps so far; layers: (n_layers, 5) int64 rows of (n_in, n_out,
+    the optimizer's steps so far; row_log: (batch_size, 2) scratch of the model's
+    dtype (a softmax's row max and log-sum); layers: (n_layers, 5) int64 rows of (n_in, n_out,
     kernel offset, bias offset or -1, activation code); work_table: (n_layers + 1, 3)
     offsets into ``work`` of each layer's z, a and dL/dz (row n_layers: the batch's
     X, its Y, unused); sums: float64 (1 + n_metrics,), the summed per-sample loss and
@@ -385,7 +389,7 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
                 for r in range(rows):
                     for c in range(n_out):
                         z[r, c] += flat[bo + c]
-            _activate(act, z, a, tiny)
+            _activate(act, z, a, tiny, row_log)
             a_in = a
         # -- loss, metrics, dL/dz of the output
         last = n_layers - 1
@@ -396,7 +400,7 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
         for i in range(n_metrics):
             batch_metrics[i] = 0.0
         batch_loss = _output(loss, layers[last, 4], z, a, yb, lab, d, metric_codes,
-                             batch_metrics)
+                             batch_metrics, row_log)
         if not np.isfinite(batch_loss):
             return b, 1
         # -- backward
