@@ -20,6 +20,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import numba_ops as ops
+
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=False)
 
 # codes, as engine.compiled writes them
@@ -90,9 +92,7 @@ def _backward_activation(act, z, a, d):
     if act == LINEAR:
         return
     if act == RELU:
-        for r in range(rows):
-            for c in range(cols):
-                d[r, c] = d[r, c] * (one if z[r, c] > 0 else zero)
+        ops.relu_backward(d, z)
     elif act == SIGMOID:
         for r in range(rows):
             for c in range(cols):
@@ -275,53 +275,26 @@ def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums, row_log):
 
 @_jit
 def _step(opt, flat, grad, s1, s2, hyper, iterations):
-    """One optimizer step over every weight: engine.kernels' fused updates (the same
-    float operations as engine.optimizers), then its periodic flush of tiny state."""
+    """One optimizer step over every weight: engine.numba_ops' updates (the same
+    float operations as engine.optimizers, with its scalars in the weights' dtype),
+    then its periodic flush of tiny state."""
     scalar = flat.dtype.type
     lr = scalar(hyper[H_LR])
     if opt == SGD:
-        for i in range(flat.size):
-            flat[i] -= grad[i] * lr
+        ops.sgd(flat, grad, lr)
     elif opt == MOMENTUM:
-        momentum = scalar(hyper[H_MOMENTUM])
-        nesterov = hyper[H_NESTEROV] != 0
-        for i in range(flat.size):
-            step = grad[i] * lr
-            m_i = s1[i] * momentum - step
-            s1[i] = m_i
-            if nesterov:
-                flat[i] += momentum * m_i - step
-            else:
-                flat[i] += m_i
+        ops.momentum(flat, grad, s1, lr, scalar(hyper[H_MOMENTUM]), hyper[H_NESTEROV] != 0)
     elif opt == ADAM:
         t = iterations + 1
         b1, b2 = hyper[H_BETA_1], hyper[H_BETA_2]
         alpha = scalar(hyper[H_LR] * np.sqrt(1 - b2 ** t) / (1 - b1 ** t))
-        one_minus_b1, one_minus_b2 = scalar(1 - b1), scalar(1 - b2)
-        epsilon = scalar(hyper[H_EPSILON])
-        for i in range(flat.size):
-            g = grad[i]
-            v_i = s2[i] + (g * g - s2[i]) * one_minus_b2
-            m_i = s1[i] + (g - s1[i]) * one_minus_b1
-            s2[i] = v_i
-            s1[i] = m_i
-            flat[i] -= (m_i * alpha) / (np.sqrt(v_i) + epsilon)
+        ops.adam(flat, grad, s1, s2, alpha, scalar(1 - b1), scalar(1 - b2),
+                 scalar(hyper[H_EPSILON]))
     elif opt == RMSPROP:
-        rho = scalar(hyper[H_RHO])
-        one_minus_rho = scalar(1 - hyper[H_RHO])
-        epsilon = scalar(hyper[H_EPSILON])
-        for i in range(flat.size):
-            g = grad[i]
-            v_i = s1[i] * rho + (g * g) * one_minus_rho
-            s1[i] = v_i
-            flat[i] -= (g * lr) / np.sqrt(v_i + epsilon)
+        ops.rmsprop(flat, grad, s1, lr, scalar(hyper[H_RHO]), scalar(1 - hyper[H_RHO]),
+                    scalar(hyper[H_EPSILON]))
     else:   # adagrad
-        epsilon = scalar(hyper[H_EPSILON])
-        for i in range(flat.size):
-            g = grad[i]
-            acc = s1[i] + g * g
-            s1[i] = acc
-            flat[i] -= (g * lr) / np.sqrt(acc + epsilon)
+        ops.adagrad(flat, grad, s1, lr, scalar(hyper[H_EPSILON]))
     if (iterations + 1) % FLUSH_EVERY == 0:
         zero = scalar(0)
         for i in range(s1.size):
@@ -385,11 +358,14 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
             z = work[zo:zo + rows * n_out].reshape((rows, n_out))
             a = work[ao:ao + rows * n_out].reshape((rows, n_out))
             np.dot(a_in, kernel, z)
-            if bo >= 0:
-                for r in range(rows):
-                    for c in range(n_out):
-                        z[r, c] += flat[bo + c]
-            _activate(act, z, a, tiny, row_log)
+            if bo >= 0 and act == RELU:   # one pass, as the NumPy path's fused one
+                ops.bias_relu(z, flat[bo:bo + n_out], a)
+            else:
+                if bo >= 0:
+                    for r in range(rows):
+                        for c in range(n_out):
+                            z[r, c] += flat[bo + c]
+                _activate(act, z, a, tiny, row_log)
             a_in = a
         # -- loss, metrics, dL/dz of the output
         last = n_layers - 1
