@@ -9,8 +9,8 @@ Python and no allocation per batch, then hands back to Python at the chunk's end
 
 When it is used (``NumpyModel._fit`` decides, per fit):
 
-- ``supports(spec)``: a dense model (``Layer`` only, with or without biases, no
-  Dropout, no kernel regularizer), any loss, activation, optimizer and metric of the
+- ``supports(spec)``: a dense model (``Layer`` only, with or without biases and
+  L1/L2 kernel regularizers, no Dropout), any loss, activation, optimizer and metric of the
   spec, float32 or float64. Anything else trains as before, batch by batch.
 - The fit is long enough to pay for it: at least ``MIN_BATCHES`` batches (epochs x
   steps), or ``DEEPTERM_COMPILE=1``. Loading Numba and the compiled loop costs a new
@@ -91,9 +91,10 @@ def worth_it(batches: int) -> bool:
 
 def supports(spec: ModelSpec) -> bool:
     """Whether the compiled loop can train ``spec``: Dense layers only (with or
-    without biases), no Dropout, no regularizer, float32 or float64; a sparse loss
+    without biases, with or without kernel regularizers), no Dropout, float32 or
+    float64; a sparse loss
     with the mae or mse metric (which the NumPy path broadcasts oddly) is left to it."""
-    if spec.is_image or spec.has_dropout or spec.has_regularizer:
+    if spec.is_image or spec.has_dropout:
         return False
     if spec.dtype not in ("float32", "float64") or spec.loss not in _LOSSES:
         return False
@@ -196,6 +197,10 @@ class Trainer:
             layers.append((n_in, n_out, offset, bias, _ACTIVATIONS[layer.activation]))
             offset += n_in * n_out + (n_out if layer.use_bias else 0)
         self.layers = np.array(layers, dtype=np.int64)
+        self.regs = np.array([(reg.l1, reg.l2) if reg is not None else (0.0, 0.0)
+                              for reg in (layer.kernel_regularizer
+                                          for layer in spec.dense_layers)],
+                             dtype=np.float64).reshape(-1, 2)
         # room for one batch: at most every row (a batch_size beyond them allocates nothing)
         rows, table, size = max(1, min(self.batch_size, len(self.X))), [], 0
         for _n_in, n_out, *_ in layers:
@@ -229,7 +234,7 @@ class Trainer:
         reached, bad = self.kernel.train_batches(
             self.X, self.Y, self.labels, order, int(b0), int(b1), self.batch_size,
             model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
-            self.loss, self.layers, self.work, self.work_table, self.lab, self.row_log,
+            self.loss, self.layers, self.regs, self.work, self.work_table, self.lab, self.row_log,
             self.metric_codes, sums, self.batch_metrics)
         reached = int(reached)
         opt.iterations += reached - b0

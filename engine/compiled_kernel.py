@@ -306,9 +306,41 @@ def _step(opt, flat, grad, s1, s2, hyper, iterations):
 
 
 @_jit
+def _penalize(flat, grad, layers, regs):
+    """The regularizers' penalty on the kernels, sum(l1 * |W| + l2 * W**2) (summed in
+    float64), and its gradient, l1 * sign(W) + 2 * l2 * W, added to ``grad`` (as the
+    NumPy path's penalty and _add_penalty_grads)."""
+    scalar = flat.dtype.type
+    total = 0.0
+    for i in range(layers.shape[0]):
+        l1, l2 = regs[i, 0], regs[i, 1]
+        if l1 == 0 and l2 == 0:
+            continue
+        start = layers[i, 2]
+        end = start + layers[i, 0] * layers[i, 1]
+        if l1 != 0:
+            rate = scalar(l1)
+            absolute = 0.0
+            for j in range(start, end):
+                w = flat[j]
+                absolute += np.abs(w)
+                grad[j] += rate * np.sign(w)
+            total += l1 * absolute
+        if l2 != 0:
+            twice = scalar(2.0 * l2)
+            square = 0.0
+            for j in range(start, end):
+                w = flat[j]
+                square += w * w
+                grad[j] += twice * w
+            total += l2 * square
+    return total
+
+
+@_jit
 def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, hyper,
-                  iterations, opt, loss, layers, work, work_table, lab, row_log, metric_codes,
-                  sums, batch_metrics):
+                  iterations, opt, loss, layers, regs, work, work_table, lab, row_log,
+                  metric_codes, sums, batch_metrics):
     """Train batches b0 .. b1 - 1 of the epoch whose row order is ``order``.
 
     X: (n, input_dim); Y: (n, output_units), or (0, units) with ``labels`` (n,) int64
@@ -317,7 +349,8 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
     (empty when it has fewer); hyper: float64 hyper-parameters (H_*); iterations:
     the optimizer's steps so far; row_log: (batch_size, 2) scratch of the model's
     dtype (a softmax's row max and log-sum); layers: (n_layers, 5) int64 rows of (n_in, n_out,
-    kernel offset, bias offset or -1, activation code); work_table: (n_layers + 1, 3)
+    kernel offset, bias offset or -1, activation code); regs: (n_layers, 2) float64,
+    each layer's kernel regularizer rates (l1, l2), zeros for none; work_table: (n_layers + 1, 3)
     offsets into ``work`` of each layer's z, a and dL/dz (row n_layers: the batch's
     X, its Y, unused); sums: float64 (1 + n_metrics,), the summed per-sample loss and
     metrics, added to; batch_metrics: float64 (n_metrics,) scratch.
@@ -377,8 +410,6 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
             batch_metrics[i] = 0.0
         batch_loss = _output(loss, layers[last, 4], z, a, yb, lab, d, metric_codes,
                              batch_metrics, row_log)
-        if not np.isfinite(batch_loss):
-            return b, 1
         # -- backward
         for i in range(last, -1, -1):
             n_in, n_out, ko, bo = layers[i, 0], layers[i, 1], layers[i, 2], layers[i, 3]
@@ -404,6 +435,10 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
                 _backward_activation(layers[i - 1, 4],
                                      work[pzo:pzo + rows * n_in].reshape((rows, n_in)),
                                      a_prev, d_prev)
+        # -- the kernel regularizers: their penalty joins the loss, their gradient the grads
+        batch_loss += _penalize(flat, grad, layers, regs) * rows
+        if not np.isfinite(batch_loss):
+            return b, 1
         _step(opt, flat, grad, s1, s2, hyper, iterations)
         iterations += 1
         sums[0] += batch_loss
