@@ -9,8 +9,9 @@ Python and no allocation per batch, then hands back to Python at the chunk's end
 
 When it is used (``NumpyModel._fit`` decides, per fit):
 
-- ``supports(spec)``: a dense model (``Layer`` only, with or without biases and
-  L1/L2 kernel regularizers, no Dropout), any loss, activation, optimizer and metric of the
+- ``supports(spec)``: a dense model (``Layer`` with or without biases and L1/L2
+  kernel regularizers, and ``Dropout``, whose masks are the NumPy path's draws of
+  the model's dropout generator, in the same order), any loss, activation, optimizer and metric of the
   spec, float32 or float64. Anything else trains as before, batch by batch.
 - The fit is long enough to pay for it: at least ``MIN_BATCHES`` batches (epochs x
   steps), or ``DEEPTERM_COMPILE=1``. Loading Numba and the compiled loop costs a new
@@ -53,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Layer, ModelSpec
+from .spec import Dropout, Layer, ModelSpec
 
 #: Set to 1 to train batch by batch in Python (the NumPy path) always.
 NO_COMPILE_ENV = "DEEPTERM_NO_COMPILE"
@@ -90,17 +91,18 @@ def worth_it(batches: int) -> bool:
 
 
 def supports(spec: ModelSpec) -> bool:
-    """Whether the compiled loop can train ``spec``: Dense layers only (with or
-    without biases, with or without kernel regularizers), no Dropout, float32 or
-    float64; a sparse loss
+    """Whether the compiled loop can train ``spec``: Dense layers (with or without
+    biases, with or without kernel regularizers) and Dropout, float32 or float64; a sparse loss
     with the mae or mse metric (which the NumPy path broadcasts oddly) is left to it."""
-    if spec.is_image or spec.has_dropout:
+    if spec.is_image:
         return False
     if spec.dtype not in ("float32", "float64") or spec.loss not in _LOSSES:
         return False
     if spec.optimizer not in _OPTIMIZERS:
         return False
     for layer in spec.layers:
+        if type(layer) is Dropout:
+            continue
         if type(layer) is not Layer or layer.activation not in _ACTIVATIONS:
             return False
     if spec.loss == "sparse_categorical_crossentropy" and set(spec.metrics) & {"mae", "mse"}:
@@ -201,12 +203,18 @@ class Trainer:
                               for reg in (layer.kernel_regularizer
                                           for layer in spec.dense_layers)],
                              dtype=np.float64).reshape(-1, 2)
+        #: the Dropout rate before each Dense layer (engine.spec.ModelSpec.dropout_before)
+        self.drops = np.array(model._drop if model._drop is not None else [0.0] * len(layers),
+                              dtype=np.float64)
+        #: the dropout generator's draws per row of a batch (every dropped layer's inputs)
+        self.draws_per_row = sum(n_in for (n_in, *_), rate in zip(layers, self.drops) if rate > 0)
         # room for one batch: at most every row (a batch_size beyond them allocates nothing)
         rows, table, size = max(1, min(self.batch_size, len(self.X))), [], 0
-        for _n_in, n_out, *_ in layers:
-            table.append((size, size + rows * n_out, size + 2 * rows * n_out))
-            size += 3 * rows * n_out
-        table.append((size, size + rows * spec.input_dim, 0))
+        for (n_in, n_out, *_), rate in zip(layers, self.drops):
+            dropped = size + 3 * rows * n_out if rate > 0 else -1
+            table.append((size, size + rows * n_out, size + 2 * rows * n_out, dropped))
+            size += 3 * rows * n_out + (rows * n_in if rate > 0 else 0)
+        table.append((size, size + rows * spec.input_dim, 0, 0))
         size += rows * (spec.input_dim + spec.output_dim)
         self.work_table = np.array(table, dtype=np.int64)
         self.work = np.zeros(size, dtype=dtype)
@@ -230,17 +238,37 @@ class Trainer:
         model = self.model
         opt = model.optimizer
         code, s1, s2, hyper = optimizer_args(opt, model.dtype)
+        rng = model.dropout_rng
+        if self.draws_per_row:   # the masks' draws of these batches, as the NumPy path's
+            state = rng.bit_generator.state
+            uniforms = rng.random(self._draws(b0, b1), dtype=np.float32)
+        else:
+            uniforms = _NO_DRAWS
         started = time.perf_counter()
-        reached, bad = self.kernel.train_batches(
-            self.X, self.Y, self.labels, order, int(b0), int(b1), self.batch_size,
-            model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
-            self.loss, self.layers, self.regs, self.work, self.work_table, self.lab, self.row_log,
-            self.metric_codes, sums, self.batch_metrics)
+        try:
+            reached, bad = self.kernel.train_batches(
+                self.X, self.Y, self.labels, order, int(b0), int(b1), self.batch_size,
+                model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
+                self.loss, self.layers, self.regs, self.drops, uniforms, self.work,
+                self.work_table, self.lab, self.row_log, self.metric_codes, sums,
+                self.batch_metrics)
+        except BaseException:
+            if self.draws_per_row:   # nothing trained: the NumPy path goes on from here
+                rng.bit_generator.state = state
+            raise
         reached = int(reached)
+        if bad and self.draws_per_row:   # drawn up to the diverged batch (it ran forward)
+            rng.bit_generator.state = state
+            rng.random(self._draws(b0, reached + 1), dtype=np.float32)
         opt.iterations += reached - b0
         if reached > b0:
             self.batch_s = (time.perf_counter() - started) / (reached - b0)
         return reached, bool(bad)
+
+    def _draws(self, b0: int, b1: int) -> int:
+        """The dropout generator's draws for batches ``b0 .. b1 - 1``."""
+        rows = min(len(self.X), b1 * self.batch_size) - b0 * self.batch_size
+        return max(0, rows) * self.draws_per_row
 
     def chunk(self, previous: int, interval_s: float) -> int:
         """How many batches the next chunk has: about ``interval_s`` seconds' worth
@@ -271,6 +299,7 @@ def optimizer_args(opt: Any, dtype) -> tuple[int, np.ndarray, np.ndarray, np.nda
     return code, s1, s2, hyper
 
 
+_NO_DRAWS = np.zeros(0, dtype=np.float32)
 _EMPTY = {np.dtype(np.float32): np.zeros(0, dtype=np.float32),
           np.dtype(np.float64): np.zeros(0, dtype=np.float64)}
 

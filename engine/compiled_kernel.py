@@ -306,6 +306,48 @@ def _step(opt, flat, grad, s1, s2, hyper, iterations):
 
 
 @_jit
+def _drop(a, out, uniforms, start, rate):
+    """out = a * mask, the mask drawn from ``uniforms[start:]`` row by row (a value is
+    kept where its draw is at least ``rate``, as NumPyModel.dropout_mask)."""
+    rows, cols = a.shape
+    scalar = out.dtype.type
+    kept = scalar(1) / scalar(1.0 - rate)
+    zero = scalar(0)
+    threshold = np.float32(rate)
+    j = start
+    for r in range(rows):
+        for c in range(cols):
+            out[r, c] = a[r, c] * (kept if uniforms[j] >= threshold else zero)
+            j += 1
+
+
+@_jit
+def _drop_backward(d, uniforms, start, rate):
+    """d *= the mask ``_drop`` used (drawn from ``uniforms[start:]``)."""
+    rows, cols = d.shape
+    scalar = d.dtype.type
+    kept = scalar(1) / scalar(1.0 - rate)
+    zero = scalar(0)
+    threshold = np.float32(rate)
+    j = start
+    for r in range(rows):
+        for c in range(cols):
+            d[r, c] = d[r, c] * (kept if uniforms[j] >= threshold else zero)
+            j += 1
+
+
+@_jit
+def _draws_before(layers, drops, rows, layer, start):
+    """Where layer ``layer``'s draws begin in ``uniforms``: a batch's draws begin at
+    ``start`` and come layer by layer."""
+    at = start
+    for i in range(layer):
+        if drops[i] > 0:
+            at += rows * layers[i, 0]
+    return at
+
+
+@_jit
 def _penalize(flat, grad, layers, regs):
     """The regularizers' penalty on the kernels, sum(l1 * |W| + l2 * W**2) (summed in
     float64), and its gradient, l1 * sign(W) + 2 * l2 * W, added to ``grad`` (as the
@@ -339,21 +381,25 @@ def _penalize(flat, grad, layers, regs):
 
 @_jit
 def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, hyper,
-                  iterations, opt, loss, layers, regs, work, work_table, lab, row_log,
-                  metric_codes, sums, batch_metrics):
+                  iterations, opt, loss, layers, regs, drops, uniforms, work, work_table, lab,
+                  row_log, metric_codes, sums, batch_metrics):
     """Train batches b0 .. b1 - 1 of the epoch whose row order is ``order``.
 
     X: (n, input_dim); Y: (n, output_units), or (0, units) with ``labels`` (n,) int64
     for the sparse loss (``lab``: (batch_size,) int64 room for a batch's labels);
     flat / grad: every weight and its gradient; s1, s2: the optimizer's state slots
     (empty when it has fewer); hyper: float64 hyper-parameters (H_*); iterations:
-    the optimizer's steps so far; row_log: (batch_size, 2) scratch of the model's
-    dtype (a softmax's row max and log-sum); layers: (n_layers, 5) int64 rows of (n_in, n_out,
+    the optimizer's steps so far; layers: (n_layers, 5) int64 rows of (n_in, n_out,
     kernel offset, bias offset or -1, activation code); regs: (n_layers, 2) float64,
-    each layer's kernel regularizer rates (l1, l2), zeros for none; work_table: (n_layers + 1, 3)
-    offsets into ``work`` of each layer's z, a and dL/dz (row n_layers: the batch's
-    X, its Y, unused); sums: float64 (1 + n_metrics,), the summed per-sample loss and
-    metrics, added to; batch_metrics: float64 (n_metrics,) scratch.
+    each layer's kernel regularizer rates (l1, l2), zeros for none; drops:
+    (n_layers,) float64, the Dropout rate before each layer (0: none); uniforms:
+    float32, the dropout generator's draws for these batches, batch by batch and
+    layer by layer, rows x inputs for each layer with a Dropout (the NumPy path's
+    draws, in its order); work_table: (n_layers + 1, 4) offsets into ``work`` of each
+    layer's z, a, dL/dz and its dropped-out inputs (-1: no Dropout) (row n_layers:
+    the batch's X, its Y); row_log: (batch_size, 2) scratch of the model's dtype (a
+    softmax's row max and log-sum); sums: float64 (1 + n_metrics,), the summed
+    per-sample loss and metrics, added to; batch_metrics: float64 (n_metrics,) scratch.
 
     Returns (the batch reached, 1 when its loss was not finite: it is not applied).
     """
@@ -364,6 +410,7 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
     tiny = np.finfo(flat.dtype).tiny
     n_metrics = metric_codes.size
     sparse = loss == SCCE
+    drawn = 0   # the uniforms used so far
     for b in range(b0, b1):
         lo = b * batch_size
         hi = min(n, lo + batch_size)
@@ -383,10 +430,17 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
                     yb[r, c] = Y[src, c]
         # -- forward
         a_in = xb
+        batch_draws = drawn
         for i in range(n_layers):
             n_in, n_out, ko, bo, act = layers[i, 0], layers[i, 1], layers[i, 2], layers[i, 3], \
                 layers[i, 4]
             kernel = flat[ko:ko + n_in * n_out].reshape((n_in, n_out))
+            if drops[i] > 0:   # the inputs times a fresh mask: keep with 1 - rate, scaled
+                mo = work_table[i, 3]
+                dropped = work[mo:mo + rows * n_in].reshape((rows, n_in))
+                _drop(a_in, dropped, uniforms, drawn, drops[i])
+                drawn += rows * n_in
+                a_in = dropped
             zo, ao = work_table[i, 0], work_table[i, 1]
             z = work[zo:zo + rows * n_out].reshape((rows, n_out))
             a = work[ao:ao + rows * n_out].reshape((rows, n_out))
@@ -420,7 +474,10 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
                 a_prev = work[po:po + rows * n_in].reshape((rows, n_in))
             else:
                 a_prev = xb
-            np.dot(a_prev.T, d, grad[ko:ko + n_in * n_out].reshape((n_in, n_out)))
+            mo = work_table[i, 3]
+            # the layer's inputs as it saw them (after its Dropout)
+            inputs = a_prev if mo < 0 else work[mo:mo + rows * n_in].reshape((rows, n_in))
+            np.dot(inputs.T, d, grad[ko:ko + n_in * n_out].reshape((n_in, n_out)))
             if bo >= 0:
                 for c in range(n_out):
                     grad[bo + c] = 0
@@ -432,6 +489,9 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
                 pdo, pzo = work_table[i - 1, 2], work_table[i - 1, 0]
                 d_prev = work[pdo:pdo + rows * n_in].reshape((rows, n_in))
                 np.dot(d, kernel.T, d_prev)
+                if mo >= 0:   # through the Dropout: dropped inputs get no gradient
+                    _drop_backward(d_prev, uniforms, _draws_before(layers, drops, rows, i,
+                                                                   batch_draws), drops[i])
                 _backward_activation(layers[i - 1, 4],
                                      work[pzo:pzo + rows * n_in].reshape((rows, n_in)),
                                      a_prev, d_prev)

@@ -226,14 +226,55 @@ def test_kernel_regularizers_train_as_on_the_numpy_path(monkeypatch, opt, dtype,
     assert history.history["loss"][0] - plain_history.history["loss"][0] > 1000 * tol
 
 
-@pytest.mark.parametrize("spec", [
-    ModelSpec(input_dim=3, layers=[Layer(4, "relu"), Dropout(0.5), Layer(1)]),
-], ids=["dropout"])
-def test_what_it_does_not_train_takes_the_numpy_path(monkeypatch, spec):
+@pytest.mark.parametrize("dtype,tol", [("float32", 1e-5), ("float64", 1e-10)])
+def test_dropout_draws_the_numpy_paths_masks_and_trains_as_it(monkeypatch, dtype, tol):
+    """Dropout before the first layer, two in a row before another, none before the
+    output: the same masks (the dropout generator's draws, in the same order) and so
+    the same history, weights and generator state; batches of 8 with a partial one."""
+    spec = ModelSpec(input_dim=3, layers=[Dropout(0.2), Layer(6, "relu"), Dropout(0.5),
+                                          Dropout(0.3), Layer(5, "tanh"), Layer(2, "softmax")],
+                     loss="categorical_crossentropy", metrics=["accuracy"], dtype=dtype,
+                     optimizer="adam", learning_rate=0.01)
+    X, y = _data("categorical_crossentropy", 2, 45, 5)
+    args = dict(epochs=4, batch_size=8, validation_split=0.2)
     runs = _spy(monkeypatch)
+    numpy_model, numpy_history = _fit(monkeypatch, "numpy", spec, X, y, **args)
+    model, history = _fit(monkeypatch, "compiled", spec, X, y, **args)
+    assert runs, "the compiled path was not taken"
+    for key, values in numpy_history.history.items():
+        np.testing.assert_allclose(history.history[key], values, rtol=tol, atol=tol, err_msg=key)
+    for got, want in zip(model.get_weights(), numpy_model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert model.dropout_rng.bit_generator.state == numpy_model.dropout_rng.bit_generator.state
+    # the masks matter: without the Dropout layers the same fit ends elsewhere
+    plain = ModelSpec(input_dim=3, layers=[l for l in spec.layers if type(l) is not Dropout],
+                      loss="categorical_crossentropy", metrics=["accuracy"], dtype=dtype,
+                      optimizer="adam", learning_rate=0.01)
+    _, plain_history = _fit(monkeypatch, "compiled", plain, X, y, **args)
+    assert abs(plain_history.history["loss"][-1] - history.history["loss"][-1]) > 1000 * tol
+
+
+def test_a_diverged_batch_with_dropout_leaves_the_generator_as_the_numpy_path_does(monkeypatch):
+    """A learning rate that overflows in the first epoch: both paths roll it back and
+    stop, having drawn the same masks (up to and with the diverged batch)."""
+    spec = ModelSpec(input_dim=3, layers=[Layer(8, "relu"), Dropout(0.5), Layer(1)],
+                     loss="mse", optimizer="sgd", learning_rate=1e30)
+    X, y = _data("mse", 1, 64, 2)
+    args = dict(epochs=3, batch_size=8)
+    numpy_model, numpy_history = _fit(monkeypatch, "numpy", spec, X, y, **args)
+    model, history = _fit(monkeypatch, "compiled", spec, X, y, **args)
+    assert numpy_history.stop_reason == history.stop_reason == "diverged"
+    assert model.dropout_rng.bit_generator.state == numpy_model.dropout_rng.bit_generator.state
+
+
+def test_what_it_does_not_train_takes_the_numpy_path(monkeypatch):
+    from engine import Conv2D, Flatten
+
+    runs = _spy(monkeypatch)
+    spec = ModelSpec(input_shape=(4, 4, 1), layers=[Conv2D(2, 3), Flatten(), Layer(1)])
     assert not compiled.supports(spec)
-    _, X, y = _small()
-    build(spec, seed=0).fit(X, y, epochs=2, batch_size=4)
+    X = np.random.default_rng(0).normal(size=(8, 4, 4, 1))
+    build(spec, seed=0).fit(X, np.ones(8), epochs=2, batch_size=4)
     assert runs == []
 
 
