@@ -247,7 +247,7 @@ def test_dropout_draws_the_numpy_paths_masks_and_trains_as_it(monkeypatch, dtype
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     assert model.dropout_rng.bit_generator.state == numpy_model.dropout_rng.bit_generator.state
     # the masks matter: without the Dropout layers the same fit ends elsewhere
-    plain = ModelSpec(input_dim=3, layers=[l for l in spec.layers if type(l) is not Dropout],
+    plain = ModelSpec(input_dim=3, layers=[x for x in spec.layers if type(x) is not Dropout],
                       loss="categorical_crossentropy", metrics=["accuracy"], dtype=dtype,
                       optimizer="adam", learning_rate=0.01)
     _, plain_history = _fit(monkeypatch, "compiled", plain, X, y, **args)
