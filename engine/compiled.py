@@ -11,8 +11,8 @@ When it is used (``NumpyModel._fit`` decides, per fit):
 
 - ``supports(spec)``: a dense model (``Layer`` with or without biases and L1/L2
   kernel regularizers, and ``Dropout``, whose masks are the NumPy path's draws of
-  the model's dropout generator, in the same order), any loss, activation, optimizer and metric of the
-  spec, float32 or float64. Anything else trains as before, batch by batch.
+  the model's dropout generator, in the same order), any loss, activation,
+  optimizer and metric of the spec, float32 or float64. Anything else trains as before, batch by batch.
 - The fit is long enough to pay for it: at least ``MIN_BATCHES`` batches (epochs x
   steps), or ``DEEPTERM_COMPILE=1``. Loading Numba and the compiled loop costs a new
   process about 1.5 s (10 s the first time on a machine); the loop saves 60-140 us a
@@ -68,6 +68,10 @@ CHUNK_S = 0.1
 #: A chunk is at most this many times longer (in batches) than the one before: a
 #: chunk sized from one fast batch would otherwise overshoot.
 CHUNK_GROWTH = 8
+#: A chunk of a model with Dropout draws its masks' uniforms ahead (float32): at most
+#: this many, 4 MiB (without the cap, 0.1 s of MNIST batches with Dropout on the
+#: 784 inputs would draw 100 MB a chunk).
+MAX_DRAWS = 1 << 20
 
 _ACTIVATIONS = {"linear": 0, "relu": 1, "sigmoid": 2, "tanh": 3, "softmax": 4}
 _LOSSES = {"mse": 0, "mae": 1, "binary_crossentropy": 2, "categorical_crossentropy": 3,
@@ -92,8 +96,9 @@ def worth_it(batches: int) -> bool:
 
 def supports(spec: ModelSpec) -> bool:
     """Whether the compiled loop can train ``spec``: Dense layers (with or without
-    biases, with or without kernel regularizers) and Dropout, float32 or float64; a sparse loss
-    with the mae or mse metric (which the NumPy path broadcasts oddly) is left to it."""
+    biases, with or without kernel regularizers) and Dropout, float32 or float64; a
+    sparse loss with the mae or mse metric (which the NumPy path broadcasts oddly) is
+    left to the NumPy path."""
     if spec.is_image:
         return False
     if spec.dtype not in ("float32", "float64") or spec.loss not in _LOSSES:
@@ -272,11 +277,14 @@ class Trainer:
 
     def chunk(self, previous: int, interval_s: float) -> int:
         """How many batches the next chunk has: about ``interval_s`` seconds' worth
-        (capped at CHUNK_S), one while the time per batch is unknown."""
+        (capped at CHUNK_S, and at MAX_DRAWS dropout draws), one while the time per
+        batch is unknown."""
         if self.batch_s is None or interval_s <= 0:
             return 1
-        want = min(interval_s, CHUNK_S) / max(self.batch_s, 1e-9)
-        return max(1, min(int(want), previous * CHUNK_GROWTH))
+        want = int(min(interval_s, CHUNK_S) / max(self.batch_s, 1e-9))
+        if self.draws_per_row:
+            want = min(want, MAX_DRAWS // (self.batch_size * self.draws_per_row))
+        return max(1, min(want, previous * CHUNK_GROWTH))
 
 
 def optimizer_args(opt: Any, dtype) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:

@@ -254,6 +254,21 @@ def test_dropout_draws_the_numpy_paths_masks_and_trains_as_it(monkeypatch, dtype
     assert abs(plain_history.history["loss"][-1] - history.history["loss"][-1]) > 1000 * tol
 
 
+def test_a_chunk_draws_at_most_max_draws_dropout_uniforms(monkeypatch):
+    """Chunks shrink so that their masks' draws stay under compiled.MAX_DRAWS, and the
+    fit is the same as with one long chunk per epoch."""
+    spec = ModelSpec(input_dim=3, layers=[Dropout(0.3), Layer(6, "relu"), Layer(1)], loss="mse",
+                     optimizer="sgd", learning_rate=0.05)
+    X, y = _data("mse", 1, 200, 4)
+    args = dict(epochs=3, batch_size=8)
+    _, whole = _fit(monkeypatch, "compiled", spec, X, y, **args)
+    runs = _spy(monkeypatch)
+    monkeypatch.setattr(compiled, "MAX_DRAWS", 50)     # two batches of 8 rows x 3 inputs
+    _, small = _fit(monkeypatch, "compiled", spec, X, y, **args)
+    assert runs and max(b1 - b0 for b0, b1 in runs) == 2
+    assert small.history == whole.history
+
+
 def test_a_diverged_batch_with_dropout_leaves_the_generator_as_the_numpy_path_does(monkeypatch):
     """A learning rate that overflows in the first epoch: both paths roll it back and
     stop, having drawn the same masks (up to and with the diverged batch)."""
