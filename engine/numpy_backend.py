@@ -690,8 +690,9 @@ class NumpyModel(Model):
             b = reached
             if bad:
                 return b, True, sums, False
-            seen = min(n, b * batch_size)
-            cbs.on_batch_end(b - 1, {k: float(v) / seen for k, v in zip(names, sums)})
+            if interval != math.inf:   # a callback wants batch ends: the running logs
+                seen = min(n, b * batch_size)
+                cbs.on_batch_end(b - 1, {k: float(v) / seen for k, v in zip(names, sums)})
             if self._stop.is_set():
                 break
         return b, False, sums, False
@@ -1081,3 +1082,4 @@ def _one_blas_thread():
     if _blas is None or _blas[0] != scipy_blas:
         _blas = (scipy_blas, ThreadpoolController())
     return _blas[1].limit(limits=1, user_api="blas")
+
