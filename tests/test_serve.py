@@ -38,8 +38,9 @@ class FakeServer:
 
     made: list[dict] = []
 
-    def __init__(self, command, host, port, title, public_url):
+    def __init__(self, command, host, port, title, public_url, templates_path):
         self.made.append({"command": command, "host": host, "port": port, "url": public_url})
+        self.page = (Path(templates_path) / "app_index.html").read_text()
 
     def serve(self) -> None:
         pass
@@ -62,6 +63,20 @@ def test_serve_listens_on_localhost_by_default_without_a_warning(fake_server, tm
     assert result.output == ""
     assert fake_server == [{"command": f"exec {sys.executable} -m tui --store {store}",
                             "host": "127.0.0.1", "port": 8000, "url": "http://127.0.0.1:8000"}]
+
+
+def test_the_page_asks_nothing_of_the_internet(tmp_path):
+    """textual-serve's template without its Google web font; the rest as it was."""
+    textual_serve = pytest.importorskip("textual_serve", reason="the serve extra is not installed")
+    from tui.cli.serve import offline_templates
+
+    original = (Path(textual_serve.__file__).parent / "templates" / "app_index.html").read_text()
+    assert "fonts.googleapis.com" in original      # what it removes is still there to remove
+    page = (offline_templates(tmp_path) / "app_index.html").read_text()
+    assert "googleapis" not in page and "https://" not in page
+    assert page.count("\n") < original.count("\n") <= page.count("\n") + 5   # the <link> only
+    for kept in ('css/xterm.css" />', 'js/textual.js"></script>', "Roboto Mono", "<body"):
+        assert kept in page
 
 
 def test_serve_warns_when_other_machines_can_reach_it(fake_server):
@@ -216,14 +231,21 @@ def test_a_browser_trains_the_titanic_preset_through_deepterm_serve(chromium, se
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
-            context.route("**/*", lambda route: route.continue_()
-                          if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1"))
-                          else route.abort())
+            elsewhere = []       # requests beyond the server: none (an offline class)
+
+            def local_only(route):
+                if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
+                    return route.continue_()
+                elsewhere.append(route.request.url)
+                return route.abort()
+
+            context.route("**/*", local_only)
             context.add_init_script(CAPTURE_TERMINAL)
             page = context.new_page()
             page.goto(url)
             screen = wait_for(page, "deepterm — set up a run", "Ready:")
             assert "2 Titanic classification" in screen
+            assert elsewhere == []
 
             page.locator(".xterm-screen").click()
             page.keyboard.press("2")

@@ -14,9 +14,11 @@ imported; textual-serve loads only when the command runs.
 from __future__ import annotations
 
 import ipaddress
+import re
 import shlex
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -43,6 +45,23 @@ def app_command(store: Path | None) -> str:
     if store is not None:
         args += ["--store", str(store.resolve())]
     return "exec " + shlex.join(args)
+
+
+#: the page's one request beyond the server: a web font from Google (textual-serve's template)
+_WEB_FONT = re.compile(r'\s*<link\b[^>]*href="https?://fonts\.googleapis\.com[^"]*"[^>]*>', re.S)
+
+
+def offline_templates(folder: Path) -> Path:
+    """``folder`` holding textual-serve's page template without its web font, which the
+    page would fetch from fonts.googleapis.com: a class offline or behind a firewall
+    must not wait on the internet, and the page names monospace fonts of the machine
+    after it. Everything else the page loads comes from the server."""
+    import textual_serve
+
+    page = Path(textual_serve.__file__).parent / "templates" / "app_index.html"
+    (folder / page.name).write_text(_WEB_FONT.sub("", page.read_text(encoding="utf-8")),
+                                    encoding="utf-8")
+    return folder
 
 
 def public_url_for(host: str, port: int, public_url: str | None) -> str:
@@ -88,6 +107,7 @@ def serve_command(host, port, public_url, store_path) -> None:
                    f"machine can open the app and use it as you (train, read and write files "
                    f"through its dialogs); there is no password. Serve a class only on a network "
                    f"you trust", err=True)
-    server = Server(app_command(store_path), host=host, port=port, title="deepterm",
-                    public_url=url)
-    server.serve()
+    with tempfile.TemporaryDirectory(prefix="deepterm-serve-") as folder:
+        server = Server(app_command(store_path), host=host, port=port, title="deepterm",
+                        public_url=url, templates_path=offline_templates(Path(folder)))
+        server.serve()
