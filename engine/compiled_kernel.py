@@ -307,8 +307,9 @@ def _step(opt, flat, grad, s1, s2, hyper, iterations):
 
 @_jit
 def _drop(a, out, uniforms, start, rate):
-    """out = a * mask, the mask drawn from ``uniforms[start:]`` row by row (a value is
-    kept where its draw is at least ``rate``, as NumPyModel.dropout_mask)."""
+    """out = a * mask (``out`` may be ``a``), the mask drawn from ``uniforms[start:]``
+    row by row (a value is kept where its draw is at least ``rate``, as
+    NumPyModel.dropout_mask)."""
     rows, cols = a.shape
     scalar = out.dtype.type
     kept = scalar(1) / scalar(1.0 - rate)
@@ -318,21 +319,6 @@ def _drop(a, out, uniforms, start, rate):
     for r in range(rows):
         for c in range(cols):
             out[r, c] = a[r, c] * (kept if uniforms[j] >= threshold else zero)
-            j += 1
-
-
-@_jit
-def _drop_backward(d, uniforms, start, rate):
-    """d *= the mask ``_drop`` used (drawn from ``uniforms[start:]``)."""
-    rows, cols = d.shape
-    scalar = d.dtype.type
-    kept = scalar(1) / scalar(1.0 - rate)
-    zero = scalar(0)
-    threshold = np.float32(rate)
-    j = start
-    for r in range(rows):
-        for c in range(cols):
-            d[r, c] = d[r, c] * (kept if uniforms[j] >= threshold else zero)
             j += 1
 
 
@@ -489,9 +475,9 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
                 pdo, pzo = work_table[i - 1, 2], work_table[i - 1, 0]
                 d_prev = work[pdo:pdo + rows * n_in].reshape((rows, n_in))
                 np.dot(d, kernel.T, d_prev)
-                if mo >= 0:   # through the Dropout: dropped inputs get no gradient
-                    _drop_backward(d_prev, uniforms, _draws_before(layers, drops, rows, i,
-                                                                   batch_draws), drops[i])
+                if mo >= 0:   # through the Dropout (its mask again): dropped inputs get no gradient
+                    _drop(d_prev, d_prev, uniforms,
+                          _draws_before(layers, drops, rows, i, batch_draws), drops[i])
                 _backward_activation(layers[i - 1, 4],
                                      work[pzo:pzo + rows * n_in].reshape((rows, n_in)),
                                      a_prev, d_prev)
