@@ -198,6 +198,21 @@ def test_deepterm_no_compile_turns_the_compiled_path_off(monkeypatch):
     assert runs == [] and compiled.get() is None
 
 
+def _both_paths(monkeypatch, spec, X, y, tol, **fit_args):
+    """Fit ``spec`` batch by batch and on the compiled path (which must be taken); their
+    histories and weights agree within ``tol``. Returns (numpy model, compiled model,
+    compiled history)."""
+    runs = _spy(monkeypatch)
+    numpy_model, numpy_history = _fit(monkeypatch, "numpy", spec, X, y, **fit_args)
+    model, history = _fit(monkeypatch, "compiled", spec, X, y, **fit_args)
+    assert runs, "the compiled path was not taken"
+    for key, values in numpy_history.history.items():
+        np.testing.assert_allclose(history.history[key], values, rtol=tol, atol=tol, err_msg=key)
+    for got, want in zip(model.get_weights(), numpy_model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    return numpy_model, model, history
+
+
 @pytest.mark.parametrize("dtype,tol", [("float32", 1e-5), ("float64", 1e-10)])
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
 def test_kernel_regularizers_train_as_on_the_numpy_path(monkeypatch, opt, dtype, tol):
@@ -210,14 +225,7 @@ def test_kernel_regularizers_train_as_on_the_numpy_path(monkeypatch, opt, dtype,
                      loss="mse", metrics=["mae"], dtype=dtype, **OPTIMIZERS[opt])
     X, y = _data("mse", 1, 40, 3)
     args = dict(epochs=4, batch_size=8, validation_split=0.25)
-    runs = _spy(monkeypatch)
-    numpy_model, numpy_history = _fit(monkeypatch, "numpy", spec, X, y, **args)
-    model, history = _fit(monkeypatch, "compiled", spec, X, y, **args)
-    assert runs, "the compiled path was not taken"
-    for key, values in numpy_history.history.items():
-        np.testing.assert_allclose(history.history[key], values, rtol=tol, atol=tol, err_msg=key)
-    for got, want in zip(model.get_weights(), numpy_model.get_weights(), strict=True):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    _, _, history = _both_paths(monkeypatch, spec, X, y, tol, **args)
     # the penalties weigh far more than the tolerance: without them the first loss differs
     plain = ModelSpec(input_dim=3, layers=[Layer(6, "relu"), Layer(5, "tanh"), Layer(4, "relu"),
                                            Layer(1)],
@@ -237,14 +245,7 @@ def test_dropout_draws_the_numpy_paths_masks_and_trains_as_it(monkeypatch, dtype
                      optimizer="adam", learning_rate=0.01)
     X, y = _data("categorical_crossentropy", 2, 45, 5)
     args = dict(epochs=4, batch_size=8, validation_split=0.2)
-    runs = _spy(monkeypatch)
-    numpy_model, numpy_history = _fit(monkeypatch, "numpy", spec, X, y, **args)
-    model, history = _fit(monkeypatch, "compiled", spec, X, y, **args)
-    assert runs, "the compiled path was not taken"
-    for key, values in numpy_history.history.items():
-        np.testing.assert_allclose(history.history[key], values, rtol=tol, atol=tol, err_msg=key)
-    for got, want in zip(model.get_weights(), numpy_model.get_weights(), strict=True):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    numpy_model, model, history = _both_paths(monkeypatch, spec, X, y, tol, **args)
     assert model.dropout_rng.bit_generator.state == numpy_model.dropout_rng.bit_generator.state
     # the masks matter: without the Dropout layers the same fit ends elsewhere
     plain = ModelSpec(input_dim=3, layers=[x for x in spec.layers if type(x) is not Dropout],
