@@ -782,3 +782,41 @@ def test_a_cnn_run_reads_in_the_runs_table_and_its_settings():
     assert rows["image layers"] == ["28x28x1 conv16x3 pool2 conv32x3 pool2", "–"]
     assert rows["layers"] == ["flatten-64-10", "10-32-2"]
     assert "image layers" not in dict(settings_rows([dense]))
+
+
+@run_async
+@pytest.mark.parametrize("size", [(100, 30), (120, 40)])
+async def test_a_cnn_runs_image_layers_wrap_in_the_settings_and_show_whole(tmp_path, size):
+    """Compared with a dense run, a CNN's image layers wrap onto lines of their row, as
+    many as the pane's width needs, so that every word shows without scrolling sideways."""
+    from engine.recipe import RunConfig as Recipe
+
+    cnn_spec = Recipe(dataset="mnist", conv=(("conv", 16, 3, 1, "same", "relu"), ("pool", 2),
+                                             ("conv", 32, 3, 1, "same", "relu"), ("pool", 2)),
+                      hidden=((64, "relu"),), output_units=10).spec(784, (28, 28))
+    store = RunStore(tmp_path / "runs.db")
+    history = History({"epochs": 2})
+    for e in range(2):
+        history.append(e, {"loss": 1.0 - 0.1 * e, "val_loss": 1.1 - 0.1 * e})
+    store.save(Run(spec=cnn_spec, dataset={"name": "mnist"}, fit={"epochs": 2}, id="c1c1c1c1c1",
+                   created_at="2026-12-02T06:00:00", status="completed", history=history))
+    store.save(Run(spec=_spec((8,), "adam", 0.01), dataset={"name": "titanic"}, fit={"epochs": 2},
+                   id="d2d2d2d2d2", created_at="2026-12-02T05:00:00", status="completed",
+                   history=history))
+    app = RunsApp(tmp_path / "runs.db")
+    async with app.run_test(size=size) as pilot:
+        screen = await _open_runs(pilot)
+        await pilot.press("space", "down", "space")
+        settings = screen.query_one("#runs-settings", DataTable)
+        await wait_until(pilot, lambda: settings.row_count > 10, what="the settings")
+        await pilot.pause()
+        rows = {str(settings.get_row_at(i)[0]): [str(c) for c in settings.get_row_at(i)[1:]]
+                for i in range(settings.row_count)}
+        cell, dense = rows["image layers"]
+        assert cell.split() == ["28x28x1", "conv16x3same", "pool2", "conv32x3same", "pool2"]
+        assert "\n" in cell and dense == "–"
+        assert rows["layers"] == ["flatten-64-10", "10-8-2"]
+        assert settings.max_scroll_x == 0     # nothing hides to the right
+        shown = _screen_lines(app)
+        for line in cell.splitlines():        # each line of the row on the screen, whole
+            assert any(line in text for text in shown), line

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from typing import Any
 
 from rich.cells import cell_len
@@ -63,6 +64,12 @@ def app_store(app: Any):
 #: The runs table's layers column at most (a CNN's layers run long; they are whole in the
 #: selected runs' settings table).
 LAYERS_WIDTH = 22
+#: A value of the settings table wider than this, or than its share of the pane, wraps
+#: onto more lines of its row (a CNN's image layers: ``28x28x1 conv16x3 pool2 conv32x3
+#: pool2`` ran past the pane at 100 columns)
+SETTING_WIDTH = 24
+#: ... and never narrower than this (more runs than fit scroll sideways)
+SETTING_MIN_WIDTH = 10
 
 
 def layers_text(run) -> str:
@@ -642,11 +649,26 @@ class RunsScreen(Screen):
         table.add_column("", key="setting")
         for run in runs:
             table.add_column(run.id[:6], key=run.id)
-        for name, values in settings_rows(runs):
+        rows = settings_rows(runs)
+        width = self._setting_width(table, max(cell_len(name) for name, _ in rows), len(runs))
+        for name, values in rows:
             differ = len(set(values)) > 1
             style = "bold yellow" if differ else ""
+            # a long value (a CNN's image layers) wraps at its spaces onto lines of its row
+            cells = [textwrap.fill(printable(v), width, break_long_words=False) for v in values]
             table.add_row(Text(name, style="bold" if differ else "dim"),
-                          *[Text(printable(v), style=style) for v in values])
+                          *[Text(cell, style=style) for cell in cells],
+                          height=max(cell.count("\n") + 1 for cell in cells))
+
+    @staticmethod
+    def _setting_width(table: DataTable, name_width: int, runs: int) -> int:
+        """How wide a run's settings may be before they wrap: the pane's width shared
+        by the runs' columns (each cell has a space either side, and the vertical
+        scrollbar takes 2), at least SETTING_MIN_WIDTH."""
+        room = table.size.width - (name_width + 2) - 2
+        if table.size.width <= 0:   # not laid out yet
+            return SETTING_WIDTH
+        return max(SETTING_MIN_WIDTH, min(SETTING_WIDTH, room // runs - 2))
 
     @on(Select.Changed, "#runs-metric")
     def _metric_chosen(self, event: Select.Changed) -> None:
