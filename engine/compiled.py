@@ -204,10 +204,9 @@ class Trainer:
             layers.append((n_in, n_out, offset, bias, _ACTIVATIONS[layer.activation]))
             offset += n_in * n_out + (n_out if layer.use_bias else 0)
         self.layers = np.array(layers, dtype=np.int64)
-        self.regs = np.array([(reg.l1, reg.l2) if reg is not None else (0.0, 0.0)
-                              for reg in (layer.kernel_regularizer
-                                          for layer in spec.dense_layers)],
-                             dtype=np.float64).reshape(-1, 2)
+        self.regs = np.array([(layer.kernel_regularizer.l1, layer.kernel_regularizer.l2)
+                              if layer.kernel_regularizer is not None else (0.0, 0.0)
+                              for layer in spec.dense_layers], dtype=np.float64).reshape(-1, 2)
         #: the Dropout rate before each Dense layer (engine.spec.ModelSpec.dropout_before)
         self.drops = np.array(model._drop if model._drop is not None else [0.0] * len(layers),
                               dtype=np.float64)

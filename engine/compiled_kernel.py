@@ -120,6 +120,27 @@ def _clip(v, lo, hi):
 
 
 @_jit
+def _mse_row(yb, a, r):
+    """Row r's mean squared error (float64 sum), the mse loss's and metric's."""
+    k = a.shape[1]
+    s = 0.0
+    for c in range(k):
+        e = yb[r, c] - a[r, c]
+        s += e * e
+    return s / k
+
+
+@_jit
+def _mae_row(yb, a, r):
+    """Row r's mean absolute error (float64 sum), the mae loss's and metric's."""
+    k = a.shape[1]
+    s = 0.0
+    for c in range(k):
+        s += np.abs(yb[r, c] - a[r, c])
+    return s / k
+
+
+@_jit
 def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums, row_log):
     """The batch's summed per-sample loss (float64), its metrics added to
     ``metric_sums``, and d = dL/dz of the batch-mean loss (engine.losses);
@@ -136,14 +157,9 @@ def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums, row_log):
         # -- the sample's loss
         s = 0.0
         if loss == MSE:
-            for c in range(k):
-                e = yb[r, c] - a[r, c]
-                s += e * e
-            s /= k
+            s = _mse_row(yb, a, r)
         elif loss == MAE:
-            for c in range(k):
-                s += np.abs(yb[r, c] - a[r, c])
-            s /= k
+            s = _mae_row(yb, a, r)
         elif loss == BCE:
             for c in range(k):
                 y = yb[r, c]
@@ -185,14 +201,9 @@ def _output(loss, act, z, a, yb, lab, d, metric_codes, metric_sums, row_log):
             code = metric_codes[i]
             m = 0.0
             if code == M_MAE:
-                for c in range(k):
-                    m += np.abs(yb[r, c] - a[r, c])
-                m /= k
+                m = _mae_row(yb, a, r)
             elif code == M_MSE:
-                for c in range(k):
-                    e = yb[r, c] - a[r, c]
-                    m += e * e
-                m /= k
+                m = _mse_row(yb, a, r)
             elif code == M_ACC_BINARY:
                 for c in range(k):
                     if (a[r, c] > 0.5) == (yb[r, c] == 1):

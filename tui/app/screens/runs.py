@@ -665,9 +665,9 @@ class RunsScreen(Screen):
         """How wide a run's settings may be before they wrap: the pane's width shared
         by the runs' columns (each cell has a space either side, and the vertical
         scrollbar takes 2), at least SETTING_MIN_WIDTH."""
-        room = table.size.width - (name_width + 2) - 2
         if table.size.width <= 0:   # not laid out yet
             return SETTING_WIDTH
+        room = table.size.width - (name_width + 2) - 2
         return max(SETTING_MIN_WIDTH, min(SETTING_WIDTH, room // runs - 2))
 
     @on(Select.Changed, "#runs-metric")
