@@ -70,6 +70,23 @@ def disable() -> None:
         _kernels, _tried, _disabled = None, True, True
 
 
+#: the optimizer updates, and how many of their leading arguments are arrays
+_UPDATES = {"adam": 4, "sgd": 2, "momentum": 3, "rmsprop": 3, "adagrad": 3}
+
+
+def on_threads(k: SimpleNamespace, threads: int) -> SimpleNamespace:
+    """``k`` with its optimizer updates split across engine.gemm's ``threads``
+    threads (each thread a slice of the arrays: the same results)."""
+    from . import gemm
+
+    def split(function, n_arrays):
+        return lambda *args: gemm.elementwise(function, args[:n_arrays], args[n_arrays:],
+                                              threads)
+
+    return SimpleNamespace(**{**vars(k), **{name: split(getattr(k, name), n)
+                                            for name, n in _UPDATES.items()}})
+
+
 def _build() -> SimpleNamespace:
     from . import numba_ops as ops
 

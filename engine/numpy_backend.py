@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, compiled, convolution, initializers, kernels, losses, metrics
+from . import activations, compiled, convolution, gemm, initializers, kernels, losses, metrics
 from .callbacks import CallbackList, Divergence
 from .data import check_X, check_y, prepare_fit
 from .errors import ModelFileError, SpecError
@@ -103,6 +103,8 @@ class NumpyModel(Model):
         except MemoryError as exc:
             raise allocation_failed(spec, exc) from None
         self._fused = None   # engine.kernels while a large model trains (see _fit)
+        #: threads of engine.gemm's product while a fit that takes it trains, else 0
+        self._gemm_threads = 0
         #: an image network runs layer by layer (_image_forward, _image_backward)
         self._image = spec.is_image
         #: per Dense layer: the share of its inputs that training drops (spec.dropout_before)
@@ -207,7 +209,7 @@ class NumpyModel(Model):
         zs, as_ = [], []
         a = X
         for kernel, bias, layer in zip(self.kernels, self.biases, self.spec.dense_layers):
-            z = a @ kernel
+            z = self._product(a, kernel)
             a = self._bias_and_activation(z, bias, layer.activation, fused)
             zs.append(z)
             as_.append(a)
@@ -225,7 +227,7 @@ class NumpyModel(Model):
                 a = a * mask
             masks.append(mask)
             inputs.append(a)
-            z = a @ kernel
+            z = self._product(a, kernel)
             a = self._bias_and_activation(z, bias, layer.activation, fused)
             zs.append(z)
             as_.append(a)
@@ -237,6 +239,33 @@ class NumpyModel(Model):
         image network: the Dropout's own index in ``spec.layers``)."""
         keep = self.dropout_rng.random(shape, dtype=np.float32) >= np.float32(rate)
         return keep.astype(self.dtype) / self.dtype.type(1.0 - rate)
+
+    def _product(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """``a @ b`` (into ``out``): engine.gemm's product for a large float32 one while a
+        fit takes it (``_blas_threads``), else NumPy's. A failure of engine.gemm (it
+        cannot compile) warns once and leaves the rest of the fit to NumPy."""
+        if self._gemm_threads and gemm.worth(a, b):
+            try:
+                return gemm.matmul(a, b, out, self._gemm_threads)
+            except Exception as exc:  # noqa: BLE001 - e.g. Numba cannot compile or cache it
+                gemm.fail(exc)
+                self._gemm_threads = 0
+        return np.matmul(a, b, out=out)
+
+    def _products(self, items: list[tuple]) -> list[np.ndarray | None]:
+        """``a @ b`` (into ``out``) for each (a, b, out) of ``items``; an item (None, None,
+        None) gives None. Together on engine.gemm's threads when each is a product it
+        takes (``_product``), else one after the other."""
+        real = [item for item in items if item[0] is not None]
+        if self._gemm_threads and len(real) > 1 and all(gemm.worth(a, b) for a, b, _ in real):
+            try:
+                done = iter(gemm.products(real, self._gemm_threads))
+                return [next(done) if item[0] is not None else None for item in items]
+            except Exception as exc:  # noqa: BLE001 - as in _product
+                gemm.fail(exc)
+                self._gemm_threads = 0
+        return [self._product(*item) if item[0] is not None else None for item in items]
 
     @staticmethod
     def _bias_and_activation(z: np.ndarray, bias: np.ndarray | None, activation: str,
@@ -273,16 +302,19 @@ class NumpyModel(Model):
         for i in range(n_layers - 1, -1, -1):
             dzs[i] = dz
             a_in = fwd.input_of(i)
-            if into_buffers:
-                kgrads[i] = np.matmul(a_in.T, dz, out=self._kernel_grads[i])
+            want_da = i > 0 or need_input_grad
+            if into_buffers:   # the kernel's gradient and dL/da at once (engine.gemm: in parallel)
+                kgrads[i], da = self._products(
+                    [(a_in.T, dz, self._kernel_grads[i]),
+                     (dz, self.kernels[i].T, None) if want_da else (None, None, None)])
                 if self.biases[i] is not None:
                     bgrads[i] = np.sum(dz, axis=0, out=self._bias_grads[i])
             else:
                 kgrads[i] = a_in.T @ dz
                 if self.biases[i] is not None:
                     bgrads[i] = dz.sum(axis=0)
-            if i > 0 or need_input_grad:
-                da = dz @ self.kernels[i].T
+                da = dz @ self.kernels[i].T if want_da else None
+            if want_da:
                 if masks is not None and masks[i] is not None:
                     da *= masks[i]       # through the dropout: dropped inputs get no gradient
                 if i > 0:
@@ -513,20 +545,38 @@ class NumpyModel(Model):
             compiled.get()   # Numba's BLAS loads before _blas_threads limits the threads
         # overflow is how divergence shows itself: it is reported as the stop
         # reason "diverged", not as warnings
-        with np.errstate(over="ignore", invalid="ignore"), self._blas_threads(run["batch_size"]):
+        rows = min(run["batch_size"], len(run["X"]))   # a batch's rows
+        with np.errstate(over="ignore", invalid="ignore"), self._blas_threads(rows):
             return self._fit(run, callbacks)
 
     #: per-batch multiply-adds below which BLAS runs on one thread (see _blas_threads)
     SMALL_BATCH_WORK = 10_000_000
 
-    def _blas_threads(self, batch_size: int):
+    def _blas_threads(self, batch_rows: int):
         """Small products run on one BLAS thread: splitting them across threads
         gains nothing, and on a busy machine OpenBLAS threads waiting for a
-        descheduled sibling made such epochs 10-20x slower (bench/run.py)."""
-        work = batch_size * self.spec.multiply_adds()
-        if work >= self.SMALL_BATCH_WORK:
+        descheduled sibling made such epochs 10-20x slower (bench/run.py).
+
+        Large ones run on every thread BLAS has, or, where engine.gemm is chosen (a
+        BLAS with kernels older than the CPU), a dense float32 model's large products
+        take engine.gemm's on that many threads, and the BLAS (the small products) one
+        thread: its idle threads would otherwise spin on the cores gemm's work on."""
+        work = batch_rows * self.spec.multiply_adds()
+        if work < self.SMALL_BATCH_WORK:
+            return _one_blas_thread()
+        if self._image or self.dtype != np.float32 or kernels.get() is None \
+                or not gemm.chosen():
             return contextlib.nullcontext()
-        return _one_blas_thread()
+        return self._gemm_fit(_blas_thread_count())
+
+    @contextlib.contextmanager
+    def _gemm_fit(self, threads: int):
+        self._gemm_threads = threads
+        try:
+            with _one_blas_thread():
+                yield
+        finally:
+            self._gemm_threads = 0
 
     def _fit(self, run: dict[str, Any], callbacks) -> History:
         X, y, Xv, yv = run["X"], run["y"], run["X_val"], run["y_val"]
@@ -543,6 +593,8 @@ class NumpyModel(Model):
         # and first compile would cost more than their whole run
         self._fused = kernels.get() if self.count_params() >= kernels.FUSED_MIN \
             and not self._image else None
+        if self._fused is not None and self._gemm_threads > 1:   # updates on gemm's threads too
+            self._fused = kernels.on_threads(self._fused, self._gemm_threads)
         cbs = CallbackList(callbacks, self, params)
         metric_names = self.spec.metrics
         regs = self._regs
@@ -588,7 +640,7 @@ class NumpyModel(Model):
                 if not math.isfinite(batch_loss):  # non-finite weights show up here next batch
                     diverged = True
                     break
-                self.optimizer.apply(flat, grad_flat)
+                self.optimizer.apply(flat, grad_flat, self._fused)
                 loss_sum += batch_loss
                 for m in metric_names:
                     metric_sums[m] += float(metrics.per_sample(m, self.spec.loss, yb, fwd.a[-1]).sum())
@@ -651,7 +703,7 @@ class NumpyModel(Model):
     def _compiles(self, epochs: int, steps: int) -> bool:
         """Whether a fit of ``epochs`` x ``steps`` batches may take the compiled path
         (engine.compiled): a dense spec it trains, and a fit long enough to pay for it."""
-        return not self._image and compiled.supports(self.spec) \
+        return not self._image and not self._gemm_threads and compiled.supports(self.spec) \
             and compiled.worth_it(epochs * steps)
 
     def _compiled_trainer(self, X: np.ndarray, y: np.ndarray, batch_size: int,
@@ -1068,6 +1120,18 @@ def write_model_file(path: str, write: Callable[[str], None]) -> None:
 
 #: (whether SciPy's BLAS had loaded, threadpoolctl's controller of the BLAS libraries)
 _blas: tuple[bool, Any] | None = None
+
+
+def _blas_thread_count() -> int:
+    """The threads NumPy's BLAS runs on now (its setting, or a limit in force), at
+    least 1."""
+    global _blas
+    from threadpoolctl import ThreadpoolController
+
+    if _blas is None:
+        _blas = ("scipy.linalg.cython_blas" in sys.modules, ThreadpoolController())
+    counts = [lib.num_threads for lib in _blas[1].select(user_api="blas").lib_controllers]
+    return max(1, min(counts, default=1))
 
 
 def _one_blas_thread():

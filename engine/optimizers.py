@@ -51,14 +51,16 @@ class Optimizer:
     def _initial(self, slot: str, variable: np.ndarray) -> np.ndarray:
         return np.zeros_like(variable)
 
-    def apply(self, variables: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def apply(self, variables: list[np.ndarray], grads: list[np.ndarray], fused=None) -> None:
         """One step: update every variable in place from its gradient.
 
         The gradient arrays serve as scratch space and are overwritten. Long flat
         variables are updated in blocks of BLOCK elements: the same arithmetic,
-        element by element, so the result does not depend on the blocking."""
+        element by element, so the result does not depend on the blocking.
+        ``fused``: the kernels to use (engine.kernels.get() when not given)."""
         # from kernels.FUSED_MIN elements on, a fused kernel: one pass instead of a dozen
-        fused = kernels.get() if any(v.size >= kernels.FUSED_MIN for v in variables) else None
+        if fused is None:
+            fused = kernels.get() if any(v.size >= kernels.FUSED_MIN for v in variables) else None
         for i, (var, grad) in enumerate(zip(variables, grads)):
             if (fused is not None and var.size >= kernels.FUSED_MIN and var.flags.c_contiguous
                     and grad.flags.c_contiguous
@@ -146,11 +148,11 @@ class Adam(Optimizer):
         super().__init__(learning_rate, variables)
         self._buffers = [np.empty_like(v) for v in variables]
 
-    def apply(self, variables, grads):
+    def apply(self, variables, grads, fused=None):
         t = self.iterations + 1
         # a Python float, so float32 variables are not promoted to float64
         self._alpha = self.learning_rate * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        super().apply(variables, grads)
+        super().apply(variables, grads, fused)
 
     def update(self, i, var, grad, part=slice(None)):
         m, v, buf = self.state["m"][i][part], self.state["v"][i][part], self._buffers[i][part]
