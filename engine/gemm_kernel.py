@@ -27,6 +27,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from . import numba_ops as ops
+
 #: rows and columns of the register tile; floats per vector
 MR, NR, LANES = 12, 32, 16
 #: the inner dimension's block: a packed panel of B is KC x NR floats (32 KiB)
@@ -170,3 +172,61 @@ def panels(A, B, C, j0, j1, packed, edge, tile):
                             if more:
                                 value += C[i * MR + r, j * NR + c]
                             C[i * MR + r, j * NR + c] = value
+
+
+# -- on several threads: Numba's parallel loops (its threading layer: OpenMP, TBB or
+# its own work queue), one part per thread; engine.gemm lets one caller at a time in
+
+@numba.njit("void(float32[:, :], float32[:, :], float32[:, ::1], intp, intp, float32[:, ::1], "
+            "float32[:, ::1], float32[:, ::1])", parallel=True, nogil=True, cache=True,
+            error_model="numpy")
+def panels_parallel(A, B, C, n_panels, parts, packed, edge, tile):
+    """``panels`` of all ``n_panels`` column panels of C = A @ B, in ``parts`` parts of
+    consecutive panels, part t with scratch row t (as ``panels`` takes them)."""
+    for t in numba.prange(parts):
+        panels(A, B, C, n_panels * t // parts, n_panels * (t + 1) // parts, packed[t], edge[t],
+               tile[t])
+
+
+_parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy")
+
+
+@_parallel
+def adam_parallel(parts, var, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    n = var.size
+    for t in numba.prange(parts):
+        lo, hi = n * t // parts, n * (t + 1) // parts
+        ops.adam(var[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], alpha, one_minus_beta_1,
+                 one_minus_beta_2, epsilon)
+
+
+@_parallel
+def sgd_parallel(parts, var, grad, learning_rate):
+    n = var.size
+    for t in numba.prange(parts):
+        lo, hi = n * t // parts, n * (t + 1) // parts
+        ops.sgd(var[lo:hi], grad[lo:hi], learning_rate)
+
+
+@_parallel
+def momentum_parallel(parts, var, grad, m, learning_rate, momentum, nesterov):
+    n = var.size
+    for t in numba.prange(parts):
+        lo, hi = n * t // parts, n * (t + 1) // parts
+        ops.momentum(var[lo:hi], grad[lo:hi], m[lo:hi], learning_rate, momentum, nesterov)
+
+
+@_parallel
+def rmsprop_parallel(parts, var, grad, v, learning_rate, rho, one_minus_rho, epsilon):
+    n = var.size
+    for t in numba.prange(parts):
+        lo, hi = n * t // parts, n * (t + 1) // parts
+        ops.rmsprop(var[lo:hi], grad[lo:hi], v[lo:hi], learning_rate, rho, one_minus_rho, epsilon)
+
+
+@_parallel
+def adagrad_parallel(parts, var, grad, acc, learning_rate, epsilon):
+    n = var.size
+    for t in numba.prange(parts):
+        lo, hi = n * t // parts, n * (t + 1) // parts
+        ops.adagrad(var[lo:hi], grad[lo:hi], acc[lo:hi], learning_rate, epsilon)

@@ -79,12 +79,10 @@ def on_threads(k: SimpleNamespace, threads: int) -> SimpleNamespace:
     threads (each thread a slice of the arrays: the same results)."""
     from . import gemm
 
-    def split(function, n_arrays):
-        return lambda *args: gemm.elementwise(function, args[:n_arrays], args[n_arrays:],
-                                              threads)
+    def split(name, n_arrays):
+        return lambda *args: gemm.elementwise(name, args[:n_arrays], args[n_arrays:], threads)
 
-    return SimpleNamespace(**{**vars(k), **{name: split(getattr(k, name), n)
-                                            for name, n in _UPDATES.items()}})
+    return SimpleNamespace(**{**vars(k), **{name: split(name, n) for name, n in _UPDATES.items()}})
 
 
 def _build() -> SimpleNamespace:

@@ -167,6 +167,11 @@ def test_a_failing_product_warns_once_and_the_fit_goes_on_with_numpy(monkeypatch
 def test_fits_in_two_threads_at_once_each_get_their_own_numbers(monkeypatch):
     monkeypatch.setattr(gemm, "_chosen", True)
     spec, X, y = _large()
+    # 64 outputs and whole batches: every product is engine.gemm's (the BLAS's results
+    # may change with its thread count, a process-wide setting both fits change)
+    spec = ModelSpec(input_dim=300, layers=[*spec.layers[:-1], Layer(64, "softmax")],
+                     loss=spec.loss, optimizer="adam", learning_rate=0.001)
+    X, y = X[:512], y[:512]
     alone = build(spec, seed=0).fit(X, y, epochs=2, batch_size=256).history["loss"]
     results = {}
 
@@ -180,3 +185,25 @@ def test_fits_in_two_threads_at_once_each_get_their_own_numbers(monkeypatch):
         t.join(60)
     # one holds the helpers, the other computes alone: the same sums either way
     assert results == {0: alone, 1: alone}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_computes_on_its_own_thread_and_gets_the_same_numbers():
+    # GNU OpenMP's threads do not survive a fork (Numba stops a child that uses them)
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((64, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 128)).astype(np.float32)
+    parent = gemm.matmul(a, b, threads=2)   # the parallel loop has run in this process
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: report, then leave at once
+        os.close(read)
+        ok = gemm._forked and np.array_equal(gemm.matmul(a, b, threads=2), parent)
+        os.write(write, b"same" if ok else b"different")
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert said == b"same" and os.waitstatus_to_exitcode(status) == 0
+    assert not gemm._forked
