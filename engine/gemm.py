@@ -166,13 +166,14 @@ def products(items: list[tuple], threads: int = 1) -> list[np.ndarray]:
 
 
 def elementwise(name: str, arrays: tuple, scalars: tuple, threads: int) -> None:
-    """engine.numba_ops' update ``name`` (adam, sgd, momentum, rmsprop, adagrad) of the
-    1-D ``arrays`` (one length) with ``scalars``, on ``threads`` threads, each a slice
-    of every array: each element is updated on its own, so the results are those of
-    one call."""
+    """engine.numba_ops' function ``name`` (the updates adam, sgd, momentum, rmsprop,
+    adagrad of 1-D arrays; bias_relu, relu_backward of 2-D ones) of ``arrays`` (one
+    length, or one number of rows) with ``scalars``, on ``threads`` threads, each a
+    slice (of rows) of every array: each element is computed on its own, so the
+    results are those of one call."""
     from . import numba_ops
 
-    parts = max(1, min(int(threads), arrays[0].size // ELEMENTWISE_MIN))
+    parts = max(1, min(int(threads), arrays[0].size // ELEMENTWISE_MIN, len(arrays[0])))
     if parts > 1 and _parallel():
         try:
             getattr(kernel(), f"{name}_parallel")(parts, *arrays, *scalars)

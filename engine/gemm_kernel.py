@@ -230,3 +230,19 @@ def adagrad_parallel(parts, var, grad, acc, learning_rate, epsilon):
     for t in numba.prange(parts):
         lo, hi = n * t // parts, n * (t + 1) // parts
         ops.adagrad(var[lo:hi], grad[lo:hi], acc[lo:hi], learning_rate, epsilon)
+
+
+@_parallel
+def bias_relu_parallel(parts, z, bias, out):
+    rows = z.shape[0]
+    for t in numba.prange(parts):
+        lo, hi = rows * t // parts, rows * (t + 1) // parts
+        ops.bias_relu(z[lo:hi], bias, out[lo:hi])
+
+
+@_parallel
+def relu_backward_parallel(parts, da, z):
+    rows = da.shape[0]
+    for t in numba.prange(parts):
+        lo, hi = rows * t // parts, rows * (t + 1) // parts
+        ops.relu_backward(da[lo:hi], z[lo:hi])

@@ -70,13 +70,14 @@ def disable() -> None:
         _kernels, _tried, _disabled = None, True, True
 
 
-#: the optimizer updates, and how many of their leading arguments are arrays
-_UPDATES = {"adam": 4, "sgd": 2, "momentum": 3, "rmsprop": 3, "adagrad": 3}
+#: the kernels, and how many of their leading arguments are arrays
+_UPDATES = {"adam": 4, "sgd": 2, "momentum": 3, "rmsprop": 3, "adagrad": 3, "bias_relu": 3,
+            "relu_backward": 2}
 
 
 def on_threads(k: SimpleNamespace, threads: int) -> SimpleNamespace:
-    """``k`` with its optimizer updates split across engine.gemm's ``threads``
-    threads (each thread a slice of the arrays: the same results)."""
+    """``k`` with its kernels split across engine.gemm's ``threads`` threads (each
+    thread a slice of the arrays, or of their rows: the same results)."""
     from . import gemm
 
     def split(name, n_arrays):

@@ -65,7 +65,7 @@ def test_bad_shapes_and_outputs_are_refused():
         gemm.matmul(a, a.T, np.empty((4, 5), np.float32))
 
 
-def test_an_elementwise_update_split_across_threads_is_the_same_update():
+def test_an_elementwise_pass_split_across_threads_is_the_same_pass():
     k = kernels.get()
     rng = np.random.default_rng(1)
     n = 3 * gemm.ELEMENTWISE_MIN + 7
@@ -79,6 +79,18 @@ def test_an_elementwise_update_split_across_threads_is_the_same_update():
     for x, y in zip(one, two):
         assert np.array_equal(x, y)
     assert not np.array_equal(one[0], w)   # it did update
+    # ReLU's passes, split by rows
+    z = rng.standard_normal((512, 300)).astype(np.float32)
+    bias = rng.standard_normal(300).astype(np.float32)
+    outs = []
+    for kk in (k, kernels.on_threads(k, 2)):
+        zz, out, da = z.copy(), np.empty_like(z), z[::-1].copy()
+        kk.bias_relu(zz, bias, out)
+        kk.relu_backward(da, zz)
+        outs.append((zz, out, da))
+    for x, y in zip(*outs):
+        assert np.array_equal(x, y)
+    assert (outs[0][1] == 0).any() and (outs[0][2] == 0).any()
 
 
 def test_the_product_is_chosen_where_the_blas_kernels_are_older_than_the_cpu():
