@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from . import gemm
 from .spec import Dropout, Layer, ModelSpec
 
 #: Set to 1 to train batch by batch in Python (the NumPy path) always.
@@ -227,6 +228,10 @@ class Trainer:
         self.metric_codes = np.array([_metric_code(m, spec) for m in spec.metrics],
                                      dtype=np.int64)
         self.batch_metrics = np.zeros(max(1, len(spec.metrics)))
+        # small float32 products on engine.gemm_kernel's tiles (compiled_kernel.TILE_MAX)
+        self.tiles_ok = np.dtype(dtype) == np.float32 and gemm.cpu_has_avx512()
+        self.edge = np.zeros(kernel.tiles.MR * kernel.tiles.KC, dtype=np.float32)
+        self.tile = np.zeros(kernel.tiles.MR * kernel.tiles.NR, dtype=np.float32)
         self.loss = _LOSSES[spec.loss]
         #: seconds per batch, as last measured (None: not yet), and the last chunk's batches
         self.batch_s: float | None = None
@@ -255,7 +260,7 @@ class Trainer:
                 model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
                 self.loss, self.layers, self.regs, self.drops, uniforms, self.work,
                 self.work_table, self.lab, self.row_log, self.metric_codes, sums,
-                self.batch_metrics)
+                self.batch_metrics, self.tiles_ok, self.edge, self.tile)
         except BaseException:
             if self.draws_per_row:   # nothing trained: the NumPy path goes on from here
                 rng.bit_generator.state = state

@@ -43,6 +43,7 @@ _AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
 
 _lock = threading.Lock()
 _chosen: bool | None = None
+_avx512: bool | None = None
 _kernel: Any = None
 _local = threading.local()
 
@@ -73,6 +74,20 @@ def _decide(setting: str) -> bool:
     libs = [(lib.internal_api, lib.filepath, lib.architecture)
             for lib in ThreadpoolController().select(user_api="blas").lib_controllers]
     return blas_older_than_cpu(binding.get_host_cpu_features().flatten(), libs)
+
+
+def cpu_has_avx512() -> bool:
+    """Whether the CPU has AVX-512 (LLVM's, that is Numba's, view of it), the
+    instructions engine.gemm_kernel's tiles are made for."""
+    global _avx512
+    if _avx512 is None:
+        try:
+            from llvmlite import binding
+        except ImportError:
+            _avx512 = False
+        else:
+            _avx512 = "+avx512f" in binding.get_host_cpu_features().flatten().split(",")
+    return _avx512
 
 
 def blas_older_than_cpu(cpu_features: str, libs: list[tuple[str, str, str | None]]) -> bool:

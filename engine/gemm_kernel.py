@@ -17,6 +17,9 @@ Rounding: every product is a float32 fused multiply-add into a float32
 accumulator, summed in the order of the inner index within a block, and the
 blocks' sums added in order: an order of its own, as every BLAS has; the result
 agrees with a float64 product to float32 rounding (tests/test_engine_gemm.py).
+
+engine.compiled_kernel calls ``panels`` for its small products; Numba's disk cache of
+that module does not notice an edit to this file: touch engine/compiled_kernel.py too.
 """
 
 from __future__ import annotations

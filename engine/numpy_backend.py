@@ -608,11 +608,17 @@ class NumpyModel(Model):
             if self._compiles(epochs, steps) else None
 
         cbs.on_train_begin()
+        snapshot = None
         for epoch in range(epochs):
             if self._stop.is_set():
                 break
             cbs.on_epoch_begin(epoch)
-            snapshot = (self._flat.copy(), self.optimizer.get_state())
+            # the epoch's start, for a roll-back (arrays of the fit's first epoch, rewritten)
+            if snapshot is None:
+                snapshot = (self._flat.copy(), self.optimizer.get_state())
+            else:
+                np.copyto(snapshot[0], self._flat)
+                self.optimizer.get_state(into=snapshot[1])
             order = self.rng.permutation(n) if run["shuffle"] else None
             loss_sum = 0.0
             metric_sums = dict.fromkeys(metric_names, 0.0)
@@ -1118,32 +1124,43 @@ def write_model_file(path: str, write: Callable[[str], None]) -> None:
                 os.remove(tmp)
 
 
-#: (whether SciPy's BLAS had loaded, threadpoolctl's controller of the BLAS libraries)
-_blas: tuple[bool, Any] | None = None
+#: (whether SciPy's BLAS had loaded, threadpoolctl's controllers of the BLAS libraries)
+_blas: tuple[bool, list] | None = None
 
 
-def _blas_thread_count() -> int:
-    """The threads NumPy's BLAS runs on now (its setting, or a limit in force), at
-    least 1."""
-    global _blas
-    from threadpoolctl import ThreadpoolController
-
-    if _blas is None:
-        _blas = ("scipy.linalg.cython_blas" in sys.modules, ThreadpoolController())
-    counts = [lib.num_threads for lib in _blas[1].select(user_api="blas").lib_controllers]
-    return max(1, min(counts, default=1))
-
-
-def _one_blas_thread():
-    """threadpoolctl's limit of every BLAS library to one thread. Its controller is
-    found once per process, and again once SciPy's BLAS (which Numba's ``np.dot``
-    calls, engine.compiled) has loaded: finding the libraries walks the process's
-    shared objects, about 1.5 ms, as long as 5-10 of a course model's epochs."""
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries the process has loaded. Found
+    once per process, and again once SciPy's BLAS (which Numba's ``np.dot`` calls,
+    engine.compiled) has loaded: finding them walks the process's shared objects,
+    about 1.5 ms, as long as 5-10 of a course model's epochs."""
     global _blas
     from threadpoolctl import ThreadpoolController
 
     scipy_blas = "scipy.linalg.cython_blas" in sys.modules
     if _blas is None or _blas[0] != scipy_blas:
-        _blas = (scipy_blas, ThreadpoolController())
-    return _blas[1].limit(limits=1, user_api="blas")
+        _blas = (scipy_blas, ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _blas[1]
 
+
+def _blas_thread_count() -> int:
+    """The threads NumPy's BLAS runs on now (its setting, or a limit in force), at
+    least 1."""
+    return max(1, min((lib.num_threads for lib in _blas_libraries()), default=1))
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """Every BLAS library on one thread, then the threads each had back (as
+    threadpoolctl's ``limit``, which costs 40 us a fit, about 2 us an epoch of a course
+    model's bench fit; this a few us)."""
+    libraries = _blas_libraries()
+    before = [lib.num_threads for lib in libraries]
+    for lib, threads in zip(libraries, before):
+        if threads != 1:
+            lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, threads in zip(libraries, before):
+            if threads != 1:
+                lib.set_num_threads(threads)

@@ -91,11 +91,19 @@ class Optimizer:
 
     # -- state, for save/load and for divergence roll-back -----------------
 
-    def get_state(self) -> dict:
-        return {
-            "iterations": self.iterations,
-            "slots": {slot: [a.copy() for a in arrays] for slot, arrays in self.state.items()},
-        }
+    def get_state(self, into: dict | None = None) -> dict:
+        """A copy of the state; ``into``: an earlier copy to write this one over (no new
+        arrays: what a fit's epoch-start snapshot takes every epoch)."""
+        if into is None:
+            return {
+                "iterations": self.iterations,
+                "slots": {slot: [a.copy() for a in arrays] for slot, arrays in self.state.items()},
+            }
+        into["iterations"] = self.iterations
+        for slot, arrays in self.state.items():
+            for target, source in zip(into["slots"][slot], arrays):
+                np.copyto(target, source)
+        return into
 
     def set_state(self, state: dict) -> None:
         self.iterations = int(state["iterations"])

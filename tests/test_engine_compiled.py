@@ -4,6 +4,7 @@ failure to compile loses nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import warnings
@@ -485,3 +486,34 @@ def test_a_small_fit_runs_every_blas_on_one_thread_and_gives_the_threads_back(mo
     controller = numpy_backend._blas[1]
     build(spec, seed=0).fit(X, y, epochs=1, batch_size=16)
     assert numpy_backend._blas[1] is controller
+
+
+def test_small_float32_products_on_the_gemm_tiles_give_the_numbers_of_the_blas(monkeypatch):
+    # compiled_kernel._dot: products whose columns come in whole tiles of 32 (here the
+    # 64- and 32-unit layers' forward products and their kernels' gradients) take
+    # engine.gemm_kernel's tiles on a CPU with AVX-512, the BLAS elsewhere
+    from engine import gemm
+
+    monkeypatch.setenv(compiled.COMPILE_ENV, "1")
+    spec = ModelSpec(input_dim=12, layers=[Layer(64, "relu"), Layer(32, "relu"), Layer(1)],
+                     loss="mse", optimizer="adam", learning_rate=0.01, metrics=["mae"])
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(200, 12)).astype(np.float32)
+    y = (X[:, :3].sum(axis=1, keepdims=True) ** 2).astype(np.float32)
+    results = {}
+    for avx512 in (True, False):
+        monkeypatch.setattr(gemm, "_avx512", avx512)
+        model = build(spec, seed=0)
+        assert compiled.Trainer(model, compiled.get(), X, y, 32).tiles_ok is avx512
+        history = model.fit(X, y, epochs=5, batch_size=32)
+        results[avx512] = (history.history, model.get_weights())
+    (tiles, tiled_weights), (blas, blas_weights) = results[True], results[False]
+    for key in ("loss", "mae"):
+        np.testing.assert_allclose(tiles[key], blas[key], rtol=1e-5)
+    assert tiles["loss"][-1] < tiles["loss"][0] / 2   # it learned
+    for a, b in zip(tiled_weights, blas_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # float64 models never take them
+    monkeypatch.setattr(gemm, "_avx512", True)
+    model64 = build(dataclasses.replace(spec, dtype="float64"), seed=0)
+    assert compiled.Trainer(model64, compiled.get(), X, y, 32).tiles_ok is False
