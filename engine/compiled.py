@@ -19,6 +19,12 @@ When it is used (``NumpyModel._fit`` decides, per fit):
   batch on the course's models, so a course run (Titanic's 20 epochs: 580 batches, 0.05 s
   of training) would take 4x as long from the command line. The rule looks at the fit
   only, never at what the process has loaded, so a run and its re-run take one path.
+- Not a fit whose large products engine.gemm takes (float32 batches of at least
+  ``NumpyModel.SMALL_BATCH_WORK`` multiply-adds where NumPy's BLAS runs kernels older
+  than the CPU): it trains batch by batch, its products on every thread the BLAS
+  had; a batch of such a fit lasts milliseconds, so Python's cost per batch is
+  under 1% of it (the large workload's compiled epochs took 0.97x the batch-by-batch
+  ones' time with the BLAS's products).
 - No callback needs Python after every batch (``engine.callbacks.batch_interval_s``
   states the rule: a callback that overrides ``on_batch_end`` without saying how
   often it wants it gets every batch, on the NumPy path).

@@ -36,6 +36,10 @@ GEMM_ENV = "DEEPTERM_GEMM"
 #: takes the BLAS: its own packing and tile edges would cost more than they win
 MIN_WORK = 1 << 21
 MIN_SIDE = 64
+#: a product's columns split into this many parts per thread (at least 2 tiles of
+#: columns each), taken by the threads as they come free: a thread slowed by another
+#: process's work does fewer of them
+PARTS_PER_THREAD = 4
 #: an elementwise update splits across threads in parts of at least this many elements
 ELEMENTWISE_MIN = 1 << 16
 #: OpenBLAS core types whose single-precision kernels use AVX-512
@@ -165,13 +169,18 @@ def products(items: list[tuple], threads: int = 1) -> list[np.ndarray]:
                              f"{(m, n)}")
         outs.append(out)
         pieces.append((a, b, out, -(-n // k.NR)))
-    parts = max(1, min(int(threads), min(p[3] for p in pieces) // 2))
-    if parts > 1 and _parallel():
+    threads = int(threads)
+    parts = max(1, min(threads * PARTS_PER_THREAD, min(p[3] for p in pieces) // 2))
+    if threads > 1 and parts > 1 and _parallel():
+        import numba
+
+        before = numba.set_parallel_chunksize(1)   # a thread takes the next part when done
         try:
             packed, edge, tile = _shared_scratch(parts, max(p[3] for p in pieces))
             for a, b, out, n_panels in pieces:
                 k.panels_parallel(a, b, out, n_panels, parts, packed, edge, tile)
         finally:
+            numba.set_parallel_chunksize(before)
             _parallel_lock.release()
     else:
         scratch = _local_scratch()

@@ -525,7 +525,10 @@ class NumpyModel(Model):
         batches in one compiled call each, ``on_batch_end`` at a chunk's last batch,
         and a stop heard at the chunk's end (within about 0.1 s); the numbers agree
         with the batch-by-batch path to float rounding. ``DEEPTERM_NO_COMPILE=1``
-        turns it off.
+        turns it off. Where NumPy's BLAS runs kernels older than the CPU
+        (engine.gemm.chosen), a float32 model's large products (batches of at
+        least ``SMALL_BATCH_WORK`` multiply-adds) take engine.gemm's own product on
+        the BLAS's threads instead, batch by batch.
 
         A run that diverges stops with ``stop_reason == "diverged"``: a NaN or
         infinite loss, metric or weight (that epoch is rolled back and not
