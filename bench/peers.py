@@ -28,12 +28,12 @@ that imports its framework once, warms every workload up (the
 compile included) and then answers requests on a pipe: "train workload W for N
 epochs, report ms per epoch" (the model goes on training across requests). The
 parent runs interleaved rounds: in round r each system runs each workload once, the
-order of the systems rotated by r; a system's ratio to deepterm is computed per
-round and the reported ratio is the median of those. ms per epoch is the median over
-the rounds. Each system's loss after 20 epochs from the same initial weights (sklearn:
-its own initialization) is measured once, on the training rows, by one NumPy function
-from each system's predictions. A system that is not installed is reported as
-skipped.
+order of the systems rotated by r, each request after ``SETTLE_S`` of quiet; a
+system's ratio to deepterm is computed per round and the reported ratio is the
+median of those. ms per epoch is the median over the rounds. Each system's loss
+after 20 epochs from the same initial weights (sklearn: its own initialization) is
+measured once, on the training rows, by one NumPy function from each system's
+predictions. A system that is not installed is reported as skipped.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ SYSTEMS = ("deepterm", "jax-scan", "jax-step", "torch", "sklearn")
 
 #: epochs of the loss column
 LOSS_EPOCHS = 20
+#: seconds the machine is left idle before each timed request: a system's idle BLAS
+#: and OpenMP threads spin for a while after its work (OpenBLAS's, for scikit-learn,
+#: up to about 0.1 s), on the cores the next system's request needs; back to back,
+#: the large workload of whichever system came next took up to twice its time
+SETTLE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -566,6 +571,7 @@ def compare(systems=SYSTEMS, workloads=WORKLOADS, rounds: int = 5, epochs: int |
                 order = live[r % len(live):] + live[:r % len(live)]
                 for w in workloads:
                     for peer in order:
+                        time.sleep(SETTLE_S)   # the last system's idle threads stop spinning
                         got = peer.ask_or_skip(op="time", workload=w.name,
                                                epochs=epochs or w.epochs)
                         if got:
