@@ -175,11 +175,14 @@ def products(items: list[tuple], threads: int = 1) -> list[np.ndarray]:
         import numba
 
         before = numba.set_parallel_chunksize(1)   # a thread takes the next part when done
+        pool = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))   # no more than given
         try:
             packed, edge, tile = _shared_scratch(parts, max(p[3] for p in pieces))
             for a, b, out, n_panels in pieces:
                 k.panels_parallel(a, b, out, n_panels, parts, packed, edge, tile)
         finally:
+            numba.set_num_threads(pool)
             numba.set_parallel_chunksize(before)
             _parallel_lock.release()
     else:

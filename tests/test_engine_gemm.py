@@ -219,3 +219,25 @@ def test_a_forked_child_computes_on_its_own_thread_and_gets_the_same_numbers():
     _, status = os.waitpid(pid, 0)
     assert said == b"same" and os.waitstatus_to_exitcode(status) == 0
     assert not gemm._forked
+
+
+def test_a_parallel_product_uses_no_more_threads_than_it_is_given(monkeypatch):
+    import numba
+
+    calls = []
+    real = numba.set_num_threads
+
+    def record(n):
+        calls.append(n)
+        real(n)
+
+    monkeypatch.setattr(numba, "set_num_threads", record)
+    before = numba.get_num_threads()
+    a = np.ones((64, 64), np.float32)
+    b = np.ones((64, 256), np.float32)
+    assert np.array_equal(gemm.matmul(a, b, threads=2), np.full((64, 256), 64, np.float32))
+    # capped at the threads given (and at Numba's pool), then Numba's own setting again
+    assert calls == [min(2, numba.config.NUMBA_NUM_THREADS), before]
+    calls.clear()
+    gemm.matmul(a, b, threads=1)   # one thread: no parallel loop at all
+    assert calls == []
