@@ -561,14 +561,17 @@ class NumpyModel(Model):
         descheduled sibling made such epochs 10-20x slower (bench/run.py).
 
         Large ones run on every thread BLAS has, or, where engine.gemm is chosen (a
-        BLAS with kernels older than the CPU), a dense float32 model's large products
-        take engine.gemm's on that many threads, and the BLAS (the small products) one
-        thread: its idle threads would otherwise spin on the cores gemm's work on."""
+        BLAS with kernels older than the CPU), a large dense float32 model's large
+        products take engine.gemm's on that many threads, and the BLAS (the small
+        products) one thread: its idle threads would otherwise spin on the cores gemm's
+        work on. Large: ``kernels.FUSED_MIN`` weights or more, the models that load Numba
+        for their fused passes anyway (a smaller model's short fit would pay more for
+        Numba's import than the product saves)."""
         work = batch_rows * self.spec.multiply_adds()
         if work < self.SMALL_BATCH_WORK:
             return _one_blas_thread()
-        if self._image or self.dtype != np.float32 or kernels.get() is None \
-                or not gemm.chosen():
+        if self._image or self.dtype != np.float32 or self.count_params() < kernels.FUSED_MIN \
+                or kernels.get() is None or not gemm.chosen():
             return contextlib.nullcontext()
         return self._gemm_fit(_blas_thread_count())
 

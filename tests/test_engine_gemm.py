@@ -241,3 +241,20 @@ def test_a_parallel_product_uses_no_more_threads_than_it_is_given(monkeypatch):
     calls.clear()
     gemm.matmul(a, b, threads=1)   # one thread: no parallel loop at all
     assert calls == []
+
+
+def test_a_model_below_the_fused_size_keeps_the_blas_for_its_large_batches(monkeypatch):
+    # 784-64-10 at batch 256: large batches, but fewer weights than kernels.FUSED_MIN (such
+    # a model never loads Numba for its fused passes; its short fits would pay for it here)
+    monkeypatch.setattr(gemm, "_chosen", True)
+    seen = []
+    monkeypatch.setattr(gemm, "products", lambda *a, **k: seen.append(1))
+    spec = ModelSpec(input_dim=784, layers=[Layer(64, "relu"), Layer(10, "softmax")],
+                     loss="sparse_categorical_crossentropy", optimizer="adam")
+    assert 256 * spec.multiply_adds() >= NumpyModel.SMALL_BATCH_WORK
+    assert spec.count_params() < kernels.FUSED_MIN
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 784)).astype(np.float32)
+    model = build(spec, seed=0)
+    history = model.fit(X, rng.integers(0, 10, 300), epochs=1, batch_size=256)
+    assert seen == [] and history.stop_reason == "completed"
