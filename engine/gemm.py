@@ -168,7 +168,12 @@ def products(items: list[tuple], threads: int = 1) -> list[np.ndarray]:
             raise ValueError(f"matmul: out must be a C-contiguous float32 array of shape "
                              f"{(m, n)}")
         outs.append(out)
+        if a.shape[1] == 0:   # no inner dimension: a product of zeros
+            out[...] = 0
+            continue
         pieces.append((a, b, out, -(-n // k.NR)))
+    if not pieces:
+        return outs
     threads = int(threads)
     parts = max(1, min(threads * PARTS_PER_THREAD, min(p[3] for p in pieces) // 2))
     if threads > 1 and parts > 1 and _parallel():

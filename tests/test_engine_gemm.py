@@ -23,8 +23,8 @@ def _close_to_float64(got, a, b):
     assert np.all(np.abs(got - exact) <= 2 * k * np.finfo(np.float32).eps * bound + 1e-30)
 
 
-@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (11, 5, 31), (12, 256, 32), (13, 257, 33),
-                                   (37, 600, 70), (64, 40, 96)])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 0, 5), (0, 4, 40), (11, 5, 31), (12, 256, 32),
+                                   (13, 257, 33), (37, 600, 70), (64, 40, 96)])
 @pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False),
                                                      (False, True), (True, True)])
 def test_products_of_every_shape_and_layout_agree_with_float64(m, k, n, transpose_a, transpose_b):
