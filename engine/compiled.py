@@ -236,8 +236,10 @@ class Trainer:
         self.batch_metrics = np.zeros(max(1, len(spec.metrics)))
         # small float32 products on engine.gemm_kernel's tiles (compiled_kernel.TILE_MAX)
         self.tiles_ok = np.dtype(dtype) == np.float32 and gemm.cpu_has_avx512()
-        self.edge = np.zeros(kernel.tiles.MR * kernel.tiles.KC, dtype=np.float32)
-        self.tile = np.zeros(kernel.tiles.MR * kernel.tiles.NR, dtype=np.float32)
+        tiles = kernel.tiles
+        widest = -(-max(n_out for _, n_out, *_ in layers) // tiles.NR) if self.tiles_ok else 0
+        self.packed = np.zeros(max(1, widest * tiles.NR * tiles.KC), dtype=np.float32)
+        self.edge = np.zeros(tiles.MR * tiles.KC, dtype=np.float32)
         self.loss = _LOSSES[spec.loss]
         #: seconds per batch, as last measured (None: not yet), and the last chunk's batches
         self.batch_s: float | None = None
@@ -266,7 +268,7 @@ class Trainer:
                 model._flat, model._grad_flat, s1, s2, hyper, int(opt.iterations), code,
                 self.loss, self.layers, self.regs, self.drops, uniforms, self.work,
                 self.work_table, self.lab, self.row_log, self.metric_codes, sums,
-                self.batch_metrics, self.tiles_ok, self.edge, self.tile)
+                self.batch_metrics, self.tiles_ok, self.packed, self.edge)
         except BaseException:
             if self.draws_per_row:   # nothing trained: the NumPy path goes on from here
                 rng.bit_generator.state = state

@@ -38,34 +38,36 @@ H_LR, H_MOMENTUM, H_NESTEROV, H_BETA_1, H_BETA_2, H_EPSILON, H_RHO = range(7)
 FLUSH_EVERY = 32
 FLUSH_BELOW = 2.0 ** -100
 EPSILON = 1e-7
-#: a float32 product of at most this many multiply-adds whose B has contiguous rows and
-#: whole tiles of columns (a multiple of engine.gemm_kernel.NR) takes the tile loop of
-#: engine.gemm_kernel instead of a BLAS call, on a CPU with AVX-512 (``tiles_ok``). A
-#: BLAS call costs about 1 us, as long as a small product: wages' 32 x 50 x 32 took 1.0
-#: us against 2.0, a 32 x 300 x 64 one 7.3 against 10.1 (a wages batch 9.9 us against
-#: 11.7). With a last tile of columns cut short (50 = 32 + 18) the tiles lost (32 x
-#: 784 x 50: 28.6 us against 24.4). Larger products, on several threads, are engine.gemm's.
+#: a float32 product of at most this many multiply-adds whose B has contiguous rows
+#: takes the tile loop of engine.gemm_kernel instead of a BLAS call, on a CPU with
+#: AVX-512 (``tiles_ok``), when its columns come in whole tiles (a multiple of
+#: engine.gemm_kernel.NR), or fill more than one and its inner dimension is one block
+#: (engine.gemm_kernel.KC). A BLAS call costs about 1 us, as long as a small product:
+#: wages' 32 x 50 x 32 took 0.7 us against 1.6, its 32 x 9 x 50 0.47 against 0.58,
+#: MNIST's 50 x 32 x 50 1.7 against 2.4; but its 32 x 784 x 50 (a cut last tile and
+#: four blocks) 29.6 against 23.5, and products narrower than a tile (the output layers)
+#: 0.9 against 0.1-0.9, so those keep the BLAS. Larger products, on several threads,
+#: are engine.gemm's.
 TILE_MAX = 1 << 21
 
 
-def _dot(a, b, out, tiles_ok, edge, tile):
+def _dot(a, b, out, tiles_ok, packed, edge):
     """out = a @ b (a Numba overload: the tile loop where TILE_MAX says, else np.dot)."""
 
 
 @overload(_dot)
-def _dot_overload(a, b, out, tiles_ok, edge, tile):
+def _dot_overload(a, b, out, tiles_ok, packed, edge):
     if a.dtype == types.float32 and b.dtype == types.float32:
-        def impl(a, b, out, tiles_ok, edge, tile):
-            n = b.shape[1]
-            if tiles_ok and n % tiles.NR == 0 and b.strides[1] == 4 \
-                    and a.shape[0] * a.shape[1] * n <= TILE_MAX:
-                # every panel of B is read in place: nothing is packed (``edge`` as room)
-                tiles.panels(a, b, out, 0, n // tiles.NR, edge, edge, tile)
+        def impl(a, b, out, tiles_ok, packed, edge):
+            k, n = a.shape[1], b.shape[1]
+            if tiles_ok and b.strides[1] == 4 and a.shape[0] * k * n <= TILE_MAX \
+                    and (n % tiles.NR == 0 or (n > tiles.NR and k <= tiles.KC)):
+                tiles.panels(a, b, out, 0, (n + tiles.NR - 1) // tiles.NR, packed, edge)
             else:
                 np.dot(a, b, out)
         return impl
 
-    def blas(a, b, out, tiles_ok, edge, tile):
+    def blas(a, b, out, tiles_ok, packed, edge):
         np.dot(a, b, out)
     return blas
 
@@ -412,7 +414,7 @@ def _penalize(flat, grad, layers, regs):
 @_jit
 def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, hyper,
                   iterations, opt, loss, layers, regs, drops, uniforms, work, work_table, lab,
-                  row_log, metric_codes, sums, batch_metrics, tiles_ok, edge, tile):
+                  row_log, metric_codes, sums, batch_metrics, tiles_ok, packed, edge):
     """Train batches b0 .. b1 - 1 of the epoch whose row order is ``order``.
 
     X: (n, input_dim); Y: (n, output_units), or (0, units) with ``labels`` (n,) int64
@@ -431,7 +433,8 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
     softmax's row max and log-sum); sums: float64 (1 + n_metrics,), the summed
     per-sample loss and metrics, added to; batch_metrics: float64 (n_metrics,) scratch;
     tiles_ok: whether small float32 products may take engine.gemm_kernel's tile loop
-    (``_dot``), with edge: float32 (MR * KC,) and tile: float32 (MR * NR,) its scratch.
+    (``_dot``), with packed: float32 (panels of the widest layer * NR * KC,) and edge:
+    float32 (MR * KC,) its scratch.
 
     Returns (the batch reached, 1 when its loss was not finite: it is not applied).
     """
@@ -476,7 +479,7 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
             zo, ao = work_table[i, 0], work_table[i, 1]
             z = work[zo:zo + rows * n_out].reshape((rows, n_out))
             a = work[ao:ao + rows * n_out].reshape((rows, n_out))
-            _dot(a_in, kernel, z, tiles_ok, edge, tile)
+            _dot(a_in, kernel, z, tiles_ok, packed, edge)
             if bo >= 0 and act == RELU:   # one pass, as the NumPy path's fused one
                 ops.bias_relu(z, flat[bo:bo + n_out], a)
             else:
@@ -509,8 +512,8 @@ def train_batches(X, Y, labels, order, b0, b1, batch_size, flat, grad, s1, s2, h
             mo = work_table[i, 3]
             # the layer's inputs as it saw them (after its Dropout)
             inputs = a_prev if mo < 0 else work[mo:mo + rows * n_in].reshape((rows, n_in))
-            _dot(inputs.T, d, grad[ko:ko + n_in * n_out].reshape((n_in, n_out)), tiles_ok, edge,
-                 tile)
+            _dot(inputs.T, d, grad[ko:ko + n_in * n_out].reshape((n_in, n_out)), tiles_ok, packed,
+                 edge)
             if bo >= 0:
                 for c in range(n_out):
                     grad[bo + c] = 0

@@ -183,9 +183,9 @@ def products(items: list[tuple], threads: int = 1) -> list[np.ndarray]:
         pool = numba.get_num_threads()
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))   # no more than given
         try:
-            packed, edge, tile = _shared_scratch(parts, max(p[3] for p in pieces))
+            packed, edge = _shared_scratch(parts, max(p[3] for p in pieces))
             for a, b, out, n_panels in pieces:
-                k.panels_parallel(a, b, out, n_panels, parts, packed, edge, tile)
+                k.panels_parallel(a, b, out, n_panels, parts, packed, edge)
         finally:
             numba.set_num_threads(pool)
             numba.set_parallel_chunksize(before)
@@ -219,7 +219,7 @@ def elementwise(name: str, arrays: tuple, scalars: tuple, threads: int) -> None:
 #: layer, where OpenMP and TBB are missing, must not be entered by two threads at once)
 _parallel_lock = threading.Lock()
 _forked = False
-_shared: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+_shared: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _parallel() -> bool:
@@ -237,26 +237,23 @@ def _shared_scratch(parts: int, panels: int):
     need = (-(-panels // parts) + 1) * k.NR * k.KC
     if _shared is None or _shared[0].shape[0] < parts or _shared[0].shape[1] < need:
         rows = max(parts, 0 if _shared is None else _shared[0].shape[0])
-        _shared = (np.empty((rows, need), np.float32), np.zeros((rows, k.MR * k.KC), np.float32),
-                   np.zeros((rows, k.MR * k.NR), np.float32))
+        _shared = (np.empty((rows, need), np.float32), np.zeros((rows, k.MR * k.KC), np.float32))
     return _shared
 
 
 class _Scratch:
-    """One thread's packed panels, edge rows and edge tile, grown as needed."""
+    """One thread's packed panels and edge rows, grown as needed."""
 
     def __init__(self) -> None:
         self.packed = np.empty(0, np.float32)
-        k = kernel()
-        self.edge = np.zeros(k.MR * k.KC, np.float32)
-        self.tile = np.zeros(k.MR * k.NR, np.float32)
+        self.edge = np.zeros(kernel().MR * kernel().KC, np.float32)
 
     def panels(self, a, b, out, j0, j1) -> None:
         k = kernel()
         need = (j1 - j0) * k.NR * k.KC
         if self.packed.size < need:
             self.packed = np.empty(need, np.float32)
-        k.panels(a, b, out, j0, j1, self.packed, self.edge, self.tile)
+        k.panels(a, b, out, j0, j1, self.packed, self.edge)
 
 
 def _local_scratch() -> _Scratch:

@@ -41,18 +41,23 @@ _jit = numba.njit(nogil=True, cache=True, error_model="numpy")
 
 
 @intrinsic
-def _tile(typingctx, a_addr, a_row, a_col, b_addr, b_row, c_addr, kc, ldc, accumulate):
-    """C[:MR, :NR] (row stride ``ldc`` floats) = (C +, when ``accumulate``)
-    sum over p < kc of A[:MR, p] outer B[p, :NR]: A's element (i, p) at
-    ``a_addr + 4 * (i * a_row + p * a_col)``, B's row p (NR contiguous floats) at
-    ``b_addr + 4 * p * b_row``."""
+def _tile(typingctx, a_addr, a_row, a_col, b_addr, b_row, c_addr, kc, ldc, accumulate, rows,
+          cols):
+    """C[:rows, :cols] (row stride ``ldc`` floats) = (C +, when ``accumulate``) the
+    first rows and columns of sum over p < kc of A[:MR, p] outer B[p, :NR]: A's element
+    (i, p) at ``a_addr + 4 * (i * a_row + p * a_col)``, B's row p (NR contiguous
+    floats) at ``b_addr + 4 * p * b_row``. rows <= MR, cols <= NR: a tile at C's edge
+    writes only what is inside C (masked stores)."""
     sig = types.void(types.uintp, types.intp, types.intp, types.uintp, types.intp, types.uintp,
-                     types.intp, types.intp, types.boolean)
+                     types.intp, types.intp, types.boolean, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        a_addr, a_row, a_col, b_addr, b_row, c_addr, kc, ldc, accumulate = args
+        a_addr, a_row, a_col, b_addr, b_row, c_addr, kc, ldc, accumulate, rows, cols = args
         f32 = ir.FloatType()
+        i32 = ir.IntType(32)
         vec = ir.VectorType(f32, LANES)
+        ivec = ir.VectorType(i32, LANES)
+        mask_type = ir.VectorType(ir.IntType(1), LANES)
         index = kc.type
         vec_ptr = vec.as_pointer()
         a = builder.inttoptr(a_addr, f32.as_pointer())
@@ -66,10 +71,16 @@ def _tile(typingctx, a_addr, a_row, a_col, b_addr, b_row, c_addr, kc, ldc, accum
                 builder.store(ir.Constant(vec, [0.0] * LANES), slot)
         fma = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.v{LANES}f32")
+        masked_load = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec_ptr, i32, mask_type, vec]),
+            f"llvm.masked.load.v{LANES}f32.p0")
+        masked_store = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vec, vec_ptr, i32, mask_type]),
+            f"llvm.masked.store.v{LANES}f32.p0")
         undef = ir.Constant(vec, ir.Undefined)
-        lane0 = ir.Constant(ir.IntType(32), 0)
-        broadcast = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
-        rows = [builder.gep(a, [builder.mul(ir.Constant(index, i), a_row)]) for i in range(MR)]
+        lane0 = ir.Constant(i32, 0)
+        broadcast = ir.Constant(ivec, [0] * LANES)
+        a_rows = [builder.gep(a, [builder.mul(ir.Constant(index, i), a_row)]) for i in range(MR)]
         with cgutils.for_range(builder, kc) as loop:
             p = loop.index
             b_at = builder.gep(b, [builder.mul(p, b_row)])
@@ -77,20 +88,33 @@ def _tile(typingctx, a_addr, a_row, a_col, b_addr, b_row, c_addr, kc, ldc, accum
                                                vec_ptr), align=4) for v in range(per_row)]
             at = builder.mul(p, a_col)
             for i in range(MR):
-                value = builder.load(builder.gep(rows[i], [at]))
+                value = builder.load(builder.gep(a_rows[i], [at]))
                 splat = builder.shuffle_vector(builder.insert_element(undef, value, lane0), undef,
                                                broadcast)
                 for v in range(per_row):
                     builder.store(builder.call(fma, [splat, bs[v], builder.load(acc[i][v])]),
                                   acc[i][v])
+        # which lanes of each vector of a row lie inside C: lane < cols - v * LANES
+        lanes = ir.Constant(ivec, list(range(LANES)))
+        masks = []
+        for v in range(per_row):
+            inside = builder.trunc(builder.sub(cols, ir.Constant(index, v * LANES)), i32)
+            masks.append(builder.icmp_signed(
+                "<", lanes, builder.shuffle_vector(builder.insert_element(
+                    ir.Constant(ivec, ir.Undefined), inside, lane0),
+                    ir.Constant(ivec, ir.Undefined), broadcast)))
+        zero = ir.Constant(vec, [0.0] * LANES)
+        align = ir.Constant(i32, 4)
         for i in range(MR):
-            c_row = builder.gep(c, [builder.mul(ir.Constant(index, i), ldc)])
-            for v in range(per_row):
-                where = builder.bitcast(builder.gep(c_row, [ir.Constant(index, v * LANES)]), vec_ptr)
-                total = builder.load(acc[i][v])
-                old = builder.load(where, align=4)
-                builder.store(builder.select(accumulate, builder.fadd(old, total), total), where,
-                              align=4)
+            with builder.if_then(builder.icmp_signed("<", ir.Constant(index, i), rows)):
+                c_row = builder.gep(c, [builder.mul(ir.Constant(index, i), ldc)])
+                for v in range(per_row):
+                    where = builder.bitcast(builder.gep(c_row, [ir.Constant(index, v * LANES)]),
+                                            vec_ptr)
+                    total = builder.load(acc[i][v])
+                    old = builder.call(masked_load, [where, align, masks[v], zero])
+                    builder.call(masked_store, [builder.select(accumulate, builder.fadd(old, total),
+                                                               total), where, align, masks[v]])
         return context.get_dummy_value()
 
     return sig, codegen
@@ -127,13 +151,13 @@ def _pack(B, k0, kc, j0, j1, packed):
 
 
 @numba.njit("void(float32[:, :], float32[:, :], float32[:, ::1], intp, intp, float32[::1], "
-            "float32[::1], float32[::1])", nogil=True, cache=True, error_model="numpy")
-def panels(A, B, C, j0, j1, packed, edge, tile):
+            "float32[::1])", nogil=True, cache=True, error_model="numpy")
+def panels(A, B, C, j0, j1, packed, edge):
     """Columns of panels j0 .. j1 - 1 (NR columns each) of C = A @ B.
 
     A: (m, k) float32, any strides (multiples of 4 bytes); B: (k, n) float32, any
     strides; C: (m, n) float32, C-contiguous, written (not added to). Scratch:
-    packed: at least (j1 - j0) * NR * KC floats; edge: MR * KC; tile: MR * NR.
+    packed: at least (j1 - j0) * NR * KC floats; edge: MR * KC.
     """
     m, k = A.shape
     n = B.shape[1]
@@ -164,31 +188,20 @@ def panels(A, B, C, j0, j1, packed, edge, tile):
                 else:
                     b_addr = packed.ctypes.data + 4 * (j - j0) * NR * kc
                     b_step = NR
-                if i < full and (j + 1) * NR <= n:
-                    _tile(a_addr, row, col, b_addr, b_step, c0 + 4 * (i * MR * n + j * NR), kc,
-                          n, more)
-                else:       # a tile past C's edge: through ``tile``
-                    _tile(a_addr, row, col, b_addr, b_step, tile.ctypes.data, kc, NR, False)
-                    for r in range(min(MR, m - i * MR)):
-                        for c in range(min(NR, n - j * NR)):
-                            value = tile[r * NR + c]
-                            if more:
-                                value += C[i * MR + r, j * NR + c]
-                            C[i * MR + r, j * NR + c] = value
+                _tile(a_addr, row, col, b_addr, b_step, c0 + 4 * (i * MR * n + j * NR), kc, n,
+                      more, min(MR, m - i * MR), min(NR, n - j * NR))
 
 
 # -- on several threads: Numba's parallel loops (its threading layer: OpenMP, TBB or
 # its own work queue), one part per thread; engine.gemm lets one caller at a time in
 
 @numba.njit("void(float32[:, :], float32[:, :], float32[:, ::1], intp, intp, float32[:, ::1], "
-            "float32[:, ::1], float32[:, ::1])", parallel=True, nogil=True, cache=True,
-            error_model="numpy")
-def panels_parallel(A, B, C, n_panels, parts, packed, edge, tile):
+            "float32[:, ::1])", parallel=True, nogil=True, cache=True, error_model="numpy")
+def panels_parallel(A, B, C, n_panels, parts, packed, edge):
     """``panels`` of all ``n_panels`` column panels of C = A @ B, in ``parts`` parts of
     consecutive panels, part t with scratch row t (as ``panels`` takes them)."""
     for t in numba.prange(parts):
-        panels(A, B, C, n_panels * t // parts, n_panels * (t + 1) // parts, packed[t], edge[t],
-               tile[t])
+        panels(A, B, C, n_panels * t // parts, n_panels * (t + 1) // parts, packed[t], edge[t])
 
 
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy")

@@ -489,13 +489,14 @@ def test_a_small_fit_runs_every_blas_on_one_thread_and_gives_the_threads_back(mo
 
 
 def test_small_float32_products_on_the_gemm_tiles_give_the_numbers_of_the_blas(monkeypatch):
-    # compiled_kernel._dot: products whose columns come in whole tiles of 32 (here the
-    # 64- and 32-unit layers' forward products and their kernels' gradients) take
+    # compiled_kernel._dot: products whose columns come in whole tiles of 32, or more
+    # than one with a short inner dimension (here the 64- and 50-unit layers' forward
+    # products and their kernels' gradients; 50 = a tile and 18 columns) take
     # engine.gemm_kernel's tiles on a CPU with AVX-512, the BLAS elsewhere
     from engine import gemm
 
     monkeypatch.setenv(compiled.COMPILE_ENV, "1")
-    spec = ModelSpec(input_dim=12, layers=[Layer(64, "relu"), Layer(32, "relu"), Layer(1)],
+    spec = ModelSpec(input_dim=12, layers=[Layer(64, "relu"), Layer(50, "relu"), Layer(1)],
                      loss="mse", optimizer="adam", learning_rate=0.01, metrics=["mae"])
     rng = np.random.default_rng(4)
     X = rng.normal(size=(200, 12)).astype(np.float32)
