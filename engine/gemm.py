@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from typing import Any
 
 import numpy as np
 
@@ -48,7 +47,6 @@ _AVX512_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
 _lock = threading.Lock()
 _chosen: bool | None = None
 _avx512: bool | None = None
-_kernel: Any = None
 _local = threading.local()
 
 
@@ -71,26 +69,34 @@ def _decide(setting: str) -> bool:
     if setting in ("blas", "0"):
         return False
     try:
-        from llvmlite import binding  # Numba's: loaded with it
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return False
     libs = [(lib.internal_api, lib.filepath, lib.architecture)
             for lib in ThreadpoolController().select(user_api="blas").lib_controllers]
-    return blas_older_than_cpu(binding.get_host_cpu_features().flatten(), libs)
+    return blas_older_than_cpu(_host_features(), libs)
+
+
+def _host_features() -> str:
+    """LLVM's (that is Numba's) view of the CPU: "+avx512f,-amx-tile,..." ("" without
+    llvmlite)."""
+    try:
+        from llvmlite import binding  # Numba's: loaded with it
+    except ImportError:
+        return ""
+    return binding.get_host_cpu_features().flatten()
+
+
+def _has_avx512(cpu_features: str) -> bool:
+    return "+avx512f" in cpu_features.split(",")
 
 
 def cpu_has_avx512() -> bool:
-    """Whether the CPU has AVX-512 (LLVM's, that is Numba's, view of it), the
-    instructions engine.gemm_kernel's tiles are made for."""
+    """Whether the CPU has AVX-512, the instructions engine.gemm_kernel's tiles are made
+    for."""
     global _avx512
     if _avx512 is None:
-        try:
-            from llvmlite import binding
-        except ImportError:
-            _avx512 = False
-        else:
-            _avx512 = "+avx512f" in binding.get_host_cpu_features().flatten().split(",")
+        _avx512 = _has_avx512(_host_features())
     return _avx512
 
 
@@ -99,7 +105,7 @@ def blas_older_than_cpu(cpu_features: str, libs: list[tuple[str, str, str | None
     and NumPy's BLAS, among ``libs`` (threadpoolctl's internal_api, filepath and
     architecture of each BLAS loaded), is an OpenBLAS whose core type has no
     AVX-512 kernels."""
-    if "+avx512f" not in cpu_features.split(","):
+    if not _has_avx512(cpu_features):
         return False
     numpy_dir = os.path.realpath(os.path.dirname(np.__file__))
     for api, path, core in libs:
@@ -137,12 +143,9 @@ def worth(a: np.ndarray, b: np.ndarray) -> bool:
 
 def kernel():
     """engine.gemm_kernel (imports Numba, compiles or loads from the disk cache)."""
-    global _kernel
-    if _kernel is None:
-        from . import gemm_kernel
+    from . import gemm_kernel
 
-        _kernel = gemm_kernel
-    return _kernel
+    return gemm_kernel
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
@@ -159,9 +162,9 @@ def products(items: list[tuple], threads: int = 1) -> list[np.ndarray]:
     k = kernel()
     outs, pieces = [], []
     for a, b, out in items:
-        m, n = a.shape[0], b.shape[1]
         if a.ndim != 2 or b.ndim != 2 or b.shape[0] != a.shape[1]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not chain")
+        m, n = a.shape[0], b.shape[1]
         if out is None:
             out = np.empty((m, n), np.float32)
         elif out.shape != (m, n) or out.dtype != np.float32 or not out.flags.c_contiguous:

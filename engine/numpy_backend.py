@@ -209,7 +209,7 @@ class NumpyModel(Model):
         zs, as_ = [], []
         a = X
         for kernel, bias, layer in zip(self.kernels, self.biases, self.spec.dense_layers):
-            z = self._product(a, kernel)
+            z = self._product(a, kernel) if self._gemm_threads else a @ kernel
             a = self._bias_and_activation(z, bias, layer.activation, fused)
             zs.append(z)
             as_.append(a)
@@ -227,7 +227,7 @@ class NumpyModel(Model):
                 a = a * mask
             masks.append(mask)
             inputs.append(a)
-            z = self._product(a, kernel)
+            z = self._product(a, kernel) if self._gemm_threads else a @ kernel
             a = self._bias_and_activation(z, bias, layer.activation, fused)
             zs.append(z)
             as_.append(a)
@@ -253,19 +253,17 @@ class NumpyModel(Model):
                 self._gemm_threads = 0
         return np.matmul(a, b, out=out)
 
-    def _products(self, items: list[tuple]) -> list[np.ndarray | None]:
-        """``a @ b`` (into ``out``) for each (a, b, out) of ``items``; an item (None, None,
-        None) gives None. Together on engine.gemm's threads when each is a product it
-        takes (``_product``), else one after the other."""
-        real = [item for item in items if item[0] is not None]
-        if self._gemm_threads and len(real) > 1 and all(gemm.worth(a, b) for a, b, _ in real):
+    def _products(self, items: list[tuple]) -> list[np.ndarray]:
+        """``a @ b`` (into ``out``) for each (a, b, out) of ``items``: together on
+        engine.gemm's threads when each is a product it takes (``_product``), else one
+        after the other."""
+        if self._gemm_threads and all(gemm.worth(a, b) for a, b, _ in items):
             try:
-                done = iter(gemm.products(real, self._gemm_threads))
-                return [next(done) if item[0] is not None else None for item in items]
+                return gemm.products(items, self._gemm_threads)
             except Exception as exc:  # noqa: BLE001 - as in _product
                 gemm.fail(exc)
                 self._gemm_threads = 0
-        return [self._product(*item) if item[0] is not None else None for item in items]
+        return [self._product(*item) for item in items]
 
     @staticmethod
     def _bias_and_activation(z: np.ndarray, bias: np.ndarray | None, activation: str,
@@ -303,10 +301,15 @@ class NumpyModel(Model):
             dzs[i] = dz
             a_in = fwd.input_of(i)
             want_da = i > 0 or need_input_grad
-            if into_buffers:   # the kernel's gradient and dL/da at once (engine.gemm: in parallel)
-                kgrads[i], da = self._products(
-                    [(a_in.T, dz, self._kernel_grads[i]),
-                     (dz, self.kernels[i].T, None) if want_da else (None, None, None)])
+            if into_buffers:
+                out = self._kernel_grads[i]
+                if not self._gemm_threads:
+                    kgrads[i] = np.matmul(a_in.T, dz, out=out)
+                    da = dz @ self.kernels[i].T if want_da else None
+                elif want_da:   # the kernel's gradient and dL/da at once, on engine.gemm's threads
+                    kgrads[i], da = self._products([(a_in.T, dz, out), (dz, self.kernels[i].T, None)])
+                else:
+                    kgrads[i], da = self._product(a_in.T, dz, out=out), None
                 if self.biases[i] is not None:
                     bgrads[i] = np.sum(dz, axis=0, out=self._bias_grads[i])
             else:
